@@ -128,10 +128,7 @@ def _reference_manifest(root: Path, **shards: int) -> dict[str, tuple[str, str]]
     if shards:
         config.use_shard_serialization(shard_size=shards["shard_size"])
     manifest = config.hash(root)
-    return {
-        r.identifier: (r.digest.algorithm, r.digest.digest_hex)
-        for r in manifest.resource_descriptors()
-    }
+    return {r.identifier: (r.digest.algorithm, r.digest.digest_hex) for r in manifest.resource_descriptors()}
 
 
 def test_files_method_matches_model_signing_manifest(tree: Path) -> None:
@@ -158,8 +155,6 @@ def test_sharded_digests_reassemble_to_the_file(
     path = tmp_path_factory.mktemp("h") / "f.bin"
     path.write_bytes(data)
     tree_digest = hash_tree(path, method="shards", shard_size=shard_size, max_workers=3)
-    expected = [
-        hashlib.sha256(data[s:e]).hexdigest() for s, e in shard_bounds(len(data), shard_size)
-    ]
+    expected = [hashlib.sha256(data[s:e]).hexdigest() for s, e in shard_bounds(len(data), shard_size)]
     assert [d.sha256 for d in tree_digest.digests] == expected
     assert tree_digest.total_bytes == len(data)

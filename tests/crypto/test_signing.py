@@ -21,6 +21,7 @@ from mlward.crypto.signing import (
     DsseSignature,
     KeyMismatch,
     SignatureMismatch,
+    SigstoreBundle,
     Statement,
     Subject,
     load_private_key,
@@ -227,3 +228,14 @@ def test_key_loading(tmp_path: Path) -> None:
     )
     with pytest.raises(KeyFileError, match="unsupported curve"):
         load_private_key(k1)
+
+
+def test_several_trusted_keys_the_hint_picks_the_signer() -> None:
+    bundle = sign_statement(STATEMENT, P256)
+    assert verify_bundle(bundle, [OTHER.public_key(), P256.public_key()]) == STATEMENT
+    with pytest.raises(KeyMismatch, match="different key"):
+        verify_bundle(bundle, [OTHER.public_key(), P384.public_key()])
+    hintless = SigstoreBundle(bundle.envelope, None)
+    assert verify_bundle(hintless, [OTHER.public_key(), P256.public_key()]) == STATEMENT
+    with pytest.raises(SignatureMismatch):
+        verify_bundle(hintless, [OTHER.public_key()])

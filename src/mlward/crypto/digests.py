@@ -168,9 +168,7 @@ def walk_tree(
             path = Path(entry.path)
             if entry.is_symlink():
                 if not allow_symlinks:
-                    raise InputError(
-                        f"{path} is a symlink", hint="symlinks are refused unless allowed"
-                    )
+                    raise InputError(f"{path} is a symlink", hint="symlinks are refused unless allowed")
                 if path.is_file():
                     found.append(TreeFile(path, "/".join(parts), _stat(path).st_size))
                 continue
@@ -256,9 +254,7 @@ def hash_ranges(
         return results
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlward-hash") as pool:
         futures = {
-            i: pool.submit(
-                hash_range, ranges[i].path, ranges[i].start, ranges[i].end, chunk_size=chunk_size
-            )
+            i: pool.submit(hash_range, ranges[i].path, ranges[i].start, ranges[i].end, chunk_size=chunk_size)
             for i in order
         }
         for i, future in futures.items():

@@ -22,7 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 # The bundle spec also names v0.3 this way; readers must accept both spellings.
 _BUNDLE_MEDIA_TYPES = (BUNDLE_MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3")
-
 
 
 class SignatureMismatch(IntegrityError):
@@ -96,8 +95,7 @@ class DsseEnvelope:
             "payload": base64.b64encode(self.payload).decode("ascii"),
             "payloadType": self.payload_type,
             "signatures": [
-                {"sig": base64.b64encode(s.sig).decode("ascii"), "keyid": s.keyid}
-                for s in self.signatures
+                {"sig": base64.b64encode(s.sig).decode("ascii"), "keyid": s.keyid} for s in self.signatures
             ],
         }
 
@@ -128,9 +126,7 @@ class DsseEnvelope:
         )
 
 
-def sign_dsse(
-    payload: bytes, payload_type: str, private_key: SigningKey, *, keyid: str = ""
-) -> DsseEnvelope:
+def sign_dsse(payload: bytes, payload_type: str, private_key: SigningKey, *, keyid: str = "") -> DsseEnvelope:
     """Sign ``payload`` into a one-signature DSSE envelope."""
     signature = _sign_bytes(private_key, pae(payload_type, payload))
     return DsseEnvelope(payload, payload_type, (DsseSignature(signature, keyid),))
@@ -197,9 +193,7 @@ def parse_statement(payload: bytes) -> Statement:
         raise IntegrityError(f"signed payload is not JSON: {exc}") from exc
     obj = _require_mapping(data, "statement")
     if obj.get("_type") != IN_TOTO_STATEMENT_TYPE:
-        raise IntegrityError(
-            f"payload is not an in-toto Statement v1 (_type {obj.get('_type')!r})"
-        )
+        raise IntegrityError(f"payload is not an in-toto Statement v1 (_type {obj.get('_type')!r})")
     raw_subjects = obj.get("subject")
     if not isinstance(raw_subjects, list) or not raw_subjects:
         raise IntegrityError("in-toto statement has no subject")
@@ -207,8 +201,10 @@ def parse_statement(payload: bytes) -> Statement:
     for index, raw in enumerate(raw_subjects):
         entry = _require_mapping(raw, f"subject[{index}]")
         name, digest = entry.get("name", ""), entry.get("digest")
-        if not isinstance(name, str) or not isinstance(digest, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in digest.items()
+        if (
+            not isinstance(name, str)
+            or not isinstance(digest, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in digest.items())
         ):
             raise IntegrityError(f"in-toto subject[{index}] needs a name and a digest map")
         subjects.append(Subject(name=name, digest=dict(digest)))
@@ -256,9 +252,7 @@ def parse_bundle(text: str | bytes) -> SigstoreBundle:
     obj = _require_mapping(data, "bundle")
     media_type = obj.get("mediaType")
     if media_type not in _BUNDLE_MEDIA_TYPES:
-        raise IntegrityError(
-            f"unsupported bundle mediaType {media_type!r}; expected {BUNDLE_MEDIA_TYPE}"
-        )
+        raise IntegrityError(f"unsupported bundle mediaType {media_type!r}; expected {BUNDLE_MEDIA_TYPE}")
     material = _require_mapping(obj.get("verificationMaterial"), "verificationMaterial")
     if "publicKey" not in material:
         raise IntegrityError(
@@ -277,9 +271,7 @@ def parse_bundle(text: str | bytes) -> SigstoreBundle:
 
 def public_key_hint(public_key: VerifyingKey) -> str:
     """SHA-256 hex of the PEM SubjectPublicKeyInfo: the hint model_signing records."""
-    pem = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(pem).hexdigest()
 
 
@@ -289,23 +281,37 @@ def sign_statement(statement: Statement, private_key: SigningKey) -> SigstoreBun
     return SigstoreBundle(envelope, public_key_hint(private_key.public_key()))
 
 
-def verify_bundle(bundle: SigstoreBundle, public_key: VerifyingKey) -> Statement:
-    """Verify a bundle with ``public_key`` and return its in-toto statement.
+def verify_bundle(bundle: SigstoreBundle, public_keys: VerifyingKey | Sequence[VerifyingKey]) -> Statement:
+    """Verify a bundle with a trusted key (or any of several) and return its statement.
 
-    A hint that names another key is reported as a key mismatch before the signature
-    is checked (the hint is not trusted: a matching hint proves nothing on its own).
+    Several keys serve key rotation: the bundle's hint picks the candidate. A hint that
+    names none of them is a ``KeyMismatch``; the hint itself is not trusted (a matching
+    hint proves nothing until the signature verifies).
     """
-    expected_hint = public_key_hint(public_key)
-    if bundle.public_key_hint is not None and bundle.public_key_hint != expected_hint:
-        raise KeyMismatch(
-            "signed by a different key: the bundle names public key "
-            f"{bundle.public_key_hint[:16]}…, the key given is {expected_hint[:16]}…"
-        )
-    payload = verify_dsse(bundle.envelope, public_key)
+    keys = [public_keys] if not isinstance(public_keys, Sequence) else list(public_keys)
+    if not keys:
+        raise KeyMismatch("no public key to verify with")
+    hints = [public_key_hint(k) for k in keys]
+    candidates = keys
+    if bundle.public_key_hint is not None:
+        candidates = [k for k, h in zip(keys, hints, strict=True) if h == bundle.public_key_hint]
+        if not candidates:
+            given = ", ".join(h[:16] + "…" for h in hints)
+            raise KeyMismatch(
+                f"signed by a different key: the bundle names public key "
+                f"{bundle.public_key_hint[:16]}…, the key(s) given: {given}"
+            )
+    for key in candidates[:-1]:
+        try:
+            payload = verify_dsse(bundle.envelope, key)
+            break
+        except SignatureMismatch:
+            continue
+    else:
+        payload = verify_dsse(bundle.envelope, candidates[-1])  # its error is the one to report
     if bundle.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise IntegrityError(
-            f"envelope payloadType is {bundle.envelope.payload_type!r}, "
-            f"expected {IN_TOTO_PAYLOAD_TYPE}"
+            f"envelope payloadType is {bundle.envelope.payload_type!r}, expected {IN_TOTO_PAYLOAD_TYPE}"
         )
     return parse_statement(payload)
 
@@ -345,9 +351,7 @@ def load_public_key(path: Path) -> VerifyingKey:
 
 def _check_curve(key: VerifyingKey, source: object) -> None:
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in _CURVE_HASHES:
-        raise KeyFileError(
-            f"{source}: unsupported curve {key.curve.name}; use P-256, P-384 or P-521"
-        )
+        raise KeyFileError(f"{source}: unsupported curve {key.curve.name}; use P-256, P-384 or P-521")
 
 
 def _sign_bytes(private_key: SigningKey, message: bytes) -> bytes:
@@ -363,9 +367,7 @@ def _verify_bytes(public_key: VerifyingKey, signature: bytes, message: bytes) ->
             public_key.verify(signature, message)
         else:
             _check_curve(public_key, "verification key")
-            public_key.verify(
-                signature, message, ec.ECDSA(_CURVE_HASHES[public_key.curve.name]())
-            )
+            public_key.verify(signature, message, ec.ECDSA(_CURVE_HASHES[public_key.curve.name]()))
     except InvalidSignature:
         return False
     return True
