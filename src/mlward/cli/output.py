@@ -19,7 +19,7 @@ console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """Result formats a command may offer (each command accepts a subset)."""
 
     table = "table"

@@ -72,10 +72,7 @@ def reduce_summaries(computation: Computation[S, R], summaries: list[S]) -> S:
     if not summaries:
         return computation.empty()
     while len(summaries) > 1:
-        merged = [
-            computation.merge(summaries[i], summaries[i + 1])
-            for i in range(0, len(summaries) - 1, 2)
-        ]
+        merged = [computation.merge(summaries[i], summaries[i + 1]) for i in range(0, len(summaries) - 1, 2)]
         if len(summaries) % 2:
             merged.append(summaries[-1])
         summaries = merged

@@ -59,9 +59,7 @@ class DaskEngine(Engine):
                 try:
                     self._client = Client(self.address, timeout="10s")
                 except OSError as exc:
-                    raise ConfigError(
-                        f"cannot reach the Dask scheduler at {self.address}: {exc}"
-                    ) from exc
+                    raise ConfigError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from exc
             else:
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers,

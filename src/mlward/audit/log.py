@@ -1,0 +1,294 @@
+"""Append-only, hash-chained audit log in the metadata store.
+
+Each event stores ``prev_hash`` and ``hash = sha256(canonical event)``, so editing,
+deleting or reordering events breaks the chain. Every hash is also sealed with an
+HMAC under a key derived from the workspace data key: someone who can write to the
+database but lacks the key cannot recompute a consistent chain after an edit. A sealed
+anchor records the chain head, so deleting the newest events is detected too.
+
+Appends serialize across processes (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
+transaction-scoped advisory lock) so concurrent writers never fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from mlward.store.metadata import MetadataStore
+from mlward.store.models import AuditAnchor, AuditEvent
+
+GENESIS = "0" * 64
+_PG_AUDIT_LOCK = 0x6D6C7762
+_SECRET_KEY_RE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private|credential)", re.I)
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit event as stored."""
+
+    seq: int
+    """Position in the chain, from 1."""
+    time: str
+    """ISO 8601 UTC time."""
+    actor: str
+    """Who acted (user, token id, service)."""
+    action: str
+    """What was done (``model.register``, ``serve.predict``, ``auth.denied``)."""
+    target: str
+    """What it was done to."""
+    outcome: str
+    """``ok``, ``denied``, ``failed``, ``alert``."""
+    details: dict[str, Any]
+    """Structured facts (never secrets)."""
+    prev_hash: str
+    """Hash of the previous event (zeros for the first)."""
+    hash: str
+    """Hash of this event."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """An event to append."""
+
+    actor: str
+    action: str
+    target: str
+    outcome: str = "ok"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    """Result of ``AuditLog.verify``."""
+
+    ok: bool
+    """True when every event and the anchor verify."""
+    events: int
+    """Number of events checked."""
+    first_bad_seq: int | None = None
+    """Sequence number of the first event that does not verify."""
+    reason: str = ""
+    """What is wrong, in words."""
+
+
+def scrub(details: dict[str, Any]) -> dict[str, Any]:
+    """Replace values under secret-looking keys so secrets never reach the log."""
+    clean: dict[str, Any] = {}
+    for key, value in details.items():
+        if _SECRET_KEY_RE.search(str(key)):
+            clean[key] = REDACTED
+        elif isinstance(value, dict):
+            clean[key] = scrub(value)
+        else:
+            clean[key] = value
+    return clean
+
+
+def event_hash(
+    seq: int,
+    time: str,
+    actor: str,
+    action: str,
+    target: str,
+    outcome: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of an event's fields."""
+    canonical = json.dumps(
+        [seq, time, actor, action, target, outcome, details, prev_hash],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """The audit trail of one workspace."""
+
+    def __init__(self, store: MetadataStore, seal_key: bytes) -> None:
+        self.store = store
+        self._seal_key = seal_key
+
+    def _seal(self, digest: str) -> str:
+        return hmac.new(self._seal_key, digest.encode(), hashlib.sha256).hexdigest()
+
+    def append(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        outcome: str = "ok",
+        details: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append one event and return it."""
+        return self.append_many([EventInput(actor, action, target, outcome, details or {})])[0]
+
+    def append_many(self, events: Sequence[EventInput]) -> list[AuditRecord]:
+        """Append events atomically in one transaction (all or none)."""
+        if not events:
+            return []
+        with self.store.session() as session:
+            if self.store.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+            anchor = session.get(AuditAnchor, 1)
+            seq, prev = (anchor.seq, anchor.hash) if anchor else (0, GENESIS)
+            records = []
+            for item in events:
+                seq += 1
+                now = datetime.now(UTC).isoformat(timespec="microseconds")
+                details = json.loads(json.dumps(scrub(item.details), default=str))
+                digest = event_hash(
+                    seq, now, item.actor, item.action, item.target, item.outcome, details, prev
+                )
+                session.add(
+                    AuditEvent(
+                        seq=seq,
+                        time=now,
+                        actor=item.actor,
+                        action=item.action,
+                        target=item.target,
+                        outcome=item.outcome,
+                        details=details,
+                        prev_hash=prev,
+                        hash=digest,
+                        seal=self._seal(digest),
+                    )
+                )
+                records.append(
+                    AuditRecord(
+                        seq, now, item.actor, item.action, item.target, item.outcome, details, prev, digest
+                    )
+                )
+                prev = digest
+            if anchor is None:
+                session.add(AuditAnchor(id=1, seq=seq, hash=prev, seal=self._seal(f"{seq}:{prev}")))
+            else:
+                anchor.seq, anchor.hash, anchor.seal = seq, prev, self._seal(f"{seq}:{prev}")
+        return records
+
+    def query(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        outcome: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Events matching every given filter (``action`` may end in ``*``), oldest first."""
+        statement = select(AuditEvent).order_by(AuditEvent.seq)
+        if action:
+            if action.endswith("*"):
+                statement = statement.where(AuditEvent.action.startswith(action[:-1]))
+            else:
+                statement = statement.where(AuditEvent.action == action)
+        if actor:
+            statement = statement.where(AuditEvent.actor == actor)
+        if target:
+            statement = statement.where(AuditEvent.target == target)
+        if outcome:
+            statement = statement.where(AuditEvent.outcome == outcome)
+        if since:
+            statement = statement.where(AuditEvent.time >= since)
+        with self.store.session() as session:
+            rows = session.scalars(statement).all()
+            records = [_record(row) for row in rows]
+        return records[-limit:] if limit else records
+
+    def verify(self) -> ChainVerification:
+        """Walk the whole chain; report the first event that does not verify."""
+        with self.store.session() as session:
+            return self._verify(session)
+
+    def _verify(self, session: Session) -> ChainVerification:
+        prev = GENESIS
+        expected_seq = 1
+        count = 0
+        for row in _iterate(session):
+            count += 1
+            if row.seq != expected_seq:
+                return ChainVerification(
+                    False, count, expected_seq, f"event {expected_seq} is missing (deleted)"
+                )
+            if row.prev_hash != prev:
+                return ChainVerification(
+                    False,
+                    count,
+                    row.seq,
+                    f"event {row.seq} does not follow event {row.seq - 1} (reordered or replaced)",
+                )
+            digest = event_hash(
+                row.seq, row.time, row.actor, row.action, row.target, row.outcome, row.details, row.prev_hash
+            )
+            if digest != row.hash:
+                return ChainVerification(
+                    False, count, row.seq, f"event {row.seq} was edited (its hash does not match)"
+                )
+            if not hmac.compare_digest(self._seal(row.hash), row.seal):
+                return ChainVerification(
+                    False, count, row.seq, f"event {row.seq} has an invalid seal (rewritten without the key)"
+                )
+            prev = row.hash
+            expected_seq += 1
+        anchor = session.get(AuditAnchor, 1)
+        last = expected_seq - 1
+        if anchor is None:
+            if count:
+                return ChainVerification(False, count, None, "the chain anchor is missing")
+            return ChainVerification(True, 0)
+        if not hmac.compare_digest(self._seal(f"{anchor.seq}:{anchor.hash}"), anchor.seal):
+            return ChainVerification(False, count, None, "the chain anchor was altered")
+        if anchor.seq != last or anchor.hash != prev:
+            return ChainVerification(
+                False,
+                count,
+                last + 1,
+                f"the chain ends at event {last} but the anchor records event {anchor.seq} (events deleted)",
+            )
+        return ChainVerification(True, count)
+
+
+def _iterate(session: Session) -> Iterable[AuditEvent]:
+    # Page through the log by sequence so memory stays bounded on long chains.
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(5000)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def _record(row: AuditEvent) -> AuditRecord:
+    return AuditRecord(
+        row.seq,
+        row.time,
+        row.actor,
+        row.action,
+        row.target,
+        row.outcome,
+        row.details,
+        row.prev_hash,
+        row.hash,
+    )

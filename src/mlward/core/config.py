@@ -1,0 +1,193 @@
+"""The ``mlward.yaml`` schema, loading and validation.
+
+The file is parsed with PyYAML's safe loader and validated with pydantic; every
+section forbids unknown keys so a typo is an error that names the key path.
+Environment variables ``MLWARD_<SECTION>__<KEY>`` override file values (for example
+``MLWARD_SERVE__PORT=9000`` or ``MLWARD_METADATA_URL=postgresql+psycopg://...``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlward.core.errors import ConfigError
+
+CONFIG_FILE = "mlward.yaml"
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+ENV_PREFIX = "MLWARD_"
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RoleSpec(Section):
+    """A role: the permissions it grants and the local principals that hold it."""
+
+    description: str = ""
+    permissions: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+
+
+class ModelSection(Section):
+    """Model supply-chain settings."""
+
+    block_on: Literal["info", "low", "medium", "high", "critical"] = "high"
+    allowlist: list[str] = Field(default_factory=list)
+    """Extra pickle globals (``module.qualname``) trusted in this workspace."""
+    require_signature: bool = True
+
+
+class DataSection(Section):
+    """DataOps settings."""
+
+    encrypt_sensitive: bool = False
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+
+
+class ServeSection(Section):
+    """Inference gateway settings."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    rate_limit: str = "100/second"
+    rate_limit_storage: str = "memory://"
+    refresh_interval: int = Field(default=0, ge=0, description="seconds; 0 disables")
+    integrity_interval: int = Field(default=60, ge=0)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_batch: int = Field(default=1000, ge=1)
+    require_signed_requests: bool = False
+    abuse_policy: Literal["log", "flag", "block"] = "flag"
+    jwt: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetSpec(Section):
+    """A dataset declared in the workspace."""
+
+    path: str
+    description: str = ""
+    owner: str = ""
+    tags: list[str] = Field(default_factory=list)
+    contract: str | None = None
+
+
+class MlwardConfig(Section):
+    """The whole ``mlward.yaml``."""
+
+    version: Literal[1] = 1
+    project: str = "mlward-project"
+    metadata_url: str | None = None
+    """SQLAlchemy URL; default SQLite at ``.mlward/mlward.db``."""
+    object_store: str | None = None
+    """fsspec URL of the blob store; default ``.mlward/objects``."""
+    roles: dict[str, RoleSpec] = Field(default_factory=dict)
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    serve: ServeSection = Field(default_factory=ServeSection)
+    datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
+    # Sections whose detailed schemas belong to their own packages; each package
+    # validates its part with its own pydantic model when it reads it.
+    contracts: dict[str, Any] = Field(default_factory=dict)
+    pii: dict[str, Any] = Field(default_factory=dict)
+    drift: dict[str, Any] = Field(default_factory=dict)
+    pipeline: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """Render a pydantic error as ``file: key.path: problem`` lines."""
+    lines = []
+    for item in error.errors():
+        where = _format_location(tuple(item["loc"]))
+        problem = item["msg"]
+        if item["type"] == "extra_forbidden":
+            problem = "unknown key (check the spelling; see docs/configuration.md)"
+        got = item.get("input")
+        if item["type"] != "extra_forbidden" and isinstance(got, str | int | float | bool):
+            problem += f" (got {got!r})"
+        lines.append(f"{source}: {where}: {problem}")
+    return "; ".join(lines)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """Turn ``MLWARD_A__B=v`` variables into a nested dict ``{"a": {"b": v}}``."""
+    overrides: dict[str, Any] = {}
+    top = set(MlwardConfig.model_fields)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in top:
+            continue  # other MLWARD_* variables (MLWARD_PRINCIPAL, ...) are not config
+        node = overrides
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = yaml.safe_load(value) if value else value
+    return overrides
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_config(text: str, source: str = CONFIG_FILE, environ: dict[str, str] | None = None) -> MlwardConfig:
+    """Parse and validate YAML text, applying ``MLWARD_*`` overrides from ``environ``."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    data = _deep_merge(raw, _env_overrides(dict(os.environ) if environ is None else environ))
+    try:
+        return MlwardConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from exc
+
+
+def load_config(path: Path, environ: dict[str, str] | None = None) -> MlwardConfig:
+    """Read and validate ``mlward.yaml`` at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found", hint="run 'mlward init' to create a workspace") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse_config(text, str(path), environ)

@@ -1,0 +1,223 @@
+"""A mlward workspace: ``mlward.yaml`` plus the ``.mlward/`` state directory.
+
+``Workspace.init`` creates both; ``Workspace.open`` finds a workspace at or above a
+directory and lazily connects its stores. Every state-changing service records an
+audit event through ``Workspace.audit``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlward.core.config import CONFIG_FILE, MlwardConfig, load_config
+from mlward.core.errors import AccessDenied, ConfigError, WorkspaceNotFound
+
+if TYPE_CHECKING:
+    from mlward.audit.log import AuditLog
+    from mlward.crypto.keys import KeyRing
+    from mlward.lineage.graph import Lineage
+    from mlward.store.metadata import MetadataStore
+    from mlward.store.objects import ObjectStore
+
+STATE_DIR = ".mlward"
+AUDIT_KEY_PURPOSE = "mlward audit seal v1"
+
+
+def current_principal() -> str:
+    """The local principal: ``MLWARD_PRINCIPAL`` or the OS user name."""
+    explicit = os.environ.get("MLWARD_PRINCIPAL")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+class Workspace:
+    """An opened workspace."""
+
+    def __init__(self, root: Path, config: MlwardConfig) -> None:
+        self.root = root
+        self.config = config
+
+    @property
+    def state_dir(self) -> Path:
+        """The ``.mlward`` directory."""
+        return self.root / STATE_DIR
+
+    @property
+    def config_path(self) -> Path:
+        """The ``mlward.yaml`` file."""
+        return self.root / CONFIG_FILE
+
+    @classmethod
+    def find_root(cls, start: Path) -> Path:
+        """The nearest directory at or above ``start`` holding ``mlward.yaml``."""
+        start = start.resolve()
+        for candidate in (start, *start.parents):
+            if (candidate / CONFIG_FILE).is_file():
+                return candidate
+        raise WorkspaceNotFound(
+            f"{start} is not inside a mlward workspace (no {CONFIG_FILE} found here or above)",
+            hint="run 'mlward init' or pass --workspace DIR",
+        )
+
+    @classmethod
+    def open(cls, start: Path | str | None = None) -> Workspace:
+        """Open the workspace at or above ``start`` (default: the current directory)."""
+        root = cls.find_root(Path(start) if start else Path.cwd())
+        config = load_config(root / CONFIG_FILE)
+        workspace = cls(root, config)
+        if not workspace.state_dir.is_dir():
+            raise WorkspaceNotFound(
+                f"{root} has {CONFIG_FILE} but no {STATE_DIR}/ directory",
+                hint="run 'mlward init' there to create the state directory and keys",
+            )
+        return workspace
+
+    @classmethod
+    def init(cls, directory: Path | str, *, project: str | None = None, force: bool = False) -> Workspace:
+        """Create a workspace in ``directory``; never overwrites an existing one."""
+        from mlward.crypto.keys import KeyRing
+
+        root = Path(directory).resolve()
+        config_path = root / CONFIG_FILE
+        state = root / STATE_DIR
+        if state.exists() and not force:
+            raise ConfigError(f"{root} is already a mlward workspace ({STATE_DIR}/ exists)")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".mlward-write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write to {root}: {exc.strerror}", hint="choose a writable directory"
+            ) from exc
+        created_config = False
+        try:
+            if not config_path.exists():
+                template = resources.files("mlward.core").joinpath("template.yaml").read_text()
+                name = project or root.name or "mlward-project"
+                config_path.write_text(
+                    template.replace("{project}", _yaml_string(name)).replace(
+                        "{principal}", _yaml_string(current_principal())
+                    )
+                )
+                created_config = True
+            config = load_config(config_path)
+            state.mkdir(mode=0o700, exist_ok=True)
+            KeyRing(state / "keys").create()
+            workspace = cls(root, config)
+            workspace.metadata  # noqa: B018 - creates and migrates the database
+            workspace.objects  # noqa: B018
+            _ensure_gitignore(root)
+            workspace.audit.append(
+                current_principal(), "workspace.init", str(root), details={"project": config.project}
+            )
+        except BaseException:
+            # Leave nothing half-written: a failed init removes what it created.
+            shutil.rmtree(state, ignore_errors=True)
+            if created_config:
+                config_path.unlink(missing_ok=True)
+            raise
+        return workspace
+
+    @cached_property
+    def metadata_url(self) -> str:
+        """The metadata database URL in effect."""
+        return self.config.metadata_url or f"sqlite:///{self.state_dir / 'mlward.db'}"
+
+    @cached_property
+    def metadata(self) -> MetadataStore:
+        """The metadata store, migrated."""
+        from mlward.store.metadata import MetadataStore
+
+        return MetadataStore.open(self.metadata_url, lock_dir=self.state_dir)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        """The content-addressed object store."""
+        from mlward.store.objects import ObjectStore
+
+        return ObjectStore(self.config.object_store or self.state_dir / "objects")
+
+    @cached_property
+    def keys(self) -> KeyRing:
+        """The keyring."""
+        from mlward.crypto.keys import KeyRing
+
+        return KeyRing(self.state_dir / "keys")
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The hash-chained audit log."""
+        from mlward.audit.log import AuditLog
+
+        # The seal key is derived from the first data key, so rotation keeps old
+        # events verifiable.
+        first = next(info.kid for info in self.keys.list() if info.kind == "data")
+        return AuditLog(self.metadata, self.keys.derive(AUDIT_KEY_PURPOSE, kid=first))
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        """Lineage records."""
+        from mlward.lineage.graph import Lineage
+
+        return Lineage(self.metadata, namespace=self.config.project)
+
+    def roles_of(self, principal: str) -> list[str]:
+        """Role names whose ``members`` include ``principal``."""
+        return sorted(name for name, role in self.config.roles.items() if principal in role.members)
+
+    def permissions_of(self, principal: str) -> set[str]:
+        """Every permission granted to ``principal`` through its roles."""
+        granted: set[str] = set()
+        for name in self.roles_of(principal):
+            granted.update(self.config.roles[name].permissions)
+        return granted
+
+    def require(self, permission: str, principal: str | None = None, *, target: str = "") -> str:
+        """Raise ``AccessDenied`` (and audit the denial) unless ``principal`` holds ``permission``."""
+        from mlward.serve.rbac import permits
+
+        who = principal or current_principal()
+        if permits(self.permissions_of(who), permission):
+            return who
+        self.audit.append(
+            who, "access.denied", target or permission, outcome="denied", details={"permission": permission}
+        )
+        raise AccessDenied(
+            f"{who} lacks the permission {permission!r}",
+            hint="add the principal to a role granting it under 'roles:' in mlward.yaml",
+        )
+
+    def close(self) -> None:
+        """Release database connections."""
+        if "metadata" in self.__dict__:
+            self.metadata.close()
+
+
+def _yaml_string(value: str) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _ensure_gitignore(root: Path) -> None:
+    gitignore = root / ".gitignore"
+    lines = gitignore.read_text().splitlines() if gitignore.exists() else []
+    if f"{STATE_DIR}/" not in lines and STATE_DIR not in lines:
+        with gitignore.open("a") as handle:
+            if lines and lines[-1] != "":
+                handle.write("\n")
+            handle.write(
+                f"# mlward state: database, object store and keys (never commit keys)\n{STATE_DIR}/\n"
+            )

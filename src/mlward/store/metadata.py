@@ -1,0 +1,165 @@
+"""The metadata store: SQLite (WAL) by default, PostgreSQL by URL.
+
+``MetadataStore.open`` connects, applies pending Alembic migrations under a lock (so
+several processes starting at once do not race), and hands out sessions. SQLite
+writers take the database lock at ``BEGIN`` (``BEGIN IMMEDIATE``) so concurrent
+read-modify-write transactions serialize instead of failing half way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlward.core.errors import ConfigError, StoreError
+
+_MIGRATIONS = str(Path(__file__).with_name("migrations"))
+_VERSION_TABLE = "mlward_alembic_version"
+_PG_MIGRATION_LOCK = 0x6D6C7761  # "mlwa": advisory lock key for schema upgrades
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's pysqlite driver stop issuing its own BEGIN, so we can issue
+    # BEGIN IMMEDIATE ourselves (see the "begin" listener below).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    config.attributes["connection"] = connection
+    return config
+
+
+class MetadataStore:
+    """Connection to the metadata database, migrated to the current schema."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True, lock_dir: Path | None = None) -> MetadataStore:
+        """Connect to ``url`` and bring its schema up to date."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(f"metadata_url is not a valid database URL: {redact_url(url)}") from exc
+        kwargs: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        elif parsed.get_backend_name() == "postgresql":
+            kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        else:
+            raise ConfigError(
+                f"unsupported metadata database {parsed.get_backend_name()!r}",
+                hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+            )
+        try:
+            engine = create_engine(parsed, **kwargs)
+        except (ArgumentError, ImportError) as exc:
+            raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        store = cls(engine)
+        try:
+            with engine.connect():
+                pass
+        except OperationalError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreError(
+                f"cannot connect to the metadata database {redact_url(url)}: {reason}",
+                hint="check metadata_url in mlward.yaml or MLWARD_METADATA_URL",
+            ) from None
+        if migrate:
+            store.migrate(lock_dir)
+        return store
+
+    def migrate(self, lock_dir: Path | None = None) -> None:
+        """Apply pending migrations, holding a cross-process lock while doing so."""
+        if not self.needs_migration():
+            return
+        with self._migration_lock(lock_dir), self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            command.upgrade(_alembic_config(connection), "head")
+
+    def needs_migration(self) -> bool:
+        """Whether the database is behind the newest migration."""
+        head = ScriptDirectory(_MIGRATIONS).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(
+                connection, opts={"version_table": _VERSION_TABLE}
+            ).get_current_revision()
+        return bool(current != head)
+
+    @contextlib.contextmanager
+    def _migration_lock(self, lock_dir: Path | None) -> Iterator[None]:
+        if self.dialect != "sqlite" or lock_dir is None:
+            yield
+            return
+        lock_path = lock_dir / "migrate.lock"
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commits on success, rolls back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(f"metadata store error: {exc.__class__.__name__}: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
