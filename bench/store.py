@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlward.store.objects import ObjectStore  # noqa: E402
+from mlward.store.objects import ObjectStore
 
 RESULTS = Path(__file__).with_name("results")
 

@@ -28,10 +28,30 @@ PURPOSES = ["debt_consolidation", "home_improvement", "car", "education", "medic
 HOME = ["RENT", "OWN", "MORTGAGE"]
 STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI"]
 COLUMNS = [
-    "application_id", "first_name", "last_name", "email", "phone", "ssn", "card_number",
-    "street_address", "city", "state", "zip_code", "date_of_birth", "application_date",
-    "gender", "age", "income", "loan_amount", "term_months", "credit_score",
-    "debt_to_income", "employment_years", "home_ownership", "purpose", "default",
+    "application_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "ssn",
+    "card_number",
+    "street_address",
+    "city",
+    "state",
+    "zip_code",
+    "date_of_birth",
+    "application_date",
+    "gender",
+    "age",
+    "income",
+    "loan_amount",
+    "term_months",
+    "credit_score",
+    "debt_to_income",
+    "employment_years",
+    "home_ownership",
+    "purpose",
+    "default",
 ]
 
 
@@ -77,9 +97,15 @@ def generate(rows: int, seed: int, *, drifted: bool = False, start_id: int = 1) 
     pick = rng.integers(0, pool, (rows, 5))
     ssns = _ssns(rng, rows)
     cards = _visa_numbers(rng, rows)
-    phones = [f"({a}) {b}-{c:04d}" for a, b, c in zip(
-        rng.integers(201, 990, rows), rng.integers(200, 1000, rows), rng.integers(0, 10_000, rows), strict=True
-    )]
+    phones = [
+        f"({a}) {b}-{c:04d}"
+        for a, b, c in zip(
+            rng.integers(201, 990, rows),
+            rng.integers(200, 1000, rows),
+            rng.integers(0, 10_000, rows),
+            strict=True,
+        )
+    ]
     dob_days = (ages * 365.25 + rng.integers(0, 365, rows)).astype(int)
     applied_days = rng.integers(0, 180, rows)
     email_suffix = rng.integers(1, 999, rows)
