@@ -124,12 +124,12 @@ class MetadataStore:
 
     def needs_migration(self) -> bool:
         """Whether the database is behind the newest migration."""
-        head = ScriptDirectory(_MIGRATIONS).get_current_head()
+        heads = set(ScriptDirectory(_MIGRATIONS).get_heads())
         with self.engine.connect() as connection:
             current = MigrationContext.configure(
                 connection, opts={"version_table": _VERSION_TABLE}
-            ).get_current_revision()
-        return bool(current != head)
+            ).get_current_heads()
+        return set(current) != heads
 
     @contextlib.contextmanager
     def _migration_lock(self, lock_dir: Path | None) -> Iterator[None]:
