@@ -1,0 +1,40 @@
+"""The software bill of materials of a Python environment, as CycloneDX 1.6 JSON.
+
+``build_sbom`` takes the installed distributions and any extra components the caller
+already built (registered models as ``machine-learning-model``, datasets as ``data``),
+so the ML-BOM adds to the same document instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from mlward.report.cyclonedx import license_choices, new_bom, python_package_component
+from mlward.supplychain.environment import InstalledPackage
+
+
+def package_component(package: InstalledPackage) -> dict[str, Any]:
+    """The CycloneDX component of one installed distribution, licenses included."""
+    licenses = license_choices(package.license_expression, package.license, package.classifiers)
+    return python_package_component(
+        package.name, package.version, licenses=licenses, description=package.summary
+    )
+
+
+def build_sbom(
+    env_packages: Sequence[InstalledPackage],
+    extra_components: Iterable[Mapping[str, Any]] = (),
+    *,
+    metadata_component: Mapping[str, Any] | None = None,
+    serial_number: str | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, Any]:
+    """A CycloneDX 1.6 BOM of ``env_packages`` (sorted by name) plus ``extra_components``.
+
+    Each extra component must carry its own unique ``bom-ref``; it is appended as given.
+    """
+    components = [package_component(p) for p in sorted(env_packages, key=lambda p: p.key)]
+    components.extend(dict(c) for c in extra_components)
+    return new_bom(components, metadata_component, serial_number=serial_number, timestamp=timestamp)
