@@ -17,6 +17,8 @@ from mlward import __version__
 from mlward.cli import audit as audit_cli
 from mlward.cli import keys as keys_cli
 from mlward.cli import lineage as lineage_cli
+from mlward.cli import model_registry, model_sign
+from mlward.cli import run as run_cli
 from mlward.cli import workspace as workspace_cli
 from mlward.cli.context import STATE
 from mlward.cli.output import OutputFormat, err_console
@@ -63,6 +65,26 @@ app.command("status")(workspace_cli.status)
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(lineage_cli.app, name="lineage")
+
+model_app = typer.Typer(help="Model supply chain: scan, sign, register, promote, load.", no_args_is_help=True)
+model_app.command("sign")(model_sign.sign)
+model_app.command("verify")(model_sign.verify)
+model_app.command("register")(model_registry.register)
+model_app.command("ls")(model_registry.ls)
+model_app.command("show")(model_registry.show)
+model_app.command("promote")(model_registry.promote)
+model_app.command("verify-stored")(model_registry.verify_stored)
+model_app.command("export")(model_registry.export)
+model_app.command("bom")(model_registry.bom)
+app.add_typer(model_app, name="model")
+
+app.command("run")(run_cli.run)
+app.add_typer(run_cli.app, name="runs")
+app.command("verify-provenance")(run_cli.verify_provenance)
+model_sign.set_key_loaders(
+    private_key_loader=lambda: STATE.workspace().keys.signing_key(),
+    public_key_loader=lambda: list(STATE.workspace().keys.public_keys().values()),
+)
 
 
 def run() -> None:

@@ -120,7 +120,8 @@ class MetadataStore:
         with self._migration_lock(lock_dir), self.engine.begin() as connection:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            command.upgrade(_alembic_config(connection), "head")
+            # Each domain package adds migrations branching from the base: apply every head.
+            command.upgrade(_alembic_config(connection), "heads")
 
     def needs_migration(self) -> bool:
         """Whether the database is behind the newest migration."""

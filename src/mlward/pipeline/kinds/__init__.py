@@ -1,0 +1,12 @@
+"""Built-in stage kinds, by ``kind:`` name."""
+
+from __future__ import annotations
+
+from mlward.pipeline.kinds.base import StageKind
+from mlward.pipeline.kinds.command import CommandKind, TrainKind
+from mlward.pipeline.kinds.model import PromoteKind, RegisterKind, ScanModelKind, SignKind
+
+KINDS: dict[str, StageKind] = {
+    kind.name: kind
+    for kind in (CommandKind(), TrainKind(), ScanModelKind(), SignKind(), RegisterKind(), PromoteKind())
+}
