@@ -153,6 +153,19 @@ def sbom(
         typer.Option("--python", help="Interpreter whose environment to list (default: mlward's)."),
     ] = None,
 ) -> None:
-    """Write a CycloneDX 1.6 SBOM of the installed Python distributions."""
+    """Write a CycloneDX 1.6 SBOM of the Python environment plus the workspace's models (ML-BOM)."""
+    from mlward.cli.context import STATE
+    from mlward.core.errors import WorkspaceNotFound
+
+    if python is None:
+        try:
+            workspace = STATE.workspace()
+        except WorkspaceNotFound:
+            workspace = None
+        if workspace is not None:
+            from mlward.supplychain.sbom import workspace_sbom
+
+            _write_json(workspace_sbom(workspace), output)
+            return
     env = _environment(python)
     _write_json(build_sbom(env.packages), output)

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from mlward import __version__
 from mlward.cli import audit as audit_cli
+from mlward.cli import deps as deps_cli
 from mlward.cli import keys as keys_cli
 from mlward.cli import lineage as lineage_cli
 from mlward.cli import model_registry, model_sign
@@ -77,6 +78,11 @@ model_app.command("verify-stored")(model_registry.verify_stored)
 model_app.command("export")(model_registry.export)
 model_app.command("bom")(model_registry.bom)
 app.add_typer(model_app, name="model")
+
+deps_app = typer.Typer(help="Dependency vulnerability audit (OSV).", no_args_is_help=True)
+deps_app.command("audit")(deps_cli.audit)
+app.add_typer(deps_app, name="deps")
+app.command("sbom")(deps_cli.sbom)
 
 app.command("run")(run_cli.run)
 app.add_typer(run_cli.app, name="runs")

@@ -38,3 +38,28 @@ def build_sbom(
     components = [package_component(p) for p in sorted(env_packages, key=lambda p: p.key)]
     components.extend(dict(c) for c in extra_components)
     return new_bom(components, metadata_component, serial_number=serial_number, timestamp=timestamp)
+
+
+def workspace_sbom(workspace: Any, *, include_models: bool = True) -> dict[str, Any]:
+    """The environment's SBOM plus the workspace's registered models and their datasets."""
+    from mlward.model.bom import dataset_component, model_component
+    from mlward.model.registry import list_models
+    from mlward.supplychain.environment import current_environment
+
+    extra: list[dict[str, Any]] = []
+    if include_models:
+        seen: set[str] = set()
+        for version in list_models(workspace):
+            if version.stage == "archived":
+                continue
+            extra.append(model_component(version))
+            for ref in version.datasets:
+                if ref not in seen:
+                    seen.add(ref)
+                    extra.append(dataset_component(ref))
+    project = {
+        "type": "application",
+        "name": workspace.config.project,
+        "bom-ref": f"project:{workspace.config.project}",
+    }
+    return build_sbom(current_environment().packages, extra, metadata_component=project)

@@ -5,8 +5,18 @@ from __future__ import annotations
 from mlward.pipeline.kinds.base import StageKind
 from mlward.pipeline.kinds.command import CommandKind, TrainKind
 from mlward.pipeline.kinds.model import PromoteKind, RegisterKind, ScanModelKind, SignKind
+from mlward.pipeline.kinds.supplychain import AuditDepsKind, SbomKind
 
 KINDS: dict[str, StageKind] = {
     kind.name: kind
-    for kind in (CommandKind(), TrainKind(), ScanModelKind(), SignKind(), RegisterKind(), PromoteKind())
+    for kind in (
+        CommandKind(),
+        TrainKind(),
+        ScanModelKind(),
+        SignKind(),
+        RegisterKind(),
+        PromoteKind(),
+        AuditDepsKind(),
+        SbomKind(),
+    )
 }
