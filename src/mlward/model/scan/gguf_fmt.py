@@ -1,0 +1,143 @@
+"""GGUF (llama.cpp) files: header bounds, key/value section, and chat templates.
+
+The chat template is a Jinja2 program rendered by the serving stack; template-injection
+payloads reach Python objects through dunder attributes (``__class__``, ``__globals__``),
+the ``attr`` filter or helpers such as ``cycler``/``joiner``/``lipsum``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from mlward.core.findings import Severity
+from mlward.model.scan import rules
+from mlward.model.scan._io import ByteStream
+from mlward.model.scan.interface import Artifact, ScanContext, Scanner
+
+_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+_MAX_KV = 1_000_000
+_MAX_STR = 64 << 20
+
+_CRITICAL_PATTERNS = [
+    (re.compile(p), why) for p, why in [
+        (r"__(class|globals|subclasses|builtins|import|mro|base|bases|init|getattribute|"
+         r"dict|code|func|self|reduce_ex|loader|spec)__", "dunder attribute access"),
+        (r"\bpopen\b|\bsubprocess\b|\bos\s*\.\s*(system|popen|exec)", "process execution"),
+        (r"\b(eval|exec|compile)\s*\(", "code evaluation"),
+        (r"\bimport\s+\w|\bimportlib\b", "module import"),
+    ]
+]
+_HIGH_PATTERNS = [
+    (re.compile(p), why) for p, why in [
+        (r"\|\s*attr\s*\(", "attr filter (dynamic attribute access)"),
+        (r"\\x5f|\\u005f|\\137", "escaped underscores (obfuscated attribute names)"),
+        (r"\b(cycler|joiner|lipsum|namespace)\s*\.\s*\w", "attribute of a Jinja global helper"),
+        (r"\bself\s*\.\s*_", "private TemplateReference access"),
+        (r"\brequest\s*\.\s*application|\bconfig\s*\.\s*(items|__)", "framework object access"),
+        (r"\.\s*_\w+", "private attribute access"),
+    ]
+]
+
+
+def template_findings(template: str) -> list[tuple[Severity, str]]:
+    """SSTI constructs found in a Jinja template."""
+    found: list[tuple[Severity, str]] = []
+    for pattern, why in _CRITICAL_PATTERNS:
+        if pattern.search(template):
+            found.append((Severity.CRITICAL, why))
+    for pattern, why in _HIGH_PATTERNS:
+        if pattern.search(template):
+            found.append((Severity.HIGH, why))
+    return found
+
+
+class _Bad(Exception):
+    pass
+
+
+class GgufScanner(Scanner):
+    """``GGUF`` files (versions 1 to 3)."""
+
+    format_name = "gguf"
+
+    def sniff(self, head: bytes, artifact: Artifact) -> bool:
+        return head.startswith(b"GGUF")
+
+    def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        bs = ByteStream(artifact.stream, 0, artifact.size)
+        try:
+            self._walk(bs, artifact, ctx)
+        except (_Bad, struct.error, UnicodeDecodeError) as exc:
+            ctx.add(rules.GGUF_INVALID, Severity.MEDIUM, f"GGUF header is malformed ({exc})",
+                    member=artifact.member, offset=bs.tell())
+        finally:
+            ctx.bytes_scanned += bs.bytes_read
+
+    def _walk(self, bs: ByteStream, artifact: Artifact, ctx: ScanContext) -> None:
+        def take(n: int) -> bytes:
+            data = bs.read(n)
+            if data is None:
+                raise _Bad("truncated")
+            return data
+
+        def u(n: int) -> int:
+            return int.from_bytes(take(n), "little")
+
+        take(4)
+        version = u(4)
+        if version not in (1, 2, 3):
+            raise _Bad(f"unsupported version {version}")
+        width = 4 if version == 1 else 8
+        n_tensors, n_kv = u(width), u(width)
+        if n_kv > _MAX_KV or n_tensors > 10_000_000:
+            raise _Bad(f"implausible counts ({n_tensors} tensors, {n_kv} keys)")
+
+        def string() -> str:
+            n = u(width)
+            if n > _MAX_STR or n > bs.size - bs.tell():
+                raise _Bad("string length exceeds the file")
+            return take(n).decode("utf-8")
+
+        def skip_value(vtype: int) -> None:
+            if vtype in _FIXED:
+                take(_FIXED[vtype])
+            elif vtype == _STRING:
+                n = u(width)
+                if not bs.skip(n):
+                    raise _Bad("string length exceeds the file")
+            elif vtype == _ARRAY:
+                itype, count = u(4), u(width)
+                if itype in _FIXED:
+                    if not bs.skip(count * _FIXED[itype]):
+                        raise _Bad("array exceeds the file")
+                elif itype in (_STRING, _ARRAY) and count <= bs.size - bs.tell():
+                    for _ in range(count):
+                        skip_value(itype)
+                else:
+                    raise _Bad(f"bad array type {itype} or count {count}")
+            else:
+                raise _Bad(f"unknown value type {vtype}")
+
+        for _ in range(n_kv):
+            key = string()
+            vtype = u(4)
+            if key.startswith("tokenizer.chat_template") and vtype == _STRING:
+                self._template(key, string(), artifact, ctx, bs.tell())
+            else:
+                skip_value(vtype)
+        for _ in range(n_tensors):
+            string()
+            n_dims = u(4)
+            if n_dims > 8:
+                raise _Bad(f"tensor with {n_dims} dimensions")
+            take(width * n_dims + 4 + 8)
+
+    @staticmethod
+    def _template(key: str, template: str, artifact: Artifact, ctx: ScanContext,
+                  offset: int) -> None:
+        for severity, why in template_findings(template):
+            ctx.add(rules.GGUF_TEMPLATE, severity,
+                    f"GGUF {key} uses {why}, a Jinja template-injection construct",
+                    member=artifact.member, offset=offset, detail=key)

@@ -1,0 +1,112 @@
+"""Compact stand-ins for the values a pickle builds, as the analyser tracks them.
+
+The analyser never builds the real objects. It keeps small scalars and strings (they are
+STACK_GLOBAL operands, joblib shapes, dtype codes), references to imported globals, and
+the results of calls; containers keep at most ``MAX_ITEMS`` items and then forget them,
+and everything else is ``ANY``. Memory therefore stays bounded on opcode-dense pickles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlward.model.scan.allowlist import GlobalStatus
+
+MAX_ITEMS = 64
+MAX_STR = 1024
+
+
+class _Opaque:
+    """A value the analyser does not model (bytes, big numbers, long strings...)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+
+ANY = _Opaque("any")
+BYTES = _Opaque("bytes")
+LONG_STR = _Opaque("long-str")
+PERSISTENT = _Opaque("persistent")
+
+
+class GlobalRef:
+    """An imported global (GLOBAL, STACK_GLOBAL, INST, EXT)."""
+
+    __slots__ = ("full", "module", "name", "status")
+
+    def __init__(self, module: str, name: str, status: GlobalStatus) -> None:
+        self.module = module
+        self.name = name
+        self.full = f"{module}.{name}"
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"GlobalRef({self.full}, {self.status.value})"
+
+
+class Instance:
+    """The result of a call (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST)."""
+
+    __slots__ = ("args", "func", "state")
+
+    def __init__(self, func: Any, args: Any) -> None:
+        self.func = func
+        self.args = args
+        self.state: Any = None
+
+    def func_name(self) -> str | None:
+        """Full name of the global that built this instance, when known."""
+        return self.func.full if isinstance(self.func, GlobalRef) else None
+
+
+class ListValue:
+    """A list or set: items are kept while there are few of them."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any] | None = None) -> None:
+        self.items: list[Any] | None = items if items is not None else []
+
+    def extend(self, values: list[Any]) -> None:
+        """Add items, forgetting them all once there are too many."""
+        if self.items is not None:
+            if len(self.items) + len(values) > MAX_ITEMS:
+                self.items = None
+            else:
+                self.items.extend(values)
+
+
+class DictValue:
+    """A dict: string/int keyed items are kept while there are few of them."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[Any, Any] | None = {}
+
+    def update(self, pairs: list[Any]) -> None:
+        """Set key/value pairs from a flat [k, v, k, v...] list."""
+        if self.items is None:
+            return
+        if len(self.items) + len(pairs) // 2 > MAX_ITEMS:
+            self.items = None
+            return
+        for i in range(0, len(pairs) - 1, 2):
+            key = pairs[i]
+            if isinstance(key, str | int | bool) or key is None:
+                self.items[key] = pairs[i + 1]
+
+
+def make_tuple(items: list[Any]) -> Any:
+    """A tuple value, or ANY when it is too long to keep."""
+    return tuple(items) if len(items) <= MAX_ITEMS else ANY
+
+
+def worth_memoizing(value: Any) -> bool:
+    """Values that later opcodes may need back from the memo."""
+    return isinstance(value, str | GlobalRef | Instance | tuple)
