@@ -1,0 +1,47 @@
+"""PII discovery, anonymization and k-anonymity.
+
+``scan`` finds PII per column and per cell; ``Anonymizer`` / ``protect`` apply a
+policy (drop, redact, mask, keyed hash, AES-SIV tokens, FF3-1, generalization,
+synthetic replacement, AES-GCM); ``reveal`` reverses the reversible actions; and
+``k_anonymity`` measures re-identification risk of quasi-identifiers.
+"""
+
+from __future__ import annotations
+
+from mlward.data.pii.anonymizer import Anonymizer, ColumnPlan, ProtectResult, key_id, protect, reveal
+from mlward.data.pii.detectors import default_detectors
+from mlward.data.pii.entities import EntityType, Sensitivity
+from mlward.data.pii.kanon import KAnonymityReport, k_anonymity
+from mlward.data.pii.ner import GlinerRecognizer, NerRecognizer, SpacyRecognizer
+from mlward.data.pii.policy import PiiPolicy, load_policy
+from mlward.data.pii.result import CellFinding, ColumnReport, EntityReport, PiiScanResult
+from mlward.data.pii.scanner import PiiScan, ScanSettings, scan
+from mlward.data.pii.spans import Hit, find_hits
+
+__all__ = [
+    "Anonymizer",
+    "CellFinding",
+    "ColumnPlan",
+    "ColumnReport",
+    "EntityReport",
+    "EntityType",
+    "GlinerRecognizer",
+    "Hit",
+    "KAnonymityReport",
+    "NerRecognizer",
+    "PiiPolicy",
+    "PiiScan",
+    "PiiScanResult",
+    "ProtectResult",
+    "ScanSettings",
+    "Sensitivity",
+    "SpacyRecognizer",
+    "default_detectors",
+    "find_hits",
+    "k_anonymity",
+    "key_id",
+    "load_policy",
+    "protect",
+    "reveal",
+    "scan",
+]

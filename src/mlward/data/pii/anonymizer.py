@@ -1,0 +1,398 @@
+"""Apply a PII policy to tables: ``Anonymizer`` (sklearn-style), ``protect`` and ``reveal``.
+
+``fit`` scans the data and decides one plan per column: an explicit ``by_column``
+rule, else the ``by_entity`` rule (or ``default_action``) of the column's entity when
+the scan is confident enough. Columns whose PII sits inside free text are transformed
+span by span: only the detected entities are replaced, the rest of the text stays.
+``transform`` applies the plan and records each protected column's action (never a
+key) in the Arrow field metadata, which later scans report as protection and which
+``reveal`` uses to reverse tokens, FF3-1 and AES-GCM. In free text, FF3-1 rules become
+tokens: encrypted digits cannot be found again inside prose, ``tok_`` tokens can.
+
+``reveal`` is the plain domain function; the permission check (``pii:reveal``) and the
+audit event belong to the CLI / service layer that calls it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+import pyarrow as pa
+from pydantic import TypeAdapter
+
+from mlward.core.errors import ConfigError, InputError
+from mlward.crypto.encryption import DataKeys
+from mlward.data.io import open_dataset, to_arrow
+from mlward.data.pii.anonymizers import ValueAction, build_action
+from mlward.data.pii.anonymizers.keyed import TokenizeValues
+from mlward.data.pii.detectors import Detector, default_detectors
+from mlward.data.pii.entities import EntityType
+from mlward.data.pii.hints import hints_for
+from mlward.data.pii.policy import ActionSpec, FpeAction, PiiPolicy, RedactAction, TokenizeAction
+from mlward.data.pii.result import PiiScanResult
+from mlward.data.pii.scanner import PROTECTION_METADATA_KEY, prefilter_mask, scan
+from mlward.data.pii.spans import find_hits
+from mlward.data.pii.writers import write_tables
+from mlward.engine.base import Engine
+
+_SPEC = TypeAdapter(ActionSpec)
+
+
+def key_id(keys: DataKeys) -> str:
+    """An id of the data key that protected a column (reveals nothing about the key)."""
+    return hmac.new(keys.hash_key, b"mlward pii key id v1", hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """What ``transform`` does to one column."""
+
+    column: str
+    """Column name."""
+    mode: Literal["column", "text"]
+    """Whole values, or entity spans inside free text."""
+    rules: dict[EntityType | None, ActionSpec]
+    """Rule per entity (text mode) or the column's single rule under its entity."""
+    source: str
+    """``by_column``, ``by_entity`` or ``default_action``."""
+
+
+@dataclass(frozen=True)
+class ProtectResult:
+    """Result of ``protect``."""
+
+    rows: int
+    """Rows written."""
+    actions: dict[str, str]
+    """Action per protected column (``notes: text(hash,tokenize)``)."""
+    output: str | None
+    """Where the protected data was written."""
+    scan: PiiScanResult
+    """The scan the plan came from."""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    """Things a user should know (values masked because too short for FF3-1...)."""
+
+
+def _keys(keys: bytes | DataKeys | None) -> DataKeys | None:
+    if keys is None or isinstance(keys, DataKeys):
+        return keys
+    if len(keys) < 16:
+        raise ConfigError("the data key must have at least 16 bytes")
+    return DataKeys.derive(keys)
+
+
+def _like(original: Any, table: pa.Table) -> Any:
+    module = type(original).__module__
+    if module.startswith("pandas"):
+        return table.to_pandas()
+    if module.startswith("polars"):
+        return pl.from_arrow(table)
+    return table
+
+
+class Anonymizer:
+    """Scan, then protect: ``Anonymizer(policy, keys).fit(table).transform(table)``."""
+
+    def __init__(
+        self,
+        policy: PiiPolicy | dict[str, Any] | None = None,
+        keys: bytes | DataKeys | None = None,
+        *,
+        detectors: tuple[Detector, ...] | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        if policy is None:
+            policy = PiiPolicy.default()
+        self.policy = policy if isinstance(policy, PiiPolicy) else PiiPolicy.model_validate(policy)
+        self.keys = _keys(keys)
+        self.detectors = detectors or default_detectors()
+        self.engine = engine
+        self._actions: dict[str, ValueAction] = {}
+
+    # -- fit ----------------------------------------------------------------------------
+
+    def fit(self, data: Any, y: Any = None) -> Anonymizer:
+        """Scan ``data`` (table or path) and plan every column."""
+        return self.fit_scan(scan(data, engine=self.engine, detectors=self.detectors))
+
+    def fit_scan(self, result: PiiScanResult) -> Anonymizer:
+        """Plan from an existing scan result."""
+        self.scan_ = result
+        self.plan_: dict[str, ColumnPlan] = {}
+        for column in result.columns:
+            plan = self._plan(column.name, result)
+            if plan is not None:
+                self.plan_[column.name] = plan
+        return self
+
+    def _plan(self, name: str, result: PiiScanResult) -> ColumnPlan | None:
+        policy = self.policy
+        column = result.column(name)
+        if name in policy.by_column:
+            rule = policy.by_column[name]
+            if (
+                column.kind == "free_text"
+                and column.entities
+                and all(e.mode == "text" for e in column.entities)
+            ):
+                return ColumnPlan(name, "text", self._text_rules(rule), "by_column")
+            primary = column.primary.entity if column.primary else None
+            return ColumnPlan(name, "column", {primary: rule}, "by_column")
+        confident = [e for e in column.entities if e.confidence >= policy.min_confidence]
+        if not confident or column.protection is not None:
+            return None
+        if all(e.mode == "text" for e in confident):
+            rules = self._text_rules(None)
+            return ColumnPlan(name, "text", rules, "by_entity")
+        entity = confident[0].entity
+        rule = policy.by_entity.get(entity, policy.default_action)
+        if rule is None:
+            return None
+        source = "by_entity" if entity in policy.by_entity else "default_action"
+        return ColumnPlan(name, "column", {entity: rule}, source)
+
+    def _text_rules(self, override: ActionSpec | None) -> dict[EntityType | None, ActionSpec]:
+        rules: dict[EntityType | None, ActionSpec] = {}
+        for entity in EntityType:
+            rule = override or self.policy.by_entity.get(entity, self.policy.default_action)
+            if rule is None:
+                continue
+            if isinstance(rule, FpeAction):
+                rule = TokenizeAction(domain=rule.domain)
+            elif rule.action in ("drop", "generalize"):
+                rule = RedactAction()
+            rules[entity] = rule
+        return rules
+
+    # -- transform ----------------------------------------------------------------------
+
+    def _action(self, rule: ActionSpec) -> ValueAction:
+        cache_key = rule.model_dump_json()
+        if cache_key not in self._actions:
+            self._actions[cache_key] = build_action(rule, self.keys)
+        return self._actions[cache_key]
+
+    def transform(self, data: Any) -> Any:
+        """Protect ``data`` (pandas, Polars or Arrow; the same kind comes back)."""
+        if not hasattr(self, "plan_"):
+            self.fit(data)
+        table = to_arrow(data)
+        return _like(data, self.transform_table(table))
+
+    def fit_transform(self, data: Any, y: Any = None) -> Any:
+        """``fit`` then ``transform``."""
+        return self.fit(data).transform(data)
+
+    def transform_table(self, table: pa.Table) -> pa.Table:
+        """Protect one Arrow table (or batch of a larger dataset) with the fitted plan."""
+        fields, arrays = [], []
+        for field_, array in zip(table.schema, table.columns, strict=True):
+            plan = self.plan_.get(field_.name)
+            if plan is None:
+                fields.append(field_)
+                arrays.append(array)
+                continue
+            if plan.mode == "column":
+                ((entity, rule),) = plan.rules.items()
+                if rule.action == "drop":
+                    continue
+                if rule.action == "keep":
+                    fields.append(field_)
+                    arrays.append(array)
+                    continue
+                new = self._action(rule).apply_array(array, entity)
+                meta = {"action": rule.action, "params": self._action(rule).params()}
+            else:
+                new = self._transform_text(field_.name, array, plan)
+                meta = {"action": "text", "rules": {str(k): v.model_dump() for k, v in plan.rules.items()}}
+            meta.update({"entity": _entity_name(plan), "mode": plan.mode, "key_id": self._key_id()})
+            metadata = dict(field_.metadata or {})
+            metadata[PROTECTION_METADATA_KEY] = json.dumps(meta, sort_keys=True).encode()
+            fields.append(pa.field(field_.name, pa.string(), nullable=True, metadata=metadata))
+            arrays.append(new)
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+    def _key_id(self) -> str | None:
+        return key_id(self.keys) if self.keys is not None else None
+
+    def _transform_text(self, name: str, array: pa.ChunkedArray | pa.Array, plan: ColumnPlan) -> pa.Array:
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        series = pl.from_arrow(array.cast(pa.string()))
+        assert isinstance(series, pl.Series)
+        hints = hints_for(name)
+        detectors = [d for d in self.detectors if not d.hint_only or d.entity in hints]
+        masks = [prefilter_mask(series, d, d.entity in hints) for d in detectors]
+        out = []
+        for row, text in enumerate(series.to_list()):
+            active = [d for d, mask in zip(detectors, masks, strict=True) if mask[row]]
+            if text is None or not active:
+                out.append(text)
+                continue
+            for hit in reversed(find_hits(text, active, hints)):
+                rule = plan.rules.get(hit.span.entity)
+                if rule is None:
+                    continue
+                start, end = hit.span.start, hit.span.end
+                text = text[:start] + self._action(rule).apply(text[start:end], hit.span.entity) + text[end:]
+            out.append(text)
+        return pa.array(out, pa.string())
+
+    # -- reveal -------------------------------------------------------------------------
+
+    def reveal(self, data: Any, columns: list[str] | None = None) -> Any:
+        """Reverse tokenize / fpe / encrypt on ``data``; see :func:`reveal`."""
+        return reveal(data, self.policy, self.keys, columns=columns)
+
+
+def _entity_name(plan: ColumnPlan) -> str | None:
+    if plan.mode == "text":
+        return None
+    (entity,) = plan.rules
+    return entity.value if entity else None
+
+
+def _recorded(field_: pa.Field) -> dict[str, Any] | None:
+    raw = (field_.metadata or {}).get(PROTECTION_METADATA_KEY)
+    return json.loads(raw) if raw else None
+
+
+def reveal(
+    data: Any,
+    policy: PiiPolicy | None,
+    keys: bytes | DataKeys,
+    *,
+    columns: list[str] | None = None,
+) -> Any:
+    """Restore the original values of tokenized, FF3-1 and AES-GCM protected columns.
+
+    The action of each column comes from its Arrow metadata (Parquet keeps it), else
+    from ``policy.by_column``. Columns protected irreversibly (hash, mask...) are left
+    alone, or refused when named in ``columns``. Caller must check the ``pii:reveal``
+    permission and write the audit event: this function does neither.
+    """
+    data_keys = _keys(keys)
+    assert data_keys is not None
+    table = to_arrow(data)
+    wanted = set(columns) if columns is not None else None
+    if wanted is not None and (missing := wanted - set(table.column_names)):
+        raise InputError(f"no column named {', '.join(sorted(missing))}")
+    fields, arrays = [], []
+    for field_, array in zip(table.schema, table.columns, strict=True):
+        revealed = _reveal_column(field_, array, policy, data_keys, wanted)
+        if revealed is None:
+            fields.append(field_)
+            arrays.append(array)
+            continue
+        metadata = {k: v for k, v in (field_.metadata or {}).items() if k != PROTECTION_METADATA_KEY}
+        fields.append(pa.field(field_.name, pa.string(), metadata=metadata or None))
+        arrays.append(revealed)
+    return _like(data, pa.Table.from_arrays(arrays, schema=pa.schema(fields)))
+
+
+def _reveal_column(
+    field_: pa.Field,
+    array: pa.ChunkedArray,
+    policy: PiiPolicy | None,
+    keys: DataKeys,
+    wanted: set[str] | None,
+) -> pa.Array | None:
+    name = field_.name
+    if wanted is not None and name not in wanted:
+        return None
+    recorded = _recorded(field_)
+    if recorded is None and policy is not None and name in policy.by_column:
+        rule = policy.by_column[name]
+        recorded = {"action": rule.action, "params": rule.model_dump(exclude={"action"}), "mode": "column"}
+    if recorded is None:
+        if wanted is not None:
+            raise InputError(f"column {name!r} has no recorded protection to reverse")
+        return None
+    if recorded.get("key_id") not in (None, key_id(keys)):
+        raise InputError(f"column {name!r} was protected with another data key (id {recorded['key_id']})")
+    if recorded.get("mode") == "text":
+        rules = [_SPEC.validate_python(rule) for rule in recorded.get("rules", {}).values()]
+        actions = [build_action(rule, keys) for rule in rules]
+        tokenizers = [a for a in actions if isinstance(a, TokenizeValues)]
+        return _reveal_text(array, tokenizers) if tokenizers else None
+    params = {k: v for k, v in recorded.get("params", {}).items() if v is not None}
+    rule = _SPEC.validate_python({"action": recorded["action"], **params})
+    action = build_action(rule, keys)
+    if not action.reversible:
+        if wanted is not None:
+            raise InputError(f"column {name!r} was protected with {rule.action}, which cannot be reversed")
+        return None
+    return action.reveal_array(array)
+
+
+def _reveal_text(array: pa.ChunkedArray | pa.Array, actions: list[TokenizeValues]) -> pa.Array:
+    patterns = [(action, action.token_pattern()) for action in actions]
+    out = []
+    for text in array.to_pylist():
+        if text is not None:
+            for action, pattern in patterns:
+                text = pattern.sub(lambda m, a=action: a.reveal(m.group(0)), text)  # type: ignore[misc]
+        out.append(text)
+    return pa.array(out, pa.string())
+
+
+def _protected_batches(anonymizer: Anonymizer, path: str | os.PathLike[str]) -> Iterator[pa.Table]:
+    dataset = open_dataset(path)
+    empty = True
+    for batch in dataset.batches():
+        empty = False
+        yield anonymizer.transform_table(pa.Table.from_batches([batch]))
+    if empty:
+        yield anonymizer.transform_table(dataset.schema().empty_table())
+
+
+def protect(
+    data_or_path: Any,
+    policy: PiiPolicy | dict[str, Any] | None,
+    keys: bytes | DataKeys | None,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    engine: Engine | None = None,
+) -> tuple[ProtectResult, Any]:
+    """Scan and protect a table or dataset; write it to ``output`` if given.
+
+    Returns the result and the protected data: the protected table for in-memory input,
+    ``None`` for paths (they are streamed batch by batch to ``output``, which is then
+    required). Parquet output keeps the protection metadata; CSV and JSONL do not.
+    """
+    anonymizer = Anonymizer(policy, keys, engine=engine)
+    is_path = isinstance(data_or_path, str | os.PathLike)
+    if is_path and output is None:
+        raise ConfigError("protecting a dataset on disk needs an output path")
+    anonymizer.fit(data_or_path)
+    protected: Any = None
+    if is_path:
+        rows = write_tables(_protected_batches(anonymizer, data_or_path), output)  # type: ignore[arg-type]
+    else:
+        table = anonymizer.transform_table(to_arrow(data_or_path))
+        rows = table.num_rows
+        if output is not None:
+            write_tables([table], output)
+        protected = _like(data_or_path, table)
+    warnings = []
+    for action in anonymizer._actions.values():
+        too_short = getattr(action, "too_short", 0)
+        if too_short:
+            warnings.append(f"{too_short} values too short for FF3-1 were fully masked instead")
+    actions = {
+        name: (
+            f"text({','.join(sorted({r.action for r in plan.rules.values()}))})"
+            if plan.mode == "text"
+            else next(iter(plan.rules.values())).action
+        )
+        for name, plan in anonymizer.plan_.items()
+    }
+    result = ProtectResult(rows, actions, str(output) if output else None, anonymizer.scan_, tuple(warnings))
+    return result, protected

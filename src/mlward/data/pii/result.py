@@ -1,0 +1,232 @@
+"""Typed results of a PII scan and their JSON form (``schema_version: 1``).
+
+JSON schema, version 1 (documented in docs/pii.md)::
+
+    {"schema_version": 1, "source": str, "rows": int, "sensitivity": str,
+     "engine": str, "duration_s": float,
+     "columns": [{"name", "dtype", "kind", "rows", "non_null", "cells_candidate",
+                  "cells_validated", "sampled", "sensitivity", "protection",
+                  "entity_types": [str],
+                  "entities": [{"type", "category", "confidence", "share", "cells_matched",
+                                "cells_validated", "mode", "evidence", "examples"}],
+                  "findings": [{"row", "start", "end", "type", "masked"}]}]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlward.core.findings import Finding, Location, Severity
+from mlward.data.pii.entities import EntityType, Sensitivity, category, sensitivity, severity
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CellFinding:
+    """One entity occurrence in one cell (masked)."""
+
+    row: int
+    """Row number in the dataset (0-based, in partition order)."""
+    column: str
+    """Column name."""
+    entity: EntityType
+    """Entity type."""
+    start: int
+    """Start offset in the stripped cell text."""
+    end: int
+    """End offset (exclusive)."""
+    masked: str
+    """The matched text, masked (never the raw value)."""
+
+
+@dataclass(frozen=True)
+class EntityReport:
+    """One entity type found in one column."""
+
+    entity: EntityType
+    """Entity type."""
+    confidence: float
+    """0..1: how sure the scan is that the column holds this entity."""
+    share: float
+    """Estimated fraction of the column's non-null cells holding the entity."""
+    cells_matched: int
+    """Validated cells that hold the entity."""
+    cells_validated: int
+    """Cells the validators looked at (a sample when ``sampled``)."""
+    mode: str
+    """``column`` (the values are the entity) or ``text`` (embedded in free text)."""
+    evidence: tuple[str, ...]
+    """What supports it: ``validator``, ``column-name``, ``context``."""
+    examples: tuple[str, ...] = ()
+    """Masked examples."""
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """Scan result for one column."""
+
+    name: str
+    """Column name."""
+    dtype: str
+    """Arrow type."""
+    kind: str
+    """``structured``, ``free_text`` or ``skipped`` (types that cannot hold PII text)."""
+    rows: int
+    """Rows scanned."""
+    non_null: int
+    """Non-null, non-empty cells."""
+    cells_candidate: int
+    """Cells the vectorized pre-filters selected (counted on every cell)."""
+    cells_validated: int
+    """Candidate cells the validators ran on."""
+    entities: tuple[EntityReport, ...] = ()
+    """Entity types found, most confident first."""
+    findings: tuple[CellFinding, ...] = ()
+    """Sample of cell-level findings (masked)."""
+    protection: str | None = None
+    """Anonymization action recorded in the column metadata (``hash``...), if any."""
+
+    @property
+    def sampled(self) -> bool:
+        """Whether validators saw only a sample of the candidate cells."""
+        return self.cells_validated < self.cells_candidate
+
+    @property
+    def entity_types(self) -> tuple[EntityType, ...]:
+        """Entity types found, most confident first."""
+        return tuple(report.entity for report in self.entities)
+
+    @property
+    def primary(self) -> EntityReport | None:
+        """The most confident entity, if any."""
+        return self.entities[0] if self.entities else None
+
+    @property
+    def sensitivity(self) -> Sensitivity:
+        """Highest sensitivity of the entities found."""
+        return max((sensitivity(e) for e in self.entity_types), default=Sensitivity.PUBLIC)
+
+    @property
+    def unprotected(self) -> bool:
+        """Whether the column holds PII and no anonymization action is recorded for it."""
+        return bool(self.entities) and self.protection is None
+
+
+@dataclass(frozen=True)
+class PiiScanResult:
+    """Result of ``mlward.data.pii.scan``."""
+
+    source: str
+    """What was scanned (a path or ``<pandas.DataFrame>``...)."""
+    rows: int
+    """Rows scanned."""
+    columns: tuple[ColumnReport, ...]
+    """One report per column, in table order."""
+    engine: str = "local"
+    """Engine that ran the scan."""
+    duration_s: float = 0.0
+    """Wall time."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Scan settings (sampling caps, thresholds)."""
+
+    @property
+    def sensitivity(self) -> Sensitivity:
+        """Dataset label: the highest column label."""
+        return max((c.sensitivity for c in self.columns), default=Sensitivity.PUBLIC)
+
+    def column(self, name: str) -> ColumnReport:
+        """The report of column ``name``."""
+        for report in self.columns:
+            if report.name == name:
+                return report
+        raise KeyError(name)
+
+    def entities_by_column(self) -> dict[str, tuple[EntityType, ...]]:
+        """``{column: entity types}`` for columns holding PII."""
+        return {c.name: c.entity_types for c in self.columns if c.entities}
+
+    def unprotected_columns(self) -> tuple[ColumnReport, ...]:
+        """Columns holding PII without a recorded protection."""
+        return tuple(c for c in self.columns if c.unprotected)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (see the module docstring)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "rows": self.rows,
+            "sensitivity": self.sensitivity.label,
+            "engine": self.engine,
+            "duration_s": round(self.duration_s, 3),
+            "settings": self.settings,
+            "columns": [_column_dict(c) for c in self.columns],
+        }
+
+    def to_findings(self) -> list[Finding]:
+        """One ``Finding`` per (column, entity): for gates, SARIF and the audit trail."""
+        findings = []
+        for column in self.columns:
+            for report in column.entities:
+                level = severity(report.entity)
+                if column.protection is not None:
+                    level = Severity.INFO
+                state = f"protected by {column.protection}" if column.protection else "unprotected"
+                findings.append(
+                    Finding(
+                        rule_id=f"MW-PII-{report.entity.value}",
+                        severity=level,
+                        message=(
+                            f"column {column.name!r} holds {report.entity.value} "
+                            f"({report.share:.0%} of cells, confidence {report.confidence:.2f}, "
+                            f"{state})"
+                        ),
+                        location=Location(path=self.source, detail=f"column:{column.name}"),
+                        properties={
+                            "entity": report.entity.value,
+                            "category": category(report.entity),
+                            "column": column.name,
+                            "confidence": report.confidence,
+                            "share": report.share,
+                            "mode": report.mode,
+                            "protection": column.protection,
+                            "examples": list(report.examples),
+                        },
+                    )
+                )
+        return findings
+
+
+def _column_dict(column: ColumnReport) -> dict[str, Any]:
+    return {
+        "name": column.name,
+        "dtype": column.dtype,
+        "kind": column.kind,
+        "rows": column.rows,
+        "non_null": column.non_null,
+        "cells_candidate": column.cells_candidate,
+        "cells_validated": column.cells_validated,
+        "sampled": column.sampled,
+        "sensitivity": column.sensitivity.label,
+        "protection": column.protection,
+        "entity_types": [e.value for e in column.entity_types],
+        "entities": [
+            {
+                "type": r.entity.value,
+                "category": category(r.entity),
+                "confidence": r.confidence,
+                "share": r.share,
+                "cells_matched": r.cells_matched,
+                "cells_validated": r.cells_validated,
+                "mode": r.mode,
+                "evidence": list(r.evidence),
+                "examples": list(r.examples),
+            }
+            for r in column.entities
+        ],
+        "findings": [
+            {"row": f.row, "start": f.start, "end": f.end, "type": f.entity.value, "masked": f.masked}
+            for f in column.findings
+        ],
+    }
