@@ -1,0 +1,194 @@
+"""The drift-test family: the ``DriftTest`` interface and the result records.
+
+A test compares one column's reference profile with its current profile and returns a
+``TestOutcome``; the detector turns outcomes into ``ColumnDrift`` verdicts with thresholds
+and a ``DriftReport`` for the dataset. ``DriftReport.to_dict`` is the documented JSON
+schema (``schema_version`` 1, see docs/drift.md).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from mlward.data.profile import ColumnProfile, DatasetProfile
+
+DRIFT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """What a test measured on one column."""
+
+    __test__ = False  # not a pytest class, despite the name
+
+    statistic: float
+    """The test statistic or distance."""
+    p_value: float | None = None
+    """The p-value, for hypothesis tests."""
+    approximate: bool = False
+    """True when computed from sketches rather than from every value."""
+    error_bound: float | None = None
+    """Bound on |statistic - exact statistic| when approximate and a bound is known."""
+
+
+class DriftTest(ABC):
+    """One statistical test or distance between a reference and a current column."""
+
+    name: ClassVar[str]
+    """Name used in configuration and reports (``ks``, ``wasserstein`` ...)."""
+    kinds: ClassVar[frozenset[str]]
+    """Column kinds it applies to: ``numeric`` and / or ``categorical``."""
+    uses_p_value: ClassVar[bool]
+    """True: drift when p-value < threshold. False: drift when statistic >= threshold."""
+    default_threshold: ClassVar[float]
+    """Threshold used when none is configured."""
+
+    @abstractmethod
+    def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
+        """Compare two profiles of the same column, treated as ``kind``."""
+
+    def drifted(self, outcome: TestOutcome, threshold: float) -> bool:
+        """Apply ``threshold`` to an outcome."""
+        if self.uses_p_value:
+            return outcome.p_value is not None and outcome.p_value < threshold
+        return outcome.statistic >= threshold
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """The drift verdict for one column."""
+
+    column: str
+    """Column name."""
+    kind: str
+    """How the column was treated: ``numeric`` or ``categorical``."""
+    test: str
+    """Test name, or ``missing`` when the current data has no values for the column."""
+    statistic: float
+    """Test statistic or distance."""
+    p_value: float | None
+    """p-value for hypothesis tests, else None."""
+    threshold: float
+    """Threshold applied (a p-value level or a distance)."""
+    drifted: bool
+    """The verdict."""
+    approximate: bool = False
+    """True when computed from sketches."""
+    error_bound: float | None = None
+    """Bound on the statistic's sketch error, when known."""
+    reference_rows: int = 0
+    """Non-null reference values."""
+    current_rows: int = 0
+    """Non-null current values."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the schema-v1 JSON entry for this column."""
+        return {
+            "column": self.column,
+            "type": self.kind,
+            "test": self.test,
+            "statistic": _finite(self.statistic),
+            "p_value": _finite(self.p_value),
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "approximate": self.approximate,
+            "error_bound": _finite(self.error_bound),
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+        }
+
+
+@dataclass(frozen=True)
+class MultivariateDrift:
+    """Drift of the joint distribution, from a domain classifier."""
+
+    auc: float
+    """Cross-validated ROC AUC of a classifier telling reference rows from current rows."""
+    threshold: float
+    """AUC at or above which the data is declared drifted."""
+    drifted: bool
+    """The verdict."""
+    sample_rows: int
+    """Rows used from each side."""
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Per-column verdicts plus the dataset verdict."""
+
+    columns: tuple[ColumnDrift, ...]
+    """One entry per compared column, in reference column order."""
+    share_threshold: float
+    """The dataset drifts when the share of drifted columns is at least this."""
+    reference_rows: int
+    """Rows in the reference data."""
+    current_rows: int
+    """Rows in the current data."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """Columns not compared, with the reason."""
+    multivariate: MultivariateDrift | None = None
+    """Domain-classifier result, when requested and raw rows were available."""
+    reference_profile: DatasetProfile | None = field(default=None, repr=False, compare=False)
+    """The reference profile (for plots; not part of the JSON)."""
+    current_profile: DatasetProfile | None = field(default=None, repr=False, compare=False)
+    """The current profile (for plots; not part of the JSON)."""
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        """Names of the drifted columns."""
+        return [c.column for c in self.columns if c.drifted]
+
+    @property
+    def drift_share(self) -> float:
+        """Drifted columns / compared columns (0 when none were compared)."""
+        return len(self.drifted_columns) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def drifted(self) -> bool:
+        """Dataset verdict: the drift share reaches the threshold, or multivariate drift."""
+        share = bool(self.columns) and self.drift_share >= self.share_threshold
+        return share or (self.multivariate is not None and self.multivariate.drifted)
+
+    def column(self, name: str) -> ColumnDrift:
+        """Return the verdict for column ``name`` (KeyError when absent)."""
+        for entry in self.columns:
+            if entry.column == name:
+                return entry
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the versioned JSON document (``schema_version`` 1)."""
+        multi = self.multivariate
+        return {
+            "schema_version": DRIFT_SCHEMA_VERSION,
+            "kind": "mlward.drift",
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "columns": [c.to_dict() for c in self.columns],
+            "skipped": [{"column": name, "reason": why} for name, why in self.skipped],
+            "multivariate": None
+            if multi is None
+            else {
+                "test": "domain_classifier",
+                "auc": multi.auc,
+                "threshold": multi.threshold,
+                "drifted": multi.drifted,
+                "sample_rows": multi.sample_rows,
+            },
+            "dataset": {
+                "columns": len(self.columns),
+                "drifted_columns": len(self.drifted_columns),
+                "drift_share": self.drift_share,
+                "share_threshold": self.share_threshold,
+                "drifted": self.drifted,
+            },
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON has no NaN / Infinity; an undefined statistic is reported as null.
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float(value)

@@ -1,0 +1,591 @@
+"""Mergeable dataset profiles: per-column counts, moments and sketches.
+
+A ``DatasetProfile`` summarizes a dataset column by column so that two profiles can be
+merged (partitions, days of traffic) and compared (drift) without the raw rows:
+
+* every column: rows, nulls, Arrow type, distinct count (HyperLogLog, exact when small);
+* numeric columns: min / max / mean / std (Welford, merged with Chan's formula), an Apache
+  DataSketches KLL quantile sketch, exact value counts while there are at most 64 distinct
+  values, and the values themselves while there are at most ``exact_limit`` of them;
+* categorical columns (strings, booleans, dictionaries): exact category counts up to
+  ``category_cap`` distinct values, then a DataSketches frequent-items sketch.
+
+Profiles serialize to JSON (sketches as base64 of their own binary formats), never pickle,
+so a reference profile can be stored and shipped to a serving process. A profile holds a
+bounded sample of values (KLL keeps a few thousand items, frequent items keep category
+names): treat it as being as sensitive as a small sample of the data. The exact values
+are left out of ``to_json`` unless asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasketches as ds
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlward.core.errors import InputError
+from mlward.data.io import DEFAULT_BATCH_ROWS, open_dataset, to_arrow
+from mlward.engine.base import Computation, Engine, ProgressCallback, reduce_summaries
+
+PROFILE_SCHEMA_VERSION = 1
+DEFAULT_KLL_K = 200
+DEFAULT_EXACT_LIMIT = 10_000
+DEFAULT_CATEGORY_CAP = 1_000
+NUMERIC_COUNTS_CAP = 64
+"""Numeric columns keep exact value counts up to this many distinct values (codes, ratings)."""
+_FREQUENT_LG_MAP = 10
+_HLL_P = 12  # 4096 registers: ~1.6 % standard error, 4 KiB before compression
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+OTHER = "other"
+
+
+def column_kind(dtype: pa.DataType) -> str:
+    """Return ``numeric``, ``categorical`` or ``other`` for an Arrow type."""
+    if pa.types.is_dictionary(dtype):
+        return CATEGORICAL
+    if pa.types.is_boolean(dtype) or pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return CATEGORICAL
+    if pa.types.is_string_view(dtype):
+        return CATEGORICAL
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return NUMERIC
+    if pa.types.is_temporal(dtype):
+        return NUMERIC
+    return OTHER
+
+
+# --- HyperLogLog over numpy registers ------------------------------------------------------
+# DataSketches' Python HLL only takes one value per call (~0.35 µs each), which would cost
+# more than everything else in a profile; these registers update a whole batch at once.
+
+
+def mix64(bits: np.ndarray) -> np.ndarray:
+    """Return the splitmix64 finalizer of 64-bit integers (a fast, well-mixed hash)."""
+    z = bits.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def hash_floats(values: np.ndarray) -> np.ndarray:
+    """Return stable 64-bit hashes of float64 values (-0.0 and 0.0 hash alike)."""
+    clean = np.where(values == 0.0, 0.0, values).astype(np.float64)
+    return mix64(clean.view(np.uint64))
+
+
+def hash_strings(values: Iterable[str]) -> np.ndarray:
+    """Return stable 64-bit hashes of strings (blake2b, so equal across processes)."""
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+            for v in values
+        ),
+        dtype=np.uint64,
+    )
+
+
+def _hll_add(registers: np.ndarray, hashes: np.ndarray) -> None:
+    if hashes.size == 0:
+        return
+    index = (hashes >> np.uint64(64 - _HLL_P)).astype(np.intp)
+    rest = hashes << np.uint64(_HLL_P)
+    smeared = rest.copy()
+    for shift in (1, 2, 4, 8, 16, 32):
+        smeared |= smeared >> np.uint64(shift)
+    rank = 64 - np.bitwise_count(smeared).astype(np.int64) + 1
+    np.maximum.at(registers, index, np.minimum(rank, 64 - _HLL_P + 1).astype(np.uint8))
+
+
+def _hll_estimate(registers: np.ndarray) -> float:
+    m = float(registers.size)
+    estimate = 0.7213 / (1 + 1.079 / m) * m * m / float(np.sum(np.exp2(-registers.astype(float))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if estimate <= 2.5 * m and zeros:
+        estimate = m * math.log(m / zeros)  # linear counting for small cardinalities
+    return estimate
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+@dataclass
+class ColumnProfile:
+    """Mergeable summary of one column. Mutable while it is being built."""
+
+    name: str
+    """Column name."""
+    kind: str
+    """``numeric``, ``categorical`` or ``other``."""
+    dtype: str
+    """Arrow type as text (``int64``, ``string`` ...)."""
+    count: int = 0
+    """Rows seen, nulls included."""
+    nulls: int = 0
+    """Null (and NaN) cells."""
+    infinite: int = 0
+    """Infinite numeric cells (left out of moments and sketches)."""
+    n: int = 0
+    """Non-null (finite) values summarized."""
+    minimum: float | None = None
+    """Smallest value (numeric)."""
+    maximum: float | None = None
+    """Largest value (numeric)."""
+    mean: float = 0.0
+    """Mean (numeric)."""
+    m2: float = 0.0
+    """Sum of squared deviations from the mean (numeric, Welford)."""
+    kll: Any = None
+    """KLL quantile sketch of the values (numeric)."""
+    counts: dict[Any, int] | None = None
+    """Exact value counts while the column has few distinct values; None once dropped."""
+    frequent: Any = None
+    """Frequent-items sketch once a categorical column outgrows ``counts``."""
+    values: list[np.ndarray] | None = field(default=None, repr=False)
+    """The values while there are at most ``exact_limit`` (numeric, exact mode)."""
+    hll: np.ndarray = field(default_factory=lambda: np.zeros(1 << _HLL_P, np.uint8), repr=False)
+    """HyperLogLog registers for the distinct count."""
+
+    # ---- derived statistics -----------------------------------------------------------
+    @property
+    def std(self) -> float:
+        """Population standard deviation of the values (0 when fewer than two)."""
+        return math.sqrt(self.m2 / self.n) if self.n > 1 else 0.0
+
+    @property
+    def exact(self) -> bool:
+        """True when the column still holds every value (numeric) or exact counts."""
+        return self.exact_values() is not None if self.kind == NUMERIC else self.counts is not None
+
+    @property
+    def distinct(self) -> float:
+        """Distinct non-null values: exact when known, else the HyperLogLog estimate."""
+        if self.counts is not None:
+            return float(len(self.counts))
+        if self.values is not None:
+            return float(np.unique(self.exact_values()).size)
+        return _hll_estimate(self.hll)
+
+    def exact_values(self) -> np.ndarray | None:
+        """Return the sorted values (exact mode), or None when only sketches remain."""
+        if self.values is None:
+            return None
+        if len(self.values) != 1:
+            self.values = [np.sort(np.concatenate(self.values)) if self.values else np.empty(0)]
+        return self.values[0]
+
+    def rank_error(self) -> float:
+        """Bound on the error of ``cdf`` (0 in exact mode; KLL's normalized rank error)."""
+        if self.exact_values() is not None or self.kll is None:
+            return 0.0
+        return float(self.kll.normalized_rank_error(False)) if self.kll.is_estimation_mode() else 0.0
+
+    def cdf(self, points: np.ndarray) -> np.ndarray:
+        """Return P(X <= p) for each point (numeric)."""
+        points = np.asarray(points, dtype=np.float64)
+        values = self.exact_values()
+        if values is not None:
+            return np.searchsorted(values, points, side="right") / max(values.size, 1)
+        if self.kll is None or self.kll.is_empty():
+            return np.zeros(points.size)
+        order = np.argsort(points)
+        out = np.empty(points.size)
+        out[order] = np.asarray(self.kll.get_cdf(points[order].tolist(), True))[:-1]
+        return out
+
+    def quantiles(self, ranks: np.ndarray) -> np.ndarray:
+        """Return the values at normalized ranks in [0, 1] (numeric)."""
+        ranks = np.clip(np.asarray(ranks, dtype=np.float64), 0.0, 1.0)
+        values = self.exact_values()
+        if values is not None:
+            return np.quantile(values, ranks, method="inverted_cdf") if values.size else ranks * np.nan
+        if self.kll is None or self.kll.is_empty():
+            return ranks * np.nan
+        return np.asarray(self.kll.get_quantiles(ranks.tolist()))
+
+    def category_counts(self) -> tuple[dict[str, float], float]:
+        """Return (counts per category, count of everything else) for categorical use.
+
+        Exact when ``counts`` is kept; from the frequent-items sketch otherwise, where the
+        categories below the sketch's error threshold are lumped into the second value.
+        """
+        if self.counts is not None:
+            return {_label(k): float(v) for k, v in self.counts.items()}, 0.0
+        if self.frequent is None:
+            return {}, float(self.n)
+        items = self.frequent.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
+        found = {item[0]: float(item[1]) for item in items}
+        return found, max(float(self.n) - sum(found.values()), 0.0)
+
+    def histogram(self, edges: np.ndarray) -> np.ndarray:
+        """Return the fraction of values in each bin; values outside go to the end bins."""
+        inner = self.cdf(np.asarray(edges, dtype=np.float64)[1:-1])
+        return np.diff(np.concatenate([[0.0], inner, [1.0]]))
+
+    # ---- building and merging ---------------------------------------------------------
+    def add(self, array: pa.Array | pa.ChunkedArray, exact_limit: int, category_cap: int) -> None:
+        """Add one batch of this column's values."""
+        rows = len(array)
+        self.count += rows
+        nulls = array.null_count
+        if self.kind == NUMERIC:
+            valid = pc.drop_null(array) if nulls else array
+            if pa.types.is_temporal(valid.type):
+                # days / seconds / nanoseconds since the epoch, as stored
+                valid = valid.view(pa.int64() if valid.type.bit_width == 64 else pa.int32())
+            x = np.array(valid.cast(pa.float64()), dtype=np.float64)  # writable: KLL wants it
+            finite = np.isfinite(x)
+            if not finite.all():
+                nan = np.isnan(x)
+                nulls += int(nan.sum())
+                self.infinite += int((~finite & ~nan).sum())
+                x = x[finite]
+            self._add_numeric(x, exact_limit)
+        elif self.kind == CATEGORICAL:
+            self._add_categorical(array, category_cap)
+        self.nulls += nulls
+
+    def _add_numeric(self, x: np.ndarray, exact_limit: int) -> None:
+        if x.size == 0:
+            return
+        batch = ColumnProfile(self.name, self.kind, self.dtype, n=int(x.size))
+        batch.minimum, batch.maximum = float(x.min()), float(x.max())
+        batch.mean = float(x.mean())
+        batch.m2 = float(np.square(x - batch.mean).sum())
+        self._merge_moments(batch)
+        if self.kll is None:
+            self.kll = ds.kll_doubles_sketch(DEFAULT_KLL_K)
+        self.kll.update(x)
+        _hll_add(self.hll, hash_floats(x))
+        if self.values is not None:
+            self.values.append(x.copy())
+            if self.n > exact_limit:
+                self.values = None
+        if self.counts is not None:
+            uniq, freq = np.unique(x, return_counts=True)
+            if uniq.size > NUMERIC_COUNTS_CAP:
+                self.counts = None
+                return
+            for key, c in zip(uniq.tolist(), freq.tolist(), strict=True):
+                self.counts[key] = self.counts.get(key, 0) + c
+            if len(self.counts) > NUMERIC_COUNTS_CAP:
+                self.counts = None
+
+    def _add_categorical(self, array: pa.Array | pa.ChunkedArray, category_cap: int) -> None:
+        if pa.types.is_dictionary(array.type):
+            array = array.cast(array.type.value_type)
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            array = array.cast(pa.string())
+        tally = pc.value_counts(pc.drop_null(array))
+        keys = tally.field("values").to_pylist()
+        freq = tally.field("counts").to_numpy().tolist()
+        self.n += int(sum(freq))
+        _hll_add(self.hll, hash_strings(keys))
+        if self.counts is not None:
+            for key, c in zip(keys, freq, strict=True):
+                self.counts[key] = self.counts.get(key, 0) + c
+            if len(self.counts) > category_cap:
+                self._to_frequent_sketch()
+        else:
+            for key, c in zip(keys, freq, strict=True):
+                self.frequent.update(key, c)
+
+    def _to_frequent_sketch(self) -> None:
+        self.frequent = ds.frequent_strings_sketch(_FREQUENT_LG_MAP)
+        for key, c in (self.counts or {}).items():
+            self.frequent.update(key, c)
+        self.counts = None
+
+    def _merge_moments(self, other: ColumnProfile) -> None:
+        if other.n == 0:
+            return
+        total = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / total
+        self.m2 += other.m2 + delta * delta * self.n * other.n / total
+        self.minimum = other.minimum if self.minimum is None else min(self.minimum, other.minimum)  # type: ignore[type-var]
+        self.maximum = other.maximum if self.maximum is None else max(self.maximum, other.maximum)  # type: ignore[type-var]
+        self.n = total
+
+    def merge_into(self, other: ColumnProfile, exact_limit: int, category_cap: int) -> None:
+        """Fold ``other`` into this profile (``other`` is left unchanged)."""
+        if other.kind != self.kind:
+            raise InputError(
+                f"column {self.name!r} is {self.dtype} in one part of the data and "
+                f"{other.dtype} in another"
+            )
+        self.count += other.count
+        self.nulls += other.nulls
+        self.infinite += other.infinite
+        np.maximum(self.hll, other.hll, out=self.hll)
+        if self.kind == NUMERIC:
+            self._merge_moments(other)
+            if other.kll is not None:
+                if self.kll is None:
+                    self.kll = ds.kll_doubles_sketch(other.kll.k)
+                self.kll.merge(other.kll)
+            if self.values is not None and other.values is not None and self.n <= exact_limit:
+                self.values = [*self.values, *other.values]
+            else:
+                self.values = None
+        elif self.kind == CATEGORICAL:
+            self.n += other.n
+        self._merge_counts(other, category_cap)
+
+    def _merge_counts(self, other: ColumnProfile, category_cap: int) -> None:
+        if self.counts is not None and other.counts is not None:
+            for key, c in other.counts.items():
+                self.counts[key] = self.counts.get(key, 0) + c
+            cap = NUMERIC_COUNTS_CAP if self.kind == NUMERIC else category_cap
+            if len(self.counts) <= cap:
+                return
+        if self.kind != CATEGORICAL:
+            self.counts = None
+            return
+        if self.counts is not None:
+            self._to_frequent_sketch()
+        if other.frequent is not None:
+            self.frequent.merge(other.frequent)
+        else:
+            for key, c in (other.counts or {}).items():
+                self.frequent.update(key, c)
+
+    # ---- serialization ----------------------------------------------------------------
+    def to_dict(self, *, include_values: bool = False) -> dict[str, Any]:
+        """Return a JSON-ready dict (sketches as base64)."""
+        data: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "dtype": self.dtype, "count": self.count,
+            "nulls": self.nulls, "infinite": self.infinite, "n": self.n,
+            "minimum": self.minimum, "maximum": self.maximum, "mean": self.mean, "m2": self.m2,
+            "kll": _b64(self.kll.serialize()) if self.kll is not None else None,
+            "counts": [[k, v] for k, v in self.counts.items()] if self.counts is not None else None,
+            "frequent": _b64(self.frequent.serialize()) if self.frequent is not None else None,
+            "hll": _b64(zlib.compress(self.hll.tobytes())),
+            "summary": {"distinct": round(self.distinct), "std": self.std, "exact": self.exact},
+        }
+        values = self.exact_values()
+        if include_values and values is not None:
+            data["values"] = _b64(values.astype("<f8").tobytes())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnProfile:
+        """Rebuild a column profile from ``to_dict`` output (``summary`` is ignored)."""
+        try:
+            col = cls(
+                name=str(data["name"]), kind=str(data["kind"]), dtype=str(data["dtype"]),
+                count=int(data["count"]), nulls=int(data["nulls"]),
+                infinite=int(data.get("infinite", 0)), n=int(data["n"]),
+                minimum=data["minimum"], maximum=data["maximum"],
+                mean=float(data["mean"]), m2=float(data["m2"]),
+            )
+            if data.get("kll"):
+                col.kll = ds.kll_doubles_sketch.deserialize(_unb64(data["kll"]))
+            if data.get("frequent"):
+                col.frequent = ds.frequent_strings_sketch.deserialize(_unb64(data["frequent"]))
+            if data.get("counts") is not None:
+                col.counts = {k: int(v) for k, v in data["counts"]}
+            col.hll = np.frombuffer(zlib.decompress(_unb64(data["hll"])), np.uint8).copy()
+            if col.hll.size != 1 << _HLL_P:
+                raise ValueError("bad HyperLogLog register count")
+            if data.get("values"):
+                col.values = [np.frombuffer(_unb64(data["values"]), "<f8").astype(np.float64)]
+        except (KeyError, TypeError, ValueError, RuntimeError, zlib.error) as exc:
+            raise InputError(f"invalid profile for column {data.get('name')!r}: {exc}") from exc
+        return col
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Dask ships summaries between processes; sketches are not picklable themselves.
+        return (ColumnProfile.from_dict, (self.to_dict(include_values=True),))
+
+
+def _label(key: Any) -> str:
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
+@dataclass
+class DatasetProfile:
+    """Mergeable profile of a dataset: rows plus one ``ColumnProfile`` per column."""
+
+    rows: int = 0
+    """Rows summarized."""
+    columns: dict[str, ColumnProfile] = field(default_factory=dict)
+    """Column profiles in schema order."""
+    exact_limit: int = DEFAULT_EXACT_LIMIT
+    """Numeric columns keep their values while they have at most this many."""
+    category_cap: int = DEFAULT_CATEGORY_CAP
+    """Categorical columns keep exact counts up to this many distinct values."""
+
+    def merge(self, other: DatasetProfile) -> DatasetProfile:
+        """Return the profile of both datasets together (neither input changes)."""
+        merged = DatasetProfile.from_dict(self.to_dict(include_values=True))
+        merged.merge_into(other)
+        return merged
+
+    def merge_into(self, other: DatasetProfile) -> None:
+        """Fold ``other`` into this profile in place."""
+        for name, col in other.columns.items():
+            mine = self.columns.get(name)
+            if mine is None:
+                mine = self.columns[name] = _empty_like(col, self.exact_limit)
+                mine.count = mine.nulls = self.rows  # the column was absent: all null
+            mine.merge_into(col, self.exact_limit, self.category_cap)
+        for name, mine in self.columns.items():
+            if name not in other.columns:
+                mine.count += other.rows
+                mine.nulls += other.rows
+        self.rows += other.rows
+
+    def to_dict(self, *, include_values: bool = False) -> dict[str, Any]:
+        """Return a JSON-ready dict; ``include_values`` keeps exact-mode values."""
+        return {
+            "schema_version": PROFILE_SCHEMA_VERSION,
+            "kind": "mlward.profile",
+            "rows": self.rows,
+            "exact_limit": self.exact_limit,
+            "category_cap": self.category_cap,
+            "columns": [c.to_dict(include_values=include_values) for c in self.columns.values()],
+        }
+
+    def to_json(self, *, include_values: bool = False) -> str:
+        """Serialize to JSON text (see ``to_dict``)."""
+        return json.dumps(self.to_dict(include_values=include_values), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
+        """Rebuild a profile from ``to_dict`` output."""
+        if not isinstance(data, dict) or data.get("kind") != "mlward.profile":
+            raise InputError("not an mlward profile (kind must be 'mlward.profile')")
+        if data.get("schema_version") != PROFILE_SCHEMA_VERSION:
+            raise InputError(f"unsupported profile schema_version {data.get('schema_version')!r}")
+        columns = [ColumnProfile.from_dict(c) for c in data.get("columns", [])]
+        return cls(
+            rows=int(data["rows"]),
+            columns={c.name: c for c in columns},
+            exact_limit=int(data.get("exact_limit", DEFAULT_EXACT_LIMIT)),
+            category_cap=int(data.get("category_cap", DEFAULT_CATEGORY_CAP)),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DatasetProfile:
+        """Parse JSON text written by ``to_json``."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"profile is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def _empty_like(col: ColumnProfile, exact_limit: int) -> ColumnProfile:
+    fresh = ColumnProfile(col.name, col.kind, col.dtype)
+    fresh.counts = {}
+    fresh.values = [] if col.kind == NUMERIC and exact_limit > 0 else None
+    return fresh
+
+
+class ProfileComputation(Computation[DatasetProfile, DatasetProfile]):
+    """Profile a dataset batch by batch (map), merging per-batch profiles."""
+
+    def __init__(
+        self,
+        columns: list[str] | None = None,
+        *,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+        category_cap: int = DEFAULT_CATEGORY_CAP,
+    ) -> None:
+        self.columns = columns
+        self.exact_limit = exact_limit
+        self.category_cap = category_cap
+
+    def map(self, batch: pa.RecordBatch) -> DatasetProfile:
+        """Profile one batch."""
+        profile = self.empty()
+        profile.rows = batch.num_rows
+        names = self.columns if self.columns is not None else batch.schema.names
+        for name in names:
+            index = batch.schema.get_field_index(name)
+            if index < 0:
+                raise InputError(f"column {name!r} not found in the data")
+            array = batch.column(index)
+            col = ColumnProfile(name, column_kind(array.type), str(array.type))
+            col = _empty_like(col, self.exact_limit)
+            col.add(array, self.exact_limit, self.category_cap)
+            profile.columns[name] = col
+        return profile
+
+    def merge(self, left: DatasetProfile, right: DatasetProfile) -> DatasetProfile:
+        """Fold ``right`` into ``left`` (summaries are owned by the engine, so in place)."""
+        left.merge_into(right)
+        return left
+
+    def finalize(self, summary: DatasetProfile) -> DatasetProfile:
+        """Return the merged profile."""
+        return summary
+
+    def empty(self) -> DatasetProfile:
+        """The profile of no rows."""
+        return DatasetProfile(exact_limit=self.exact_limit, category_cap=self.category_cap)
+
+
+def run_in_memory(
+    computation: Computation[Any, Any], table: pa.Table, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> Any:
+    """Run a computation over an in-memory Arrow table, batch by batch, in this thread."""
+    summaries = [computation.map(b) for b in table.to_batches(max_chunksize=batch_rows)]
+    return computation.finalize(reduce_summaries(computation, summaries))
+
+
+def run_computation(
+    computation: Computation[Any, Any],
+    data: Any,
+    engine: Engine | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Any:
+    """Run ``computation`` over a path (on ``engine``, local by default) or in-memory data."""
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        if engine is None:
+            from mlward.engine.local import LocalEngine
+
+            engine = LocalEngine()
+        return engine.run(computation, open_dataset(data), progress=progress)
+    return run_in_memory(computation, to_arrow(data))
+
+
+def profile_dataset(
+    data: Any,
+    engine: Engine | None = None,
+    *,
+    columns: list[str] | None = None,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    category_cap: int = DEFAULT_CATEGORY_CAP,
+    progress: ProgressCallback | None = None,
+) -> DatasetProfile:
+    """Profile a dataset: a path (file or partitioned directory), pandas, Polars or Arrow.
+
+    Paths run on ``engine`` (``LocalEngine`` by default, or a ``DaskEngine``); in-memory
+    data is profiled in this process. A ``DatasetProfile`` is returned unchanged.
+    """
+    if isinstance(data, DatasetProfile):
+        return data
+    computation = ProfileComputation(columns, exact_limit=exact_limit, category_cap=category_cap)
+    result: DatasetProfile = run_computation(computation, data, engine, progress=progress)
+    return result
