@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from mlward import __version__
 from mlward.cli import audit as audit_cli
+from mlward.cli import ci as ci_cli
 from mlward.cli import deps as deps_cli
 from mlward.cli import keys as keys_cli
 from mlward.cli import lineage as lineage_cli
@@ -83,6 +84,8 @@ deps_app = typer.Typer(help="Dependency vulnerability audit (OSV).", no_args_is_
 deps_app.command("audit")(deps_cli.audit)
 app.add_typer(deps_app, name="deps")
 app.command("sbom")(deps_cli.sbom)
+
+app.add_typer(ci_cli.app, name="ci")
 
 app.command("run")(run_cli.run)
 app.add_typer(run_cli.app, name="runs")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
-from mlward.cli.output import OutputFormat, console, emit_json, err_console
+from mlward.cli.output import OutputFormat, console, emit_json, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS
 
 _STYLE = {
@@ -43,8 +43,8 @@ def run(
     from mlward.pipeline.runner import PipelineRunner
 
     workspace = STATE.workspace()
-    fmt = resolve_format(format)
-    quiet = fmt is OutputFormat.json
+    fmt = resolve_format(format, ("table", "json", "junit"))
+    quiet = fmt is not OutputFormat.table
     stage_names = workspace.config.pipeline.get("stages", {}) or {}
     if stages and stages[0] in ("show", "ls") and stages[0] not in stage_names:
         # `mlward run show RUN` / `mlward run ls` read recorded runs (same as `mlward runs ...`).
@@ -77,7 +77,11 @@ def run(
     from mlward.report.run_html import write_run_report
 
     write_run_report(result, report_path, project=workspace.config.project)
-    if quiet:
+    if fmt is OutputFormat.junit:
+        from mlward.report.run_junit import run_to_junit
+
+        emit_text(run_to_junit(result.to_dict()))
+    elif quiet:
         emit_json({**result.to_dict(), "report": str(report_path)})
     else:
         print_summary(result.to_dict())

@@ -44,7 +44,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._allowlist = allowlist
 
     def find_class(self, module: str, name: str) -> Any:
-        _checked(self._allowlist, module, name, self.proto)
+        # The C unpickler does not expose the stream's protocol; classify as protocol 2,
+        # which checks both the raw and the Python-2-mapped names (the stricter reading).
+        _checked(self._allowlist, module, name, getattr(self, "proto", 2))
         return super().find_class(module, name)
 
 

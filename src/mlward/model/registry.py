@@ -318,11 +318,12 @@ def _store_files(workspace: Workspace, source: Path, signed: Mapping[str, str]) 
     stored: dict[str, str] = {}
     base = source if source.is_dir() else source.parent
     for rel, digest in signed.items():
-        file = base / rel if source.is_dir() else source
-        info = workspace.objects.put_file(file)
+        # A single-file signature names its one resource "."; store it under the file name.
+        name = rel if source.is_dir() else source.name
+        info = workspace.objects.put_file(base / rel if source.is_dir() else source)
         if info.digest != digest:
-            raise IntegrityError(f"{rel} changed while it was being registered; try again")
-        stored[rel] = info.digest
+            raise IntegrityError(f"{name} changed while it was being registered; try again")
+        stored[name] = info.digest
     return stored
 
 
