@@ -27,9 +27,10 @@ from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
 from mlward.model.scan.pickle_values import (
     ANY,
+    DictValue,
     GlobalRef,
     Instance,
-    worth_memoizing,
+    ListValue,
 )
 
 _MEMO_BITMAP_MAX = 1 << 24
@@ -40,6 +41,15 @@ TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
 }
 _MEMO_KEEP_MAX = 1_000_000
 _MEMO_SPARSE_MAX = 1_000_000
+
+
+# Stack values the memo keeps; anything else is only marked as set.
+_KEPT = frozenset({str, GlobalRef, Instance, tuple})
+# Operand-less opcodes that push a fresh container or constant.
+_SIMPLE_PUSH: dict[int, Any] = {
+    0x7D: DictValue, 0x5D: ListValue, 0x8F: ListValue, 0x29: tuple,
+    0x4E: lambda: None, 0x88: lambda: True, 0x89: lambda: False,
+}
 
 
 class Malformed(Exception):
@@ -99,6 +109,7 @@ class PickleAnalyser:
         self.globals_seen: dict[str, None] = {}
         self._reported: dict[tuple[str, str], dict[str, Any]] = {}
         self.max_line = ctx.limits.max_line
+        self.last_op = -1
 
     # -- running -----------------------------------------------------------------------
 
@@ -110,22 +121,10 @@ class PickleAnalyser:
         error: str | None = None
         value: Any = ANY
         complete = False
-        op = -1
         try:
-            while True:
-                self.op_at = bs.base + bs.pos
-                if bs.pos >= len(bs.buf) and not bs.fill(1):
-                    raise Malformed("stream ends before STOP (truncated pickle)")
-                op = bs.buf[bs.pos]
-                bs.pos += 1
-                handler = dispatch[op]
-                if handler is None:
-                    raise Malformed(f"unknown opcode 0x{op:02x}")
-                if handler():
-                    value = self.stack.pop() if len(self.stack) > self.fence else ANY
-                    complete = True
-                    break
+            value, complete = self._follow(dispatch)
         except Malformed as exc:
+            op = self.last_op
             self.op_name = OPCODE_NAMES.get(op, f"0x{op:02x}") if op >= 0 else ""
             error = f"{exc} at {self.op_name}" if self.op_name else str(exc)
             if self.report_malformed:
@@ -141,6 +140,106 @@ class PickleAnalyser:
             globals_seen=tuple(self.globals_seen),
             error=error,
         )
+
+    def _follow(self, dispatch: list[Any]) -> tuple[Any, bool]:
+        """The opcode loop: the commonest opcodes inline on the buffer, the rest by table.
+
+        Opcode-dense pickles are tens of millions of MEMOIZE/BINGET/BININT1/short-string
+        opcodes, so these avoid a function call each; anything that would cross the end
+        of the buffer takes the general path, which refills it.
+        """
+        bs = self.bs
+        stack = self.stack
+        push = stack.append
+        memo = self.memo
+        bits = self.memo_bits
+        buf, pos = bs.buf, bs.pos
+        end = len(buf)
+        while True:
+            if pos + 2 < end:
+                op = buf[pos]
+                if op == 0x94:  # MEMOIZE
+                    if len(stack) <= self.fence:
+                        self.last_op, bs.pos, self.op_at = op, pos, bs.base + pos
+                        raise Malformed("stack underflow")
+                    key = self.memo_len
+                    value = stack[-1]
+                    if key < len(bits) and not bits[key] and value.__class__ not in _KEPT:
+                        bits[key] = 1
+                        self.memo_len = key + 1
+                    else:
+                        self.memo_put(key, value)
+                        bits = self.memo_bits
+                    pos += 1
+                    continue
+                if op == 0x68:  # BINGET
+                    key = buf[pos + 1]
+                    got = memo.get(key)
+                    if got is None:
+                        if not (key < len(bits) and bits[key]):
+                            self.last_op, bs.pos, self.op_at = op, pos + 2, bs.base + pos
+                            raise Malformed(f"memo key {key} was never set")
+                        got = ANY
+                    push(got)
+                    pos += 2
+                    continue
+                if op == 0x4B:  # BININT1
+                    push(buf[pos + 1])
+                    pos += 2
+                    continue
+                if op == 0x8C:  # SHORT_BINUNICODE
+                    n = buf[pos + 1]
+                    if pos + 2 + n <= end:
+                        push(buf[pos + 2 : pos + 2 + n].decode("utf-8", "surrogateescape"))
+                        pos += 2 + n
+                        continue
+                elif op == 0x4D:  # BININT2
+                    push(buf[pos + 1] | buf[pos + 2] << 8)
+                    pos += 3
+                    continue
+                elif op == 0x4A and pos + 5 <= end:  # BININT
+                    push(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
+                    pos += 5
+                    continue
+                elif op == 0x47 and pos + 9 <= end:  # BINFLOAT: the value is never needed
+                    push(ANY)
+                    pos += 9
+                    continue
+                elif op == 0x86 and len(stack) >= self.fence + 2:  # TUPLE2
+                    second = stack.pop()
+                    stack[-1] = (stack[-1], second)
+                    pos += 1
+                    continue
+                elif op == 0x28:  # MARK
+                    self.fence = len(stack)
+                    self.marks.append(self.fence)
+                    pos += 1
+                    continue
+                elif op in _SIMPLE_PUSH:
+                    push(_SIMPLE_PUSH[op]())
+                    pos += 1
+                    continue
+            elif pos >= end:
+                bs.pos = pos
+                self.op_at = bs.base + pos
+                if not bs.fill(1):
+                    raise Malformed("stream ends before STOP (truncated pickle)")
+                buf, pos = bs.buf, bs.pos
+                end = len(buf)
+                continue
+            # General path: the table handler reads operands through ``bs``.
+            op = buf[pos]
+            self.last_op = op
+            self.op_at = bs.base + pos
+            bs.pos = pos + 1
+            handler = dispatch[op]
+            if handler is None:
+                raise Malformed(f"unknown opcode 0x{op:02x}")
+            if handler():
+                return (stack.pop() if len(stack) > self.fence else ANY), True
+            buf, pos = bs.buf, bs.pos
+            end = len(buf)
+            bits = self.memo_bits
 
     def report_break(self, error: str) -> None:
         """Report where the stream broke: HIGH once something was imported or called."""
@@ -214,21 +313,25 @@ class PickleAnalyser:
 
     def memo_put(self, key: int, value: Any) -> None:
         """Store ``value`` under ``key`` (keeping only values later opcodes may need)."""
-        if not self.memo_has(key):
+        bits = self.memo_bits
+        if key < len(bits):
+            if not bits[key]:
+                bits[key] = 1
+                self.memo_len += 1
+        elif key < _MEMO_BITMAP_MAX:
+            bits.extend(bytes(max(key + 1 - len(bits), len(bits), 4096)))
+            bits[key] = 1
             self.memo_len += 1
-            if key < _MEMO_BITMAP_MAX:
-                if key >= len(self.memo_bits):
-                    self.memo_bits.extend(bytes(max(key + 1 - len(self.memo_bits), 4096)))
-                self.memo_bits[key] = 1
-            else:
-                if len(self.memo_sparse) >= _MEMO_SPARSE_MAX:
-                    raise Malformed("memo too large to follow")
-                self.memo_sparse.add(key)
-        if worth_memoizing(value) and (
+        elif key not in self.memo_sparse:
+            if len(self.memo_sparse) >= _MEMO_SPARSE_MAX:
+                raise Malformed("memo too large to follow")
+            self.memo_sparse.add(key)
+            self.memo_len += 1
+        if value.__class__ in _KEPT and (
             len(self.memo) < _MEMO_KEEP_MAX or isinstance(value, GlobalRef | str)
         ):
             self.memo[key] = value
-        else:
+        elif self.memo:
             self.memo.pop(key, None)
 
     def memo_has(self, key: int) -> bool:
