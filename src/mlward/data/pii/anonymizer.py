@@ -385,7 +385,7 @@ def protect(
     for action in anonymizer._actions.values():
         too_short = getattr(action, "too_short", 0)
         if too_short:
-            warnings.append(f"{too_short} values too short for FF3-1 were fully masked instead")
+            warnings.append(f"{too_short} distinct values too short for FF3-1 were fully masked instead")
     actions = {
         name: (
             f"text({','.join(sorted({r.action for r in plan.rules.values()}))})"

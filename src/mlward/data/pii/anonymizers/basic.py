@@ -53,8 +53,8 @@ class MaskValues(ValueAction):
 
     def apply(self, value: str, entity: EntityType | None) -> str:
         head, tail = value[: self.keep_first], value[self.keep_first :]
-        # Never reveal more than half of a short value.
-        keep = min(self.keep_last, sum(ch.isalnum() for ch in tail) // 2)
+        # Always hide more than half of a value, however short.
+        keep = min(self.keep_last, (sum(ch.isalnum() for ch in tail) - 1) // 2)
         return head + mask_keep_last(tail, keep, self.char)
 
     def params(self) -> dict[str, object]:

@@ -6,7 +6,7 @@ one numeral string; everything else (spaces, dashes, ``+``) stays in place, so
 last digit is re-derived so that valid card numbers stay Luhn-valid -- and reversibly:
 the output's check digit is offset from its Luhn digit exactly as the input's was.
 Values with too few symbols for FF3-1's minimum domain (six digits) are fully masked
-and counted, never left in clear.
+and counted, never left in clear; ``reveal`` returns them masked.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class FormatPreservingValues(ValueAction):
         check_at = end - 1 if self.luhn else end
         body = symbols[self.preserve_prefix : check_at]
         if len(body) < self._cipher.minlen or len(body) > self._cipher.maxlen:
-            if decrypt:
-                raise InputError("value is too short or too long to have been FF3-1 encrypted")
+            if decrypt:  # it was masked, not encrypted: nothing to restore
+                return value
             self.too_short += 1
             return "".join("*" if ch in self._symbols else ch for ch in value)
         crypt = self._cipher.decrypt if decrypt else self._cipher.encrypt

@@ -44,8 +44,8 @@ class CreditCardDetector(Detector):
     entity = EntityType.CREDIT_CARD
     prefilter = r"\d{4}[ -]?\d{4,6}[ -]?\d{4,5}"
     pattern = re.compile(
-        r"(?<![\d.,-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}|\d{12,19})"
-        r"(?![\d-]|[.,]\d)"
+        r"(?<![\w.,-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}|\d{12,19})"
+        r"(?![\w-]|[.,]\d)"
     )
     context_words = ("card", "visa", "mastercard", "amex", "credit", "carte", "tarjeta", "karte")
     priority = 70

@@ -36,7 +36,7 @@ class UsSsnDetector(Detector):
     entity = EntityType.US_SSN
     prefilter = r"\b\d{3}[- ]\d{2}[- ]\d{4}\b"
     hinted_prefilter = r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b"
-    pattern = re.compile(r"(?<![\d-])\d{3}([- ]?)\d{2}\1\d{4}(?![\d-])")
+    pattern = re.compile(r"(?<![\w-])\d{3}([- ]?)\d{2}\1\d{4}(?![\w-])")
     context_words = ("ssn", "social security", "social sec")
     priority = 66
     numeric = True
@@ -87,7 +87,7 @@ class DeTaxIdDetector(Detector):
     entity = EntityType.DE_TAX_ID
     prefilter = r"\b\d{2} \d{3} \d{3} \d{3}\b"
     hinted_prefilter = r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b"
-    pattern = re.compile(r"(?<![\d-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\d-])")
+    pattern = re.compile(r"(?<![\w-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w-])")
     context_words = ("steuer", "idnr", "identifikationsnummer", "tax id")
     priority = 62
     numeric = True
@@ -101,7 +101,7 @@ class FrNirDetector(Detector):
 
     entity = EntityType.FR_NIR
     prefilter = r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b"
-    pattern = re.compile(r"(?<![\d-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\d-])")
+    pattern = re.compile(r"(?<![\w-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-])")
     context_words = ("securite sociale", "secu", "nir", "insee")
     priority = 63
     numeric = True
@@ -167,7 +167,7 @@ class InAadhaarDetector(Detector):
     entity = EntityType.IN_AADHAAR
     prefilter = r"\b[2-9]\d{3} \d{4} \d{4}\b"
     hinted_prefilter = r"\b[2-9]\d{3} ?\d{4} ?\d{4}\b"
-    pattern = re.compile(r"(?<![\d-])[2-9]\d{3}( ?)\d{4}\1\d{4}(?![\d-])")
+    pattern = re.compile(r"(?<![\w-])[2-9]\d{3}( ?)\d{4}\1\d{4}(?![\w-])")
     context_words = ("aadhaar", "aadhar", "uidai")
     priority = 60
     numeric = True

@@ -118,7 +118,7 @@ class JwtDetector(Detector):
 
 _PLACEHOLDER = re.compile(
     r"^(?:\*+|x+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|password|secret|"
-    r"none|null|true|false|redacted|example|your[_-]?\w*|test|dummy|\[redacted\])$",
+    r"none|null|true|false|redacted|example|your[_-]?\w*|test|dummy|\[[A-Z_]+\])$",
     re.IGNORECASE,
 )
 _HASH_LIKE = re.compile(
