@@ -192,7 +192,7 @@ def test_policy_yaml_and_errors(tmp_path: Path) -> None:
     assert policy.by_entity[EntityType.EMAIL].action == "hash"
     assert policy.by_entity[EntityType.PHONE].keep_last == 2  # type: ignore[union-attr]
     path.write_text("by_entity:\n  EMAIL: {action: hash, lenght: 8}\n")
-    with pytest.raises(ConfigError, match="by_entity.EMAIL"):
+    with pytest.raises(ConfigError, match=r"by_entity\.EMAIL"):
         load_policy(path)
     path.write_text("by_column:\n  x: shred\n")
     with pytest.raises(ConfigError, match="invalid PII policy"):
