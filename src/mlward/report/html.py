@@ -41,7 +41,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
-    return Markup(
+    # Every text and attribute that can carry user data (column, group and category
+    # names) goes through ``escape`` where ``body`` is built; numbers are formatted here.
+    return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
         + "".join(body) + "</svg>"
@@ -102,8 +104,9 @@ def svg_drift_bars(columns: Sequence[ColumnDrift], *, width: int = 640) -> Marku
                     f'height="{row - 6}" fill="{color}"><title>{escape(entry.column)}: '
                     f'{escape(entry.test)} {_fmt(entry.statistic)} (threshold '
                     f'{_fmt(entry.threshold)})</title></rect>')
+        shown = entry.p_value if entry.p_value is not None else entry.statistic
         body.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" class="tick">'
-                    f'{escape(entry.test)} {_fmt(entry.p_value if entry.p_value is not None else entry.statistic)}</text>')
+                    f'{escape(entry.test)} {_fmt(shown)}</text>')
     body.append(f'<line x1="{x_threshold:.1f}" y1="4" x2="{x_threshold:.1f}" y2="{height - 16}" '
                 'stroke="#333" stroke-dasharray="4 3"/>')
     body.append(f'<text x="{x_threshold:.1f}" y="{height - 4}" text-anchor="middle" class="tick">'
@@ -149,7 +152,8 @@ def svg_group_rates(labels: Sequence[str], rates: Sequence[float | None], title:
     for i, (name, rate) in enumerate(zip(labels, rates, strict=True)):
         y = 6 + i * row
         w = plot_w * (rate or 0.0)
-        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="lbl">{escape(name[:20])}</text>')
+        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="lbl">'
+                    f'{escape(name[:20])}</text>')
         body.append(f'<rect class="group-bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
                     f'fill="{REF_COLOR}"><title>{escape(name)}: {_fmt(rate)}</title></rect>')
         body.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" class="tick">{_fmt(rate)}</text>')
