@@ -30,6 +30,7 @@ BAD_COLOR = "#c44e52"
 OK_COLOR = "#55a868"
 HIST_BINS = 20
 TOP_CATEGORIES = 10
+MIN_CATEGORY_ROWS = 5
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -173,18 +174,22 @@ def column_distribution(reference: ColumnProfile, current: ColumnProfile, kind: 
         labels[-1] = f"{edges[-1]:.3g}"
         return svg_paired_bars(labels, reference.histogram(edges_open).tolist(),
                                current.histogram(edges_open).tolist(), f"{reference.name} distribution")
-    ref_counts, ref_other = reference.category_counts()
-    cur_counts, cur_other = current.category_counts()
+    ref_counts = reference.category_counts()[0]
+    cur_counts = current.category_counts()[0]
     ref_total, cur_total = max(reference.n, 1), max(current.n, 1)
-    keys = sorted(set(ref_counts) | set(cur_counts),
+    # A category seen fewer than MIN_CATEGORY_ROWS times could identify a row: lump it.
+    keys = sorted((k for k in set(ref_counts) | set(cur_counts)
+                   if ref_counts.get(k, 0) + cur_counts.get(k, 0) >= MIN_CATEGORY_ROWS),
                   key=lambda k: -(ref_counts.get(k, 0) / ref_total + cur_counts.get(k, 0) / cur_total))
-    shown, rest = keys[:TOP_CATEGORIES], keys[TOP_CATEGORIES:]
+    shown = keys[:TOP_CATEGORIES]
     ref = [ref_counts.get(k, 0) / ref_total for k in shown]
     cur = [cur_counts.get(k, 0) / cur_total for k in shown]
-    if rest or ref_other or cur_other:
+    ref_rest = max(1.0 - sum(ref), 0.0)
+    cur_rest = max(1.0 - sum(cur), 0.0)
+    if ref_rest > 1e-12 or cur_rest > 1e-12:
         shown = [*shown, "(other)"]
-        ref.append((ref_other + sum(ref_counts.get(k, 0) for k in rest)) / ref_total)
-        cur.append((cur_other + sum(cur_counts.get(k, 0) for k in rest)) / cur_total)
+        ref.append(ref_rest)
+        cur.append(cur_rest)
     return svg_paired_bars(shown, ref, cur, f"{reference.name} categories")
 
 
