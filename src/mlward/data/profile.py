@@ -161,6 +161,8 @@ class ColumnProfile:
     """The values while there are at most ``exact_limit`` (numeric, exact mode)."""
     hll: np.ndarray = field(default_factory=lambda: np.zeros(1 << _HLL_P, np.uint8), repr=False)
     """HyperLogLog registers for the distinct count."""
+    values_sorted: bool = field(default=False, repr=False)
+    """True when ``values`` is one sorted array."""
 
     # ---- derived statistics -----------------------------------------------------------
     @property
@@ -186,8 +188,9 @@ class ColumnProfile:
         """Return the sorted values (exact mode), or None when only sketches remain."""
         if self.values is None:
             return None
-        if len(self.values) != 1:
+        if len(self.values) != 1 or not self.values_sorted:
             self.values = [np.sort(np.concatenate(self.values)) if self.values else np.empty(0)]
+            self.values_sorted = True
         return self.values[0]
 
     def rank_error(self) -> float:
@@ -275,6 +278,7 @@ class ColumnProfile:
         _hll_add(self.hll, hash_floats(x))
         if self.values is not None:
             self.values.append(x.copy())
+            self.values_sorted = False
             if self.n > exact_limit:
                 self.values = None
         if self.counts is not None:
@@ -342,6 +346,7 @@ class ColumnProfile:
                 self.kll.merge(other.kll)
             if self.values is not None and other.values is not None and self.n <= exact_limit:
                 self.values = [*self.values, *other.values]
+                self.values_sorted = False
             else:
                 self.values = None
         elif self.kind == CATEGORICAL:
@@ -406,7 +411,7 @@ class ColumnProfile:
                 raise ValueError("bad HyperLogLog register count")
             if data.get("values"):
                 col.values = [np.frombuffer(_unb64(data["values"]), "<f8").astype(np.float64)]
-        except (KeyError, TypeError, ValueError, RuntimeError, zlib.error) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, zlib.error) as exc:
             raise InputError(f"invalid profile for column {data.get('name')!r}: {exc}") from exc
         return col
 
