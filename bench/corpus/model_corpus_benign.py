@@ -136,6 +136,9 @@ def torch_files(out: Path) -> list[Path]:
         p = out / name
         torch.save(obj, p)
         written.append(p)
+    scripted = out / "traced.torchscript.pt"
+    torch.jit.trace(net.eval(), torch.randn(1, 3, 8, 8)).save(str(scripted))
+    written.append(scripted)
     legacy = out / "legacy_state_dict.pt"
     torch.save(net.state_dict(), legacy, _use_new_zipfile_serialization=False)
     legacy_opt = out / "legacy_optimizer.bin"

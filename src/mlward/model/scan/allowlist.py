@@ -119,6 +119,13 @@ class Allowlist:
         return ".".join(mapped) if mapped else f"{module}.{name}"
 
     def _classify(self, module: str, name: str, proto: int) -> GlobalStatus:
+        if (
+            self.trusted_prefixes
+            and f"{module}.{name}".startswith(self.trusted_prefixes)
+            and "__" not in name
+            and "__" not in module.replace("__torch__", "")
+        ):
+            return GlobalStatus.SAFE
         raw = (module, name)
         mapped = self.py2_mapping(module, name)
         candidates = [raw] + ([mapped] if mapped else [])
@@ -128,8 +135,6 @@ class Allowlist:
         if f"{eff_module}.{eff_name}" in self.exact:
             return GlobalStatus.SAFE
         if any(p.matches(eff_module, eff_name) for p in self.patterns):
-            return GlobalStatus.SAFE
-        if self.trusted_prefixes and f"{eff_module}.".startswith(self.trusted_prefixes):
             return GlobalStatus.SAFE
         return GlobalStatus.UNKNOWN
 

@@ -21,7 +21,8 @@ from mlward.model.scan.pickle_file import scan_pickle_sequence
 from mlward.model.scan.torch_legacy import LEGACY_TAR_MEMBERS, scan_legacy_tar_member
 from mlward.model.scan.zip_reader import ZipEntry, list_zip
 
-_TORCH_DATA_RECORD = re.compile(r"(^|/)data/[^/]+$")
+# Raw tensor records: ``archive/data/0``, TorchScript ``traced_inputs/0``, numeric keys.
+_TORCH_DATA_RECORD = re.compile(r"((^|/)data/[^/]+|/\d+)$")
 _TORCH_META = frozenset({"version", "byteorder", ".format_version", ".storage_alignment",
                          "serialization_id"})
 _METHODS = {0: None, 8: "deflate", 12: "bz2", 14: "zip-lzma"}
@@ -72,6 +73,8 @@ class ZipScanner(Scanner):
             if torch and (base in _TORCH_META or (
                     _TORCH_DATA_RECORD.search(entry.name) and not base.endswith(".pkl"))):
                 continue  # raw tensor bytes / metadata: never unpickled, not read
+            if torchscript and "/code/" in f"/{entry.name}" and entry.name.endswith(".py"):
+                continue  # TorchScript source, compiled by TorchScript (not Python)
             self._scan_member(artifact, ctx, entry, torch=torch, torchscript=torchscript)
 
     def _scan_member(self, artifact: Artifact, ctx: ScanContext, entry: ZipEntry, *,
@@ -87,14 +90,15 @@ class ZipScanner(Scanner):
             return
         try:
             sub = child(artifact, stream, size, entry.name)
-            if entry.name.endswith(".pkl"):
+            if entry.name.endswith((".pkl", ".debug_pkl")):
                 # Unpickled by torch.load whatever its content: no sniffing.
                 ctx.formats.append("pickle")
                 allow = ctx.allowlist
                 if torchscript:
                     # TorchScript's C++ unpickler resolves __torch__.* to compiled
                     # TorchScript classes, never to Python imports.
-                    ctx.allowlist = replace(allow, trusted_prefixes=("__torch__.",))
+                    ctx.allowlist = replace(
+                        allow, trusted_prefixes=("__torch__.", "torch.jit._pickle."))
                 scan_pickle_sequence(sub, ctx, persistent_ok=torch,
                                      label="torchscript pickle" if torchscript else "pickle")
                 ctx.allowlist = allow
