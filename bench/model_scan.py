@@ -1,0 +1,196 @@
+"""Benchmark mlward's model scanner against picklescan, modelscan and fickling.
+
+    .venv/bin/python bench/model_scan.py [--skip-perf]
+
+Creates bench/.venv with the peers when missing, builds the benign and malicious corpora
+(the same builders as the tests), and measures in one run:
+  (a) detection rate and false-positive rate per tool;
+  (b) wall time and peak RSS on a 1 GB PyTorch checkpoint, a 400 MB pickled NumPy dict and
+      a 30 MB opcode-dense pickle (each scan is a subprocess under /usr/bin/time -v).
+Prints tables and writes bench/results/model_scan.json. Big files live in bench/data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "corpus"))
+
+from model_corpus_benign import build_benign  # noqa: E402
+from model_corpus_malicious import build_malicious  # noqa: E402
+
+DATA = ROOT / "data" / "model_scan"
+VENV = ROOT / ".venv"
+PEERS = ("picklescan", "modelscan", "fickling")
+PY = sys.executable
+PERF_TIMEOUT_S = 300
+
+
+def ensure_peer_venv() -> Path:
+    """Create bench/.venv with the peer scanners if it is missing."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "picklescan", "modelscan",
+                    "fickling", "typing_extensions"], check=True)
+    return python
+
+
+def build_corpora() -> tuple[list[Path], list[Path]]:
+    """(benign files, malicious files) under bench/data/model_scan."""
+    shutil.rmtree(DATA / "benign", ignore_errors=True)
+    shutil.rmtree(DATA / "malicious", ignore_errors=True)
+    benign = build_benign(DATA / "benign")
+    benign.append(ROOT.parent / "tests/model/scan/fixtures/benign_savedmodel/saved_model.pb")
+    malicious = build_malicious(DATA / "malicious", DATA / "marker-never-written")
+    malicious.append(ROOT.parent / "tests/model/scan/fixtures/readfile_savedmodel/saved_model.pb")
+    return benign, malicious
+
+
+def mlward_flags(files: list[Path]) -> dict[str, dict[str, object]]:
+    from mlward.core.findings import Severity
+    from mlward.model.scan import Verdict, scan_paths
+
+    report = scan_paths(files, workers=2)
+    return {r.path: {"flagged": r.max_severity is not None and r.max_severity >= Severity.HIGH,
+                     "error": r.error if r.verdict is Verdict.ERROR else None}
+            for r in report.files}
+
+
+def peer_flags(python: Path, tool: str, files: list[Path]) -> dict[str, dict[str, object]]:
+    out = DATA / f"peer-{tool}.json"
+    proc = subprocess.run([str(python), str(ROOT / "corpus" / "model_scan_peers.py"), tool,
+                           str(out), *map(str, files)], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{tool} driver failed: {proc.stderr[-500:]}")
+    return json.loads(out.read_text())
+
+
+def detection(python: Path, benign: list[Path], malicious: list[Path]) -> dict[str, dict]:
+    """Detection/false-positive rates per tool (flagged = HIGH+ for mlward, any issue for peers)."""
+    results = {}
+    for tool in ("mlward", *PEERS):
+        started = time.perf_counter()
+        flags = (mlward_flags(benign + malicious) if tool == "mlward"
+                 else peer_flags(python, tool, benign + malicious))
+        tp = sum(bool(flags[str(p)]["flagged"]) for p in malicious)
+        fp = sum(bool(flags[str(p)]["flagged"]) for p in benign)
+        errors = sum(flags[str(p)]["error"] is not None for p in benign + malicious)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / len(malicious)
+        results[tool] = {
+            "detected": tp, "malicious": len(malicious), "false_positives": fp,
+            "benign": len(benign), "errors": errors,
+            "detection_rate": round(recall, 4), "false_positive_rate": round(fp / len(benign), 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if tp else 0.0,
+            "wall_s": round(time.perf_counter() - started, 2),
+            "missed": sorted(Path(p).name for p in map(str, malicious)
+                             if not flags[p]["flagged"]),
+        }
+    return results
+
+
+def make_perf_files() -> dict[str, Path]:
+    """The three large inputs (built once, kept in bench/data/model_scan)."""
+    import numpy as np
+    import torch
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    files = {"pytorch_1gb": DATA / "checkpoint_1gb.pt", "numpy_400mb": DATA / "numpy_400mb.pkl",
+             "dense_30mb": DATA / "dense_30mb.pkl"}
+    if not files["pytorch_1gb"].exists():
+        state = {f"layer{i}.weight": torch.randn(2048, 2048) for i in range(64)}
+        torch.save(state, files["pytorch_1gb"])
+    if not files["numpy_400mb"].exists():
+        arrays = {f"a{i}": np.random.default_rng(i).random(1_250_000) for i in range(40)}
+        files["numpy_400mb"].write_bytes(pickle.dumps(arrays, protocol=4))
+    if not files["dense_30mb"].exists():
+        dense = [{"a": i, "b": [i, "x"], "c": (i, 2.5)} for i in range(720_000)]
+        files["dense_30mb"].write_bytes(pickle.dumps(dense, protocol=4))
+    return files
+
+
+def perf_command(tool: str, path: Path, python: Path) -> list[str]:
+    bindir = python.parent
+    return {
+        "mlward": [PY, "-c", f"from mlward.model.scan import scan_file; scan_file({str(path)!r})"],
+        "picklescan": [str(bindir / "picklescan"), "--path", str(path)],
+        "modelscan": [str(bindir / "modelscan"), "-p", str(path)],
+        "fickling": [str(bindir / "fickling"), "--check-safety", str(path)],
+    }[tool]
+
+
+def measure(cmd: list[str]) -> dict[str, object]:
+    """Wall time and peak RSS of one subprocess, via GNU time."""
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True,
+                              timeout=PERF_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return {"wall_s": None, "peak_rss_mb": None, "note": f"timeout {PERF_TIMEOUT_S}s"}
+    wall = time.perf_counter() - started
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(int(rss.group(1)) / 1024, 1)
+            if rss else None, "exit_code": proc.returncode}
+
+
+def performance(python: Path) -> dict[str, dict]:
+    files = make_perf_files()
+    results: dict[str, dict] = {}
+    for label, path in files.items():
+        results[label] = {"size_mb": round(path.stat().st_size / 1e6, 1)}
+        for tool in ("mlward", *PEERS):
+            results[label][tool] = measure(perf_command(tool, path, python))
+    return results
+
+
+def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
+    print("\nDetection (malicious flagged HIGH+/any issue; benign flagged = false positive)")
+    print(f"{'tool':12} {'detected':>10} {'det.rate':>9} {'FP':>6} {'FP rate':>8} {'F1':>6} "
+          f"{'errors':>7} {'wall s':>7}")
+    for tool, r in det.items():
+        print(f"{tool:12} {r['detected']:>4}/{r['malicious']:<5} {r['detection_rate']:>9.1%} "
+              f"{r['false_positives']:>3}/{r['benign']:<3}{r['false_positive_rate']:>7.1%} "
+              f"{r['f1']:>6.3f} {r['errors']:>7} {r['wall_s']:>7}")
+    if not perf:
+        return
+    print("\nPerformance (wall seconds / peak RSS MB, one process per scan)")
+    print(f"{'input':14} {'size MB':>8} " + " ".join(f"{t:>20}" for t in ("mlward", *PEERS)))
+    for label, row in perf.items():
+        cells = []
+        for tool in ("mlward", *PEERS):
+            m = row[tool]
+            text = m.get("note") or f"{m['wall_s']}s / {m['peak_rss_mb']}MB"
+            cells.append(f"{text:>20}")
+        print(f"{label:14} {row['size_mb']:>8} " + " ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-perf", action="store_true", help="Only detection rates.")
+    args = parser.parse_args()
+    python = ensure_peer_venv()
+    benign, malicious = build_corpora()
+    det = detection(python, benign, malicious)
+    perf = None if args.skip_perf else performance(python)
+    print_tables(det, perf)
+    out = ROOT / "results" / "model_scan.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"detection": det, "performance": perf,
+                               "cpu_count": os.cpu_count()}, indent=2))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
