@@ -1,0 +1,261 @@
+"""Abuse detection per principal: outlier floods, enumeration, duplicates, model extraction.
+
+For each (model, principal) the monitor keeps a bounded history of recent queries (a
+spread sample of each batch) in feature space, scaled by the contract's ranges, and
+raises a signal when:
+
+* ``outliers``: the share of the principal's recent rows scored as outliers by the model's
+  ``InputScorer`` reaches ``outlier_ratio``;
+* ``enumeration``: ``enumeration_run`` consecutive queries each differ from the previous
+  one in the same single feature by the same step (a sweep of one input);
+* ``duplicates``: at least ``duplicate_ratio`` of recent queries repeat an earlier one;
+* ``extraction`` (PRADA, Juuti et al. 2019): the minimum distance of each new query to the
+  principal's earlier queries is collected; benign traffic gives a roughly normal
+  distribution of these distances, synthetic extraction queries do not, so once
+  ``prada_min_queries`` distances exist a Shapiro-Wilk W below ``prada_threshold`` flags it.
+
+Each kind is raised at most once per ``block_seconds`` per principal; the caller applies
+the policy (log, flag, block).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import shapiro
+
+from mlward.serve.scorers import InputScorer
+from mlward.serve.settings import GuardSettings
+
+MAX_PRINCIPALS = 10_000
+_DUPLICATE_WINDOW = 50
+_OUTLIER_WINDOW_ROWS = 1000
+_SHAPIRO_MAX = 2000
+
+
+@dataclass(frozen=True)
+class AbuseSignal:
+    """Evidence of abuse by one principal."""
+
+    kind: str
+    """``outliers``, ``enumeration``, ``duplicates`` or ``extraction``."""
+    detail: str
+    """What was observed, in words."""
+    value: float
+    """The statistic (a ratio, a run length or the Shapiro-Wilk W)."""
+
+
+class _Client:
+    __slots__ = (
+        "blocked",
+        "blocked_until",
+        "distances",
+        "dup_window",
+        "history",
+        "last",
+        "out_hits",
+        "out_rows",
+        "out_window",
+        "pos",
+        "raised",
+        "run_feature",
+        "run_length",
+        "run_step",
+        "since_test",
+        "size",
+    )
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.history = np.zeros((capacity, width))
+        self.size = 0
+        self.pos = 0
+        self.last: np.ndarray | None = None
+        self.distances: deque[float] = deque(maxlen=_SHAPIRO_MAX)
+        self.since_test = 0
+        self.run_feature = -1
+        self.run_step = 0.0
+        self.run_length = 0
+        self.dup_window: deque[bool] = deque(maxlen=_DUPLICATE_WINDOW)
+        self.out_window: deque[tuple[int, int]] = deque()
+        self.out_rows = 0
+        self.out_hits = 0
+        self.raised: dict[str, float] = {}
+        self.blocked: AbuseSignal | None = None
+        self.blocked_until = 0.0
+
+
+class AbuseMonitor:
+    """Per-principal abuse state of one model."""
+
+    def __init__(
+        self,
+        settings: GuardSettings,
+        width: int,
+        *,
+        scale: np.ndarray | None = None,
+        scorer: InputScorer | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.width = width
+        self.scorer = scorer
+        self.columns = list(columns)
+        self._inv_scale = 1.0 / scale if scale is not None else np.ones(width)
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
+
+    def _client(self, principal: str) -> _Client:
+        client = self._clients.get(principal)
+        if client is None:
+            client = _Client(self.settings.history, self.width)
+            self._clients[principal] = client
+            if len(self._clients) > MAX_PRINCIPALS:
+                self._clients.popitem(last=False)
+        else:
+            self._clients.move_to_end(principal)
+        return client
+
+    def adopt(self, previous: AbuseMonitor) -> None:
+        """Carry the principals' state over from the monitor of an earlier load of the model."""
+        if previous.width == self.width:
+            self._clients = previous._clients
+
+    def blocked(self, principal: str) -> AbuseSignal | None:
+        """The signal a principal is blocked for, while the block lasts."""
+        client = self._clients.get(principal)
+        if client is None or client.blocked is None or client.blocked_until <= time.monotonic():
+            return None
+        return client.blocked
+
+    def block(self, principal: str, signal: AbuseSignal) -> None:
+        """Refuse the principal's requests for ``block_seconds``."""
+        client = self._client(principal)
+        client.blocked = signal
+        client.blocked_until = time.monotonic() + self.settings.block_seconds
+
+    def unblock(self, principal: str) -> bool:
+        """Lift a block; True when there was one."""
+        client = self._clients.get(principal)
+        was = client is not None and client.blocked is not None
+        if client is not None:
+            client.blocked, client.blocked_until = None, 0.0
+        return was
+
+    def observe(
+        self, principal: str, rows: np.ndarray, values: Sequence[Sequence[Any]] = ()
+    ) -> list[AbuseSignal]:
+        """Account one request (numeric matrix, raw rows for the scorer); returns new signals."""
+        client = self._client(principal)
+        found: list[AbuseSignal] = []
+        if self.scorer is not None and len(values):
+            found += self._outliers(client, values)
+        if self.width and len(rows):
+            step = max(1, len(rows) // self.settings.rows_per_request)
+            sample = np.nan_to_num(rows[::step][: self.settings.rows_per_request]) * self._inv_scale
+            found += self._history_tests(client, sample)
+        now = time.monotonic()
+        fresh = []
+        for signal in found:
+            if client.raised.get(signal.kind, -1e18) + self.settings.block_seconds <= now:
+                client.raised[signal.kind] = now
+                fresh.append(signal)
+        return fresh
+
+    def _outliers(self, client: _Client, rows: Sequence[Sequence[Any]]) -> list[AbuseSignal]:
+        assert self.scorer is not None
+        hits = int(np.count_nonzero(self.scorer.outliers(self.columns, rows)))
+        client.out_window.append((len(rows), hits))
+        client.out_rows += len(rows)
+        client.out_hits += hits
+        while (
+            len(client.out_window) > 1 and client.out_rows - client.out_window[0][0] >= _OUTLIER_WINDOW_ROWS
+        ):
+            old_rows, old_hits = client.out_window.popleft()
+            client.out_rows -= old_rows
+            client.out_hits -= old_hits
+        ratio = client.out_hits / client.out_rows
+        if client.out_rows >= self.settings.outlier_min_rows and ratio >= self.settings.outlier_ratio:
+            return [
+                AbuseSignal("outliers", f"{ratio:.0%} of the last {client.out_rows} rows are outliers", ratio)
+            ]
+        return []
+
+    def _history_tests(self, client: _Client, sample: np.ndarray) -> list[AbuseSignal]:
+        found: list[AbuseSignal] = []
+        history = client.history[: client.size]
+        # Minimum distance of each new query to every earlier one (history, then the batch).
+        inner = np.sqrt(((sample[:, None, :] - sample[None, :, :]) ** 2).sum(-1))
+        inner[np.triu_indices(len(sample))] = np.inf
+        mins = inner.min(axis=1)
+        if client.size:
+            outer = np.sqrt(((sample[:, None, :] - history[None, :, :]) ** 2).sum(-1)).min(axis=1)
+            mins = np.minimum(mins, outer)
+        fresh = mins[np.isfinite(mins)]
+        client.distances.extend(fresh.tolist())
+        client.since_test += len(fresh)
+        client.dup_window.extend((fresh == 0).tolist())
+        found += self._enumeration(client, sample)
+        if len(client.dup_window) >= _DUPLICATE_WINDOW:
+            ratio = sum(client.dup_window) / len(client.dup_window)
+            if ratio >= self.settings.duplicate_ratio:
+                found.append(
+                    AbuseSignal("duplicates", f"{ratio:.0%} of recent queries repeat earlier ones", ratio)
+                )
+        if (
+            len(client.distances) >= self.settings.prada_min_queries
+            and client.since_test >= self.settings.prada_every
+        ):
+            client.since_test = 0
+            w = prada_statistic(np.fromiter(client.distances, dtype=np.float64))
+            if w < self.settings.prada_threshold:
+                found.append(
+                    AbuseSignal("extraction", f"query distances are not normal (Shapiro-Wilk W={w:.3f})", w)
+                )
+        for row in sample:
+            client.history[client.pos] = row
+            client.pos = (client.pos + 1) % len(client.history)
+            client.size = min(client.size + 1, len(client.history))
+        return found
+
+    def _enumeration(self, client: _Client, sample: np.ndarray) -> list[AbuseSignal]:
+        previous = client.last
+        for row in sample:
+            if previous is not None:
+                diff = row - previous
+                changed = np.flatnonzero(np.abs(diff) > 1e-12)
+                if len(changed) == 1:
+                    feature, step = int(changed[0]), float(diff[changed[0]])
+                    if feature == client.run_feature and np.isclose(
+                        step, client.run_step, rtol=1e-6, atol=1e-12
+                    ):
+                        client.run_length += 1
+                    else:
+                        client.run_feature, client.run_step, client.run_length = feature, step, 1
+                else:
+                    client.run_length = 0
+            previous = row
+        client.last = previous
+        if client.run_length >= self.settings.enumeration_run:
+            return [
+                AbuseSignal(
+                    "enumeration",
+                    f"{client.run_length} consecutive queries step feature "
+                    f"#{client.run_feature} by a constant",
+                    float(client.run_length),
+                )
+            ]
+        return []
+
+
+def prada_statistic(distances: np.ndarray) -> float:
+    """Shapiro-Wilk W of the minimum-distance distribution (1.0 when it is degenerate)."""
+    if len(distances) < 3 or np.ptp(distances) == 0:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(shapiro(distances).statistic)

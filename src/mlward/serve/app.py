@@ -1,0 +1,157 @@
+"""``create_app``: the FastAPI inference gateway of a workspace.
+
+Routes: ``POST /v1/models/{name}/predict``, the management API under ``/v1``,
+``/healthz`` (liveness), ``/readyz`` (every production model loaded and verified),
+``/metrics`` (Prometheus) and ``/openapi.json`` (request schemas of the served models
+included). Bodies larger than ``serve.max_body_bytes`` are refused before they are read
+(``Content-Length``) or while they stream in (counted), never buffered whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlward import __version__
+from mlward.core.workspace import Workspace
+from mlward.serve import management, prediction
+from mlward.serve.gateway import Gateway
+from mlward.serve.problems import Problem, install_handlers, problem_response
+from mlward.serve.settings import load_settings
+
+WORKSPACE_ENV = "MLWARD_SERVE_WORKSPACE"
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes without reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                if not value.isdigit() or int(value) > self.limit:
+                    detail = (
+                        f"request body exceeds {self.limit} bytes"
+                        if value.isdigit()
+                        else "bad Content-Length"
+                    )
+                    status = 413 if value.isdigit() else 400
+                    await problem_response(status, detail, kind="body-too-large")(scope, receive, send)
+                    return
+                break
+        seen = 0
+        limit = self.limit
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise Problem(413, f"request body exceeds {limit} bytes", kind="body-too-large")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the request schema of every model served right now."""
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    gateway: Gateway | None = getattr(app.state, "gateway", None)
+    if gateway is None:
+        return schema
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    refs = []
+    for name, slot in sorted(gateway.manager.slots.items()):
+        if slot.served is None:
+            continue
+        model_schema = slot.served.request.model_json_schema(ref_template="#/components/schemas/{model}")
+        for key, value in model_schema.pop("$defs", {}).items():
+            components[key] = value
+        title = model_schema.get("title", name)
+        components[title] = model_schema
+        refs.append({"$ref": f"#/components/schemas/{title}"})
+    if refs:
+        operation = schema["paths"]["/v1/models/{name}/predict"]["post"]
+        operation["requestBody"]["content"]["application/json"]["schema"] = {"anyOf": refs}
+    return schema
+
+
+def create_app(
+    workspace_dir: Path | str | None = None,
+    *,
+    workspace: Workspace | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    journal_dir: Path | None = None,
+) -> FastAPI:
+    """The gateway app for the workspace at ``workspace_dir`` (or an opened ``workspace``)."""
+    owned = workspace is None
+    ws = workspace or Workspace.open(workspace_dir or os.environ.get(WORKSPACE_ENV))
+    settings = load_settings(ws.config.serve, overrides)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = Gateway(ws, settings, journal_dir=journal_dir)
+        app.state.gateway = gateway
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            if owned:
+                ws.close()
+
+    app = FastAPI(
+        title="mlward inference gateway",
+        version=__version__,
+        description="Verified models behind authentication, RBAC, rate limits, validation, "
+        "abuse detection and a tamper-evident audit of every prediction.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.include_router(prediction.router)
+    app.include_router(management.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: every production model loaded and verified")
+    async def readyz(request: Request) -> Response:
+        ready, states = request.app.state.gateway.manager.ready()
+        if ready:
+            return JSONResponse({"status": "ready", "models": states})
+        return problem_response(
+            503,
+            "not every production model is loaded and verified",
+            kind="not-ready",
+            extra={"models": states},
+        )
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        body, content_type = request.app.state.gateway.metrics.render()
+        return Response(body, media_type=content_type)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory`` and worker processes (``MLWARD_SERVE_WORKSPACE``)."""
+    return create_app(os.environ.get(WORKSPACE_ENV))

@@ -1,0 +1,89 @@
+"""Who is calling: API keys and JWT bearer tokens resolved to a ``Principal`` with permissions.
+
+There are no default credentials. A principal's permissions are the union of its roles'
+permissions in ``mlward.yaml`` (roles unknown to the workspace grant nothing), checked
+with ``rbac.permits``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from mlward.core.config import RoleSpec
+from mlward.core.workspace import Workspace
+from mlward.serve.jwt_auth import JwtVerifier
+from mlward.serve.rbac import permits
+from mlward.serve.tokens import TOKEN_PREFIX, TokenVerifier
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    name: str
+    """Audit name: ``token:<id>`` or ``jwt:<sub>``."""
+    kind: str
+    """``api-key`` or ``jwt``."""
+    label: str
+    """Token name or JWT subject, for people reading the audit trail."""
+    roles: tuple[str, ...]
+    """Role names it holds."""
+    permissions: frozenset[str]
+    """Permissions granted by those roles."""
+
+    def can(self, permission: str) -> bool:
+        """Whether the principal holds ``permission``."""
+        return permits(self.permissions, permission)
+
+
+class AuthFailure(Exception):
+    """Authentication failed; ``reason`` is safe to show and to audit (never the token)."""
+
+    def __init__(self, reason: str, subject: str = "anonymous") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.subject = subject
+
+
+class Authenticator:
+    """Turns an ``Authorization`` header into a ``Principal``."""
+
+    def __init__(
+        self, workspace: Workspace, *, jwt: Mapping[str, object] | None = None, cache_seconds: float = 2.0
+    ) -> None:
+        self._roles: Mapping[str, RoleSpec] = workspace.config.roles
+        self.tokens = TokenVerifier(workspace, cache_seconds)
+        self.jwt = JwtVerifier.from_config(jwt or {}, workspace.root)
+
+    def permissions(self, roles: Iterable[str]) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The known roles among ``roles`` and the permissions they grant."""
+        known = tuple(r for r in dict.fromkeys(roles) if r in self._roles)
+        granted: set[str] = set()
+        for role in known:
+            granted.update(self._roles[role].permissions)
+        return known, frozenset(granted)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The caller, or ``AuthFailure``."""
+        if not authorization:
+            raise AuthFailure("missing bearer token")
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise AuthFailure("expected 'Authorization: Bearer <token>'")
+        if credential.startswith(TOKEN_PREFIX):
+            info, reason = self.tokens.verify(credential)
+            if info is None:
+                subject = f"token:{credential[4:16]}" if len(credential) > 16 else "anonymous"
+                raise AuthFailure(reason, subject)
+            roles, granted = self.permissions(info.roles)
+            return Principal(info.principal, "api-key", info.name, roles, granted)
+        if self.jwt is None:
+            raise AuthFailure("JWT bearer tokens are not configured (serve.jwt)")
+        claims, reason = self.jwt.verify(credential)
+        if claims is None:
+            raise AuthFailure(reason)
+        subject = str(claims["sub"])
+        roles, granted = self.permissions(self.jwt.roles(claims))
+        return Principal(f"jwt:{subject}", "jwt", subject, roles, granted)

@@ -1,0 +1,365 @@
+"""Which models are served, and keeping each one verified.
+
+``ModelManager.sync`` serves every registry version in the ``production`` stage, loaded
+only through ``open_model`` (digests, signature and scan checked before deserializing);
+the verified copy stays in its private 0700 temp dir, held open by an ``ExitStack`` for
+the model's lifetime. A model that fails verification is not served (its routes answer
+503) and an alert is audited; the others keep serving.
+
+``check_integrity`` re-hashes each verified copy against the signed digests; a mismatch
+quarantines the model and reloads the known-good version from the object store.
+``refresh`` rebuilds every model from the registry. Swaps replace one dict entry (atomic),
+so in-flight requests finish on the object they started with; the old copy is removed a
+little later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel
+
+from mlward.core.errors import ConfigError, InputError, MlwardError
+from mlward.core.workspace import Workspace, current_principal
+from mlward.model.registry import LoadedModel, ModelVersion, list_models, open_model
+from mlward.serve.abuse import AbuseMonitor
+from mlward.serve.metrics import Metrics
+from mlward.serve.monitor import PredictionMonitor
+from mlward.serve.predictor import Predictor
+from mlward.serve.schema import FeatureSpec, feature_spec, request_model
+from mlward.serve.scorers import InputScorer, load_scorer
+from mlward.serve.settings import ModelServeSpec, ServeSettings
+
+log = logging.getLogger("mlward.serve")
+RETIRE_GRACE_SECONDS = 30.0
+RETRY_FAILED_SECONDS = 60.0
+READY, QUARANTINED, FAILED = "ready", "quarantined", "failed"
+MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+@dataclass
+class ServedModel:
+    """A verified, loaded model version and what serving it needs."""
+
+    version: ModelVersion
+    loaded: LoadedModel
+    stack: contextlib.ExitStack
+    spec: FeatureSpec
+    request: type[BaseModel]
+    predictor: Predictor
+    options: ModelServeSpec
+    scorer: InputScorer | None = None
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def log_inputs(self) -> bool:
+        """Inputs may be written to the audit trail (contract present, no PII, allowed)."""
+        return self.options.log_inputs and not self.spec.pii
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a model's routes see; replaced as a whole, never mutated."""
+
+    name: str
+    state: str
+    """``ready``, ``quarantined`` or ``failed``."""
+    served: ServedModel | None = None
+    version: int | None = None
+    reason: str = ""
+    since: float = field(default_factory=time.time)
+
+
+def resolve_contract(
+    workspace: Workspace, name: str, version: ModelVersion, options: ModelServeSpec
+) -> tuple[Any, str]:
+    """The contract describing the model's inputs, and its name (None, "" when there is none)."""
+    contracts = workspace.config.contracts
+    chosen = options.contract
+    if isinstance(chosen, dict):
+        return chosen, f"serve.models.{name}"
+    if isinstance(chosen, str):
+        if chosen not in contracts:
+            raise ConfigError(
+                f"serve.models.{name}.contract: no contract named {chosen!r} under 'contracts:'"
+            )
+        return _contract_body(workspace, contracts[chosen]), chosen
+    if name in contracts:
+        return _contract_body(workspace, contracts[name]), name
+    for ref in version.datasets:
+        dataset = workspace.config.datasets.get(ref.partition("@")[0])
+        if dataset is not None and dataset.contract in contracts:
+            return _contract_body(workspace, contracts[dataset.contract]), str(dataset.contract)
+    return None, ""
+
+
+def _contract_body(workspace: Workspace, value: Any) -> Any:
+    # A contract is inline in mlward.yaml or a path to its own YAML file.
+    if isinstance(value, str):
+        path = (workspace.root / value).resolve()
+        if not path.is_relative_to(workspace.root.resolve()):
+            raise ConfigError(f"contract file {value} is outside the workspace")
+        return yaml.safe_load(path.read_text())
+    return value
+
+
+def modified_files(loaded: LoadedModel) -> list[str]:
+    """Files of the verified copy whose SHA-256 no longer matches the signed digests."""
+    version = loaded.version
+    bad = []
+    for rel, digest in version.files.items():
+        path = loaded.path if not version.is_directory else loaded.path / rel
+        try:
+            with path.open("rb") as handle:
+                actual = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            actual = ""
+        if actual != digest:
+            bad.append(rel)
+    if version.is_directory:
+        present = {str(p.relative_to(loaded.path)) for p in loaded.path.rglob("*") if p.is_file()}
+        bad += sorted(present - set(version.files))
+    return bad
+
+
+class ModelManager:
+    """The production models of one gateway process."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        settings: ServeSettings,
+        metrics: Metrics,
+        alert: Callable[[str, str, str, dict[str, Any]], None],
+    ) -> None:
+        self.workspace = workspace
+        self.settings = settings
+        self.metrics = metrics
+        self._alert = alert
+        self.slots: dict[str, Slot] = {}
+        self.abuse: dict[str, AbuseMonitor] = {}
+        self.monitors: dict[str, PredictionMonitor] = {}
+        self.synced = False
+        self._lock = threading.RLock()
+        self._retired: list[tuple[float, contextlib.ExitStack]] = []
+        self._actor = current_principal()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load(self, version: ModelVersion) -> ServedModel:
+        name = version.name
+        options = self.settings.for_model(name)
+        stack = contextlib.ExitStack()
+        try:
+            loaded = stack.enter_context(open_model(self.workspace, name, str(version.version)))
+            model = loaded.model if loaded.model is not None else self._model_in_directory(loaded)
+            if not callable(getattr(model, "predict", None)):
+                raise InputError(
+                    f"{version.ref} ({version.format}) has no safe in-process loader with predict()"
+                )
+            loaded = dataclasses.replace(loaded, model=model)
+            contract, contract_name = resolve_contract(self.workspace, name, version, options)
+            spec = feature_spec(loaded.model, contract, contract_name)
+            scorer = self._scorer(name, options, loaded.path, spec)
+            served = ServedModel(
+                version=version,
+                loaded=loaded,
+                stack=stack,
+                spec=spec,
+                request=request_model(spec, name, self.settings.max_batch),
+                predictor=Predictor(loaded.model, spec),
+                options=options,
+                scorer=scorer,
+            )
+            return served
+        except BaseException:
+            stack.close()
+            raise
+
+    def _model_in_directory(self, loaded: LoadedModel) -> Any:
+        """The estimator file of a verified directory artifact (model plus companion files)."""
+        if not loaded.path.is_dir():
+            return None
+        from mlward.model.loader import deserialize
+        from mlward.model.scan.allowlist import default_allowlist
+
+        files = [p for p in sorted(loaded.path.rglob("*")) if p.suffix.lower() in MODEL_SUFFIXES]
+        if len(files) != 1:
+            return None
+        allowlist = default_allowlist().extended(self.workspace.config.model.allowlist)
+        return deserialize(files[0], allowlist)
+
+    def _scorer(
+        self, name: str, options: ModelServeSpec, path: Path, spec: FeatureSpec
+    ) -> InputScorer | None:
+        scorer = load_scorer(path, options.outliers, self.workspace.root, options.outliers_sha256)
+        detector = getattr(scorer, "detector", None)
+        missing = set(getattr(detector, "column_names_", ())) - {c.name for c in spec.columns}
+        if missing:
+            raise ConfigError(
+                f"the outlier detector of {name} scores columns the requests lack: {sorted(missing)[:5]}"
+            )
+        return scorer
+
+    def _guards(self, served: ServedModel) -> None:
+        """Give the model its abuse monitor (keeping principals' history) and output monitor."""
+        name = served.version.name
+        numeric = [c for c in served.spec.columns if c.numeric]
+        scale = np.array(
+            [
+                (c.maximum - c.minimum)
+                if c.minimum is not None and c.maximum is not None and c.maximum > c.minimum
+                else 1.0
+                for c in numeric
+            ]
+        )
+        fresh = AbuseMonitor(
+            self.settings.guards,
+            len(numeric),
+            scale=scale,
+            scorer=served.scorer,
+            columns=[c.name for c in served.spec.columns],
+        )
+        current = self.abuse.get(name)
+        if current is not None:
+            fresh.adopt(current)
+        self.abuse[name] = fresh
+        previous = self.slots.get(name)
+        if previous is None or previous.version != served.version.version or name not in self.monitors:
+            categorical = served.predictor.classes is not None and len(served.predictor.classes) > 2
+            self.monitors[name] = PredictionMonitor(
+                self.settings.guards.drift_window,
+                self.settings.guards.drift_threshold,
+                categorical=categorical,
+            )
+
+    def _install(self, served: ServedModel) -> None:
+        name = served.version.name
+        old = self.slots.get(name)
+        self._guards(served)
+        self.slots[name] = Slot(name, READY, served, served.version.version)
+        self.metrics.ready.labels(model=name).set(1)
+        if old is not None and old.served is not None and old.served is not served:
+            self._retire(old.served)
+
+    def _fail(self, name: str, version: int | None, state: str, reason: str) -> None:
+        old = self.slots.get(name)
+        self.slots[name] = Slot(name, state, None, version, reason)
+        self.metrics.ready.labels(model=name).set(0)
+        if old is not None and old.served is not None:
+            self._retire(old.served)
+
+    def _retire(self, served: ServedModel) -> None:
+        self._retired.append((time.monotonic() + RETIRE_GRACE_SECONDS, served.stack))
+
+    def _collect_retired(self, force: bool = False) -> None:
+        now = time.monotonic()
+        keep = []
+        for deadline, stack in self._retired:
+            if force or deadline <= now:
+                stack.close()
+            else:
+                keep.append((deadline, stack))
+        self._retired = keep
+
+    def _try_load(self, version: ModelVersion, action: str) -> bool:
+        try:
+            served = self._load(version)
+        except (MlwardError, OSError, ValueError) as exc:
+            reason = exc.message if isinstance(exc, MlwardError) else f"{type(exc).__name__}: {exc}"
+            log.error("not serving %s: %s", version.ref, reason)
+            self._fail(version.name, version.version, FAILED, reason)
+            self._alert(action, version.ref, "alert", {"error": reason, "served": False})
+            return False
+        self._install(served)
+        return True
+
+    # -- maintenance -------------------------------------------------------------------------
+    def sync(self) -> list[str]:
+        """Serve the current production versions; returns the refs (re)loaded."""
+        with self._lock:
+            production = {v.name: v for v in list_models(self.workspace) if v.stage == "production"}
+            changed = []
+            for name, version in production.items():
+                slot = self.slots.get(name)
+                current = slot.served.version if slot and slot.served else None
+                same = (
+                    slot is not None
+                    and slot.version == version.version
+                    and (current is None or current.root_digest == version.root_digest)
+                )
+                if same and slot is not None and slot.state == READY:
+                    continue
+                if same and slot is not None and time.time() - slot.since < RETRY_FAILED_SECONDS:
+                    continue  # a failed load is retried after a pause, not on every poll
+                if self._try_load(version, "serve.load"):
+                    changed.append(version.ref)
+            for name in set(self.slots) - set(production):
+                slot = self.slots.pop(name)
+                self.metrics.ready.labels(model=name).set(0)
+                if slot.served is not None:
+                    self._retire(slot.served)
+                changed.append(f"{name} (withdrawn)")
+            self.synced = True
+            self._collect_retired()
+            return changed
+
+    def check_integrity(self) -> list[str]:
+        """Re-hash every served copy; quarantine and reload the modified ones. Returns their refs."""
+        with self._lock:
+            tampered = []
+            for name, slot in list(self.slots.items()):
+                served = slot.served
+                if served is None or slot.state != READY:
+                    continue
+                bad = modified_files(served.loaded)
+                if not bad:
+                    continue
+                ref = served.version.ref
+                tampered.append(ref)
+                self.metrics.integrity.labels(model=name).inc()
+                self._fail(name, served.version.version, QUARANTINED, "served artifact modified on disk")
+                self._alert("serve.integrity", ref, "alert", {"modified": bad[:20], "action": "quarantine"})
+                if self._try_load(served.version, "serve.reload"):
+                    self._alert("serve.reload", ref, "ok", {"root_digest": served.version.root_digest})
+            self._collect_retired()
+            return tampered
+
+    def refresh(self) -> list[str]:
+        """Rebuild every served model from the registry (a clean, re-verified copy)."""
+        with self._lock:
+            refreshed = []
+            for slot in list(self.slots.values()):
+                if slot.served is not None and self._try_load(slot.served.version, "serve.refresh"):
+                    refreshed.append(slot.served.version.ref)
+            self._collect_retired()
+            return refreshed
+
+    def ready(self) -> tuple[bool, dict[str, str]]:
+        """Whether every production model is loaded and verified, and each model's state."""
+        states = {name: slot.state for name, slot in self.slots.items()}
+        return self.synced and all(s == READY for s in states.values()), states
+
+    def verified_dir(self, name: str) -> Path | None:
+        """The verified copy of a served model (for tests and diagnostics)."""
+        slot = self.slots.get(name)
+        return slot.served.loaded.path if slot and slot.served else None
+
+    def close(self) -> None:
+        """Release every verified copy."""
+        with self._lock:
+            for slot in self.slots.values():
+                if slot.served is not None:
+                    self._retire(slot.served)
+            self.slots.clear()
+            self._collect_retired(force=True)

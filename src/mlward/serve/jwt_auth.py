@@ -1,0 +1,171 @@
+"""JWT bearer tokens: an explicit algorithm allowlist and one key family per algorithm.
+
+``serve.jwt`` in ``mlward.yaml`` names the issuer, the audience, the allowed algorithms
+and where the keys are (a shared-secret file for HS*, a PEM public key or a JWKS file for
+RS*/PS*/ES*/EdDSA). ``alg: none`` cannot be configured. Algorithm confusion (an RS256
+public key used as an HS256 secret) is impossible because the key is chosen by the
+algorithm's family: HMAC algorithms only ever get the shared secret, asymmetric ones only
+ever get public keys whose type matches. ``exp``, ``iss``, ``aud`` and ``sub`` are required.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlward.core.config import format_validation_error
+from mlward.core.errors import ConfigError
+
+Algorithm = Literal[
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+]
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+class JwtSettings(BaseModel):
+    """The ``serve.jwt`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str
+    """Required ``iss``."""
+    audience: str | list[str]
+    """Accepted ``aud`` value(s)."""
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    """Allowlist; ``none`` is not an option."""
+    secret_file: str | None = None
+    """File holding the HS* shared secret (relative to the workspace)."""
+    secret_env: str | None = None
+    """Environment variable holding the HS* shared secret."""
+    public_key_file: str | None = None
+    """PEM public key for asymmetric algorithms."""
+    jwks_file: str | None = None
+    """JSON Web Key Set file for asymmetric algorithms (keys chosen by ``kid``)."""
+    roles_claim: str = "roles"
+    """Claim listing mlward role names (a list or a space-separated string)."""
+    leeway: int = Field(default=30, ge=0, le=600)
+    """Clock skew tolerated on ``exp``/``nbf``/``iat``, seconds."""
+
+    @model_validator(mode="after")
+    def _keys_for_algorithms(self) -> JwtSettings:
+        hmac_algs = [a for a in self.algorithms if a.startswith("HS")]
+        other = [a for a in self.algorithms if not a.startswith("HS")]
+        if hmac_algs and not (self.secret_file or self.secret_env):
+            raise ValueError(f"{', '.join(hmac_algs)} need secret_file or secret_env")
+        if other and not (self.public_key_file or self.jwks_file):
+            raise ValueError(f"{', '.join(other)} need public_key_file or jwks_file")
+        return self
+
+
+class JwtVerifier:
+    """Verifies bearer JWTs against ``JwtSettings``."""
+
+    def __init__(self, settings: JwtSettings, base: Path) -> None:
+        self.settings = settings
+        self._secret: bytes | None = None
+        if settings.secret_file:
+            self._secret = (base / settings.secret_file).read_bytes().strip()
+        elif settings.secret_env:
+            value = os.environ.get(settings.secret_env)
+            if not value:
+                raise ConfigError(
+                    f"serve.jwt.secret_env: environment variable {settings.secret_env} is not set"
+                )
+            self._secret = value.encode()
+        if self._secret is not None and len(self._secret) < 32:
+            raise ConfigError("serve.jwt: the HMAC secret must be at least 32 bytes")
+        self._pem: Any = None
+        if settings.public_key_file:
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+            self._pem = load_pem_public_key((base / settings.public_key_file).read_bytes())
+        # (declared alg or None, key) pairs; the declared alg is checked against the token's.
+        self._jwks: list[tuple[str | None, jwt.PyJWK]] = []
+        if settings.jwks_file:
+            data = json.loads((base / settings.jwks_file).read_text())
+            declared = {k.get("kid"): k.get("alg") for k in data.get("keys", []) if isinstance(k, dict)}
+            self._jwks = [(declared.get(k.key_id), k) for k in jwt.PyJWKSet.from_dict(data).keys]
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any], base: Path) -> JwtVerifier | None:
+        """A verifier for the ``serve.jwt`` mapping, or None when JWT is not configured."""
+        if not raw:
+            return None
+        try:
+            settings = JwtSettings.model_validate(dict(raw))
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error("mlward.yaml serve.jwt", exc)) from exc
+        try:
+            return cls(settings, base)
+        except (OSError, ValueError, jwt.PyJWKError, jwt.PyJWKSetError) as exc:
+            raise ConfigError(f"serve.jwt: cannot load the keys: {exc}") from exc
+
+    def _key_for(self, alg: str, kid: Any) -> Any:
+        if alg.startswith("HS"):
+            return self._secret
+        wanted = _KEY_TYPES[alg[:2]]
+        for declared, jwk in self._jwks:
+            if (kid is None or jwk.key_id == kid) and jwk.key_type == wanted and declared in (alg, None):
+                return jwk.key
+        if self._pem is not None and kid is None:
+            return self._pem
+        return None
+
+    def verify(self, token: str) -> tuple[dict[str, Any] | None, str]:
+        """``(claims, "ok")`` for a valid token, else ``(None, reason)``."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            return None, "malformed JWT"
+        alg = header.get("alg")
+        if alg not in self.settings.algorithms:
+            return None, f"JWT algorithm {alg!r} is not allowed"
+        key = self._key_for(alg, header.get("kid"))
+        if key is None:
+            return None, "no key for this JWT's algorithm and kid"
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return None, "JWT expired"
+        except jwt.InvalidAudienceError:
+            return None, "JWT audience not accepted"
+        except jwt.InvalidIssuerError:
+            return None, "JWT issuer not accepted"
+        except jwt.InvalidSignatureError:
+            return None, "JWT signature does not verify"
+        except (jwt.InvalidTokenError, jwt.InvalidKeyError) as exc:
+            return None, f"invalid JWT: {type(exc).__name__}"
+        return claims, "ok"
+
+    def roles(self, claims: Mapping[str, Any]) -> list[str]:
+        """Role names asserted by the token."""
+        value = claims.get(self.settings.roles_claim, [])
+        if isinstance(value, str):
+            value = value.split()
+        return [str(r) for r in value] if isinstance(value, list) else []

@@ -1,0 +1,87 @@
+"""Prometheus metrics of the gateway, exposed at ``/metrics``.
+
+With one worker the metrics live in a registry private to the app. With several workers
+``mlward serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per start) before the
+workers import anything, every worker writes its samples there, and ``/metrics`` on any
+worker aggregates all of them (prometheus-client's multiprocess mode): counters and
+histograms are summed, gauges are reported per worker (``pid`` label) or as a maximum.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess metrics directory, when several workers share metrics."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The gateway's collectors."""
+
+    def __init__(self) -> None:
+        self.shared = multiprocess_dir() is not None
+        # In multiprocess mode samples go to files, not to a registry.
+        registry = None if self.shared else CollectorRegistry(auto_describe=True)
+        self.registry = registry
+        kw: dict[str, Any] = {"registry": registry}
+        self.requests = Counter(
+            "mlward_requests", "Prediction requests by model and HTTP status.", ["model", "status"], **kw
+        )
+        self.latency = Histogram(
+            "mlward_request_latency_seconds",
+            "Prediction latency in the gateway, by model.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            **kw,
+        )
+        self.denials = Counter(
+            "mlward_denials", "Requests refused by authentication or RBAC.", ["reason"], **kw
+        )
+        self.rate_limited = Counter(
+            "mlward_rate_limited", "Requests refused by a rate limit.", ["model", "scope"], **kw
+        )
+        self.abuse = Counter("mlward_abuse_flags", "Abuse signals raised.", ["model", "kind"], **kw)
+        self.integrity = Counter(
+            "mlward_integrity_failures", "Served artifacts found modified on disk.", ["model"], **kw
+        )
+        gauge_kw = {**kw, "multiprocess_mode": "max"} if self.shared else kw
+        self.drift = Gauge(
+            "mlward_prediction_drift_psi", "PSI of recent predictions vs reference.", ["model"], **gauge_kw
+        )
+        self.confidence = Gauge(
+            "mlward_prediction_confidence_mean",
+            "Mean top-class probability, recent window.",
+            ["model"],
+            **gauge_kw,
+        )
+        self.ready = Gauge(
+            "mlward_model_ready", "1 when the model is loaded and verified.", ["model"], **gauge_kw
+        )
+        self.journal_pending = Gauge(
+            "mlward_audit_journal_pending", "Audit events journaled but not yet chained.", **gauge_kw
+        )
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        if self.shared:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        assert self.registry is not None
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

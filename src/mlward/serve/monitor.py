@@ -1,0 +1,107 @@
+"""Output monitoring: rolling prediction-distribution drift and confidence per model.
+
+The first ``window`` predictions a model version serves are its reference (or a reference
+sample given up front, e.g. predictions on the training set). After that, every tenth of a
+window the last ``window`` predictions are compared with it by the population stability
+index (``mlward.data.drift``'s PSI) on the reference's deciles (continuous scores) or on
+classes (labels). Crossing ``threshold`` upwards is an alarm, going back below a recovery;
+the caller audits both and exports the gauges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlward.data.drift.binned import psi
+
+BINS = 10
+
+
+@dataclass(frozen=True)
+class DriftUpdate:
+    """The state after a comparison."""
+
+    psi: float
+    """Population stability index of the current window against the reference."""
+    confidence: float | None
+    """Mean highest-class probability over the current window (classifiers)."""
+    alarm: bool
+    """PSI is at or above the threshold."""
+    changed: bool
+    """The alarm state changed with this update (raise or clear an alert)."""
+
+
+class PredictionMonitor:
+    """Rolling drift of one model version's outputs."""
+
+    def __init__(
+        self, window: int, threshold: float, *, categorical: bool, reference: np.ndarray | None = None
+    ) -> None:
+        self.window = window
+        self.threshold = threshold
+        self.categorical = categorical
+        self._reference: list[np.ndarray] = []
+        self._reference_size = 0
+        self._edges: np.ndarray | None = None
+        self._ref_mass: np.ndarray | None = None
+        self._values = np.zeros(window)
+        self._conf = np.full(window, np.nan)
+        self._filled = 0
+        self._pos = 0
+        self._since = 0
+        self.alarm = False
+        self.last: DriftUpdate | None = None
+        if reference is not None and len(reference):
+            self._set_reference(np.asarray(reference, dtype=np.float64))
+
+    def _bins(self, values: np.ndarray) -> np.ndarray:
+        if self.categorical:
+            assert self._edges is not None
+            index = np.searchsorted(self._edges, values)
+            known = (index < len(self._edges)) & (
+                self._edges[np.minimum(index, len(self._edges) - 1)] == values
+            )
+            counts = np.bincount(np.where(known, index, len(self._edges)), minlength=len(self._edges) + 1)
+        else:
+            assert self._edges is not None
+            counts = np.bincount(
+                np.searchsorted(self._edges, values, side="right"), minlength=len(self._edges) + 1
+            )
+        return counts / max(counts.sum(), 1)
+
+    def _set_reference(self, values: np.ndarray) -> None:
+        if self.categorical:
+            self._edges = np.unique(values)
+        else:
+            inner = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
+            self._edges = inner
+        self._ref_mass = self._bins(values)
+
+    def observe(self, values: np.ndarray, confidence: np.ndarray | None = None) -> DriftUpdate | None:
+        """Add predictions; returns an update when a comparison ran."""
+        if self._ref_mass is None:
+            self._reference.append(values)
+            self._reference_size += len(values)
+            if self._reference_size >= self.window:
+                self._set_reference(np.concatenate(self._reference))
+                self._reference.clear()
+            return None
+        n = min(len(values), self.window)
+        index = (self._pos + np.arange(n)) % self.window
+        self._values[index] = values[-n:]
+        self._conf[index] = confidence[-n:] if confidence is not None else np.nan
+        self._pos = (self._pos + n) % self.window
+        self._filled = min(self._filled + n, self.window)
+        self._since += n
+        if self._filled < self.window or self._since < max(1, self.window // 10):
+            return None
+        self._since = 0
+        value = psi(self._ref_mass, self._bins(self._values))
+        mean_conf = float(np.nanmean(self._conf)) if not np.isnan(self._conf).all() else None
+        alarm = value >= self.threshold
+        changed = alarm != self.alarm
+        self.alarm = alarm
+        self.last = DriftUpdate(value, mean_conf, alarm, changed)
+        return self.last

@@ -1,0 +1,122 @@
+"""Rate limits and quotas per principal and per model, with the ``limits`` library.
+
+``serve.rate_limit`` applies to each principal (several limits separated by ``;`` make a
+quota, ``100/second;50000/day``); ``serve.model_rate_limit`` and
+``serve.models.<name>.rate_limit`` cap a model's total traffic over every principal.
+Storage is in memory (one process) or Redis (``redis://host:6379/0``), so every replica
+and worker shares the same counters. The strategy is a sliding-window counter by default
+(constant memory, close to a moving window), or a moving or fixed window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from limits import RateLimitItem, parse_many
+from limits import strategies as sync_strategies
+from limits.aio import strategies as async_strategies
+from limits.storage import storage_from_string
+
+from mlward.core.errors import ConfigError
+
+_STRATEGIES = {
+    "sliding-window": "SlidingWindowCounterRateLimiter",
+    "moving-window": "MovingWindowRateLimiter",
+    "fixed-window": "FixedWindowRateLimiter",
+}
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """A refusal: which limit was hit and when to retry."""
+
+    scope: str
+    """``principal`` or ``model``."""
+    limit: str
+    """The limit that was exceeded (``100 per 1 second``)."""
+    retry_after: int
+    """Seconds until a request may succeed."""
+
+
+def parse_limits(text: str, where: str) -> list[RateLimitItem]:
+    """Parse ``100/second;5000/hour``; an empty string means no limit."""
+    if not text.strip():
+        return []
+    try:
+        return list(parse_many(text))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: invalid rate limit {text!r}", hint="use e.g. 100/second;5000/hour"
+        ) from exc
+
+
+class RateLimits:
+    """Checks and counts one request against the principal's and the model's limits."""
+
+    def __init__(
+        self,
+        storage_url: str,
+        *,
+        strategy: str = "sliding-window",
+        principal_limit: str = "100/second",
+        model_limit: str = "",
+        model_limits: Mapping[str, str] | None = None,
+        prefix: str = "mlward",
+    ) -> None:
+        url = storage_url.strip() or "memory://"
+        redis = url.removeprefix("async+").startswith(("redis://", "rediss://", "unix://"))
+        self.shared = redis
+        try:
+            if redis:
+                self._storage: Any = storage_from_string(
+                    "async+" + url.removeprefix("async+"), implementation="redispy", key_prefix=prefix
+                )
+                self._limiter: Any = getattr(async_strategies, _STRATEGIES[strategy])(self._storage)
+            elif url.startswith("memory://"):
+                self._storage = storage_from_string("memory://")
+                self._limiter = getattr(sync_strategies, _STRATEGIES[strategy])(self._storage)
+            else:
+                raise ConfigError(f"serve.rate_limit_storage: unsupported {url!r}; use memory:// or redis://")
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"serve.rate_limit_storage: cannot use {url!r}: {exc}") from exc
+        self._principal = parse_limits(principal_limit, "serve.rate_limit")
+        self._model_default = parse_limits(model_limit, "serve.model_rate_limit")
+        self._model = {
+            name: parse_limits(text, f"serve.models.{name}.rate_limit")
+            for name, text in (model_limits or {}).items()
+        }
+
+    async def _hit(self, item: RateLimitItem, *keys: str) -> bool:
+        if self.shared:
+            return bool(await self._limiter.hit(item, *keys))
+        return bool(self._limiter.hit(item, *keys))
+
+    async def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
+        stats = self._limiter.get_window_stats(item, *keys)
+        if self.shared:
+            stats = await stats
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def check(self, principal: str, model: str) -> RateDecision | None:
+        """Count the request; None when it is allowed, else the limit it exceeded."""
+        for item in self._principal:
+            if not await self._hit(item, "principal", principal):
+                return RateDecision(
+                    "principal", str(item), await self._retry_after(item, "principal", principal)
+                )
+        for item in self._model.get(model, self._model_default):
+            if not await self._hit(item, "model", model):
+                return RateDecision("model", str(item), await self._retry_after(item, "model", model))
+        return None
+
+    async def close(self) -> None:
+        """Release the storage's connections."""
+        if self.shared:
+            pool = getattr(self._storage, "storage", None)
+            closer = getattr(pool, "aclose", None)
+            if closer is not None:
+                await closer()

@@ -1,0 +1,120 @@
+"""Settings of the inference gateway: the ``serve:`` section of ``mlward.yaml`` plus defaults.
+
+``ServeSettings`` is built from ``ServeSection`` (the core schema) and reads the keys that
+section may not declare yet with ``getattr`` and a default, so the gateway runs on any
+version of the core config. ``create_app(..., overrides)`` replaces values for tests and
+embedding. Per-model settings (``serve.models.<name>``) and the abuse / monitoring knobs
+(``serve.guards``) are validated here, by this package, like other packages validate their
+own free-form sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlward.core.config import ServeSection, format_validation_error
+from mlward.core.errors import ConfigError
+
+Policy = Literal["log", "flag", "block"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelServeSpec(_Strict):
+    """Serving options of one model (``serve.models.<name>``)."""
+
+    contract: str | dict[str, Any] | None = None
+    """Name of a contract under ``contracts:`` or an inline contract; default: by model name."""
+    outliers: str | None = None
+    """Path (relative to the workspace) of a fitted ``OutlierDetector`` file."""
+    outliers_sha256: str | None = None
+    """Expected SHA-256 of that file (pins it, like the model's own signature does)."""
+    abuse_policy: Policy | None = None
+    """Overrides ``serve.abuse_policy`` for this model."""
+    rate_limit: str | None = None
+    """Aggregate limit for this model over every principal (e.g. ``500/second``)."""
+    log_inputs: bool = True
+    """Store inputs in the audit trail when the contract marks no column as PII."""
+
+
+class GuardSettings(_Strict):
+    """Abuse-detection and output-monitoring thresholds (``serve.guards``)."""
+
+    history: int = Field(default=512, ge=16, le=100_000)
+    """Queries kept per principal and model for distance tests."""
+    rows_per_request: int = Field(default=8, ge=1, le=1000)
+    """At most this many rows of a batch enter the per-principal history (a spread sample)."""
+    prada_min_queries: int = Field(default=100, ge=20)
+    """Distances collected before the Shapiro-Wilk test runs."""
+    prada_threshold: float = Field(default=0.90, gt=0, lt=1)
+    """Flag model extraction when the Shapiro-Wilk W falls below this."""
+    prada_every: int = Field(default=10, ge=1)
+    """Run the normality test every this many new distances."""
+    enumeration_run: int = Field(default=12, ge=3)
+    """Consecutive single-feature, constant-step queries that count as enumeration."""
+    duplicate_ratio: float = Field(default=0.5, gt=0, le=1)
+    """Flag when this share of recent queries repeat an earlier query exactly."""
+    outlier_ratio: float = Field(default=0.3, gt=0, le=1)
+    """Flag when this share of a principal's recent rows are outliers."""
+    outlier_min_rows: int = Field(default=50, ge=1)
+    """Rows seen before the outlier ratio is judged."""
+    block_seconds: int = Field(default=3600, ge=1)
+    """How long a principal stays blocked under the ``block`` policy."""
+    drift_window: int = Field(default=1000, ge=50)
+    """Predictions per monitoring window (the first one is the reference)."""
+    drift_threshold: float = Field(default=0.25, gt=0)
+    """PSI at or above which prediction drift raises an alert."""
+
+
+class ServeSettings(_Strict):
+    """Every setting the gateway uses, with its default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    rate_limit: str = "100/second"
+    """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``)."""
+    rate_limit_storage: str = "memory://"
+    rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
+    rate_limit_prefix: str = "mlward"
+    """Key prefix in the shared limit store (several gateways may share one Redis)."""
+    model_rate_limit: str = ""
+    """Aggregate per-model limit over every principal; empty: none."""
+    refresh_interval: float = 0
+    integrity_interval: float = 60
+    registry_poll_interval: float = 5
+    """Seconds between checks for production-stage changes in the registry."""
+    max_body_bytes: int = 1 << 20
+    max_batch: int = 1000
+    require_signed_requests: bool = False
+    signature_skew_seconds: int = 300
+    abuse_policy: Policy = "flag"
+    jwt: dict[str, Any] = Field(default_factory=dict)
+    token_cache_seconds: float = 2.0
+    """How long a verified API key is trusted before the database is asked again."""
+    journal_flush_interval: float = 0.1
+    """Seconds between moves of journaled audit events into the audit chain."""
+    models: dict[str, ModelServeSpec] = Field(default_factory=dict)
+    guards: GuardSettings = Field(default_factory=GuardSettings)
+
+    def for_model(self, name: str) -> ModelServeSpec:
+        """The serving options of model ``name`` (defaults when not configured)."""
+        return self.models.get(name) or ModelServeSpec()
+
+
+def load_settings(section: ServeSection, overrides: Mapping[str, Any] | None = None) -> ServeSettings:
+    """Build the gateway settings from the ``serve:`` section and ``overrides``."""
+    values: dict[str, Any] = {}
+    for name in ServeSettings.model_fields:
+        if hasattr(section, name):
+            values[name] = getattr(section, name)
+    values.update(overrides or {})
+    try:
+        return ServeSettings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error("mlward.yaml serve", exc)) from exc
