@@ -38,7 +38,7 @@ from mlward.data.io import DEFAULT_BATCH_ROWS, open_dataset, to_arrow
 from mlward.engine.base import Computation, Engine, ProgressCallback, reduce_summaries
 
 PROFILE_SCHEMA_VERSION = 1
-DEFAULT_KLL_K = 200
+DEFAULT_KLL_K = 400
 DEFAULT_EXACT_LIMIT = 10_000
 DEFAULT_CATEGORY_CAP = 1_000
 NUMERIC_COUNTS_CAP = 64
