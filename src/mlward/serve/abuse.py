@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import shapiro
 
+from mlward.serve.schema import Column
 from mlward.serve.scorers import InputScorer
 from mlward.serve.settings import GuardSettings
 
@@ -252,10 +252,33 @@ class AbuseMonitor:
         return []
 
 
+def feature_scale(columns: list[Column], detector: Any = None) -> np.ndarray:
+    """Per-feature scale for distance tests: the detector's robust spread, else the contract's range."""
+    learned = {
+        spec["name"]: float(spec["scale"])
+        for spec in getattr(detector, "spec_", [])
+        if spec.get("kind") == "numeric" and spec.get("scale")
+    }
+    scale = []
+    for column in columns:
+        numbers = [v for v in column.allowed or () if isinstance(v, int | float)]
+        low = min(numbers) if numbers else column.minimum
+        high = max(numbers) if numbers else column.maximum
+        if learned.get(column.name, 0) > 0:
+            scale.append(learned[column.name])
+        elif low is not None and high is not None and high > low:
+            scale.append(float(high - low))
+        else:
+            scale.append(1.0)
+    return np.array(scale)
+
+
 def prada_statistic(distances: np.ndarray) -> float:
     """Shapiro-Wilk W of the minimum-distance distribution (1.0 when it is degenerate)."""
     if len(distances) < 3 or np.ptp(distances) == 0:
         return 1.0
+    from scipy.stats import shapiro  # imported on first use: scipy.stats is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(shapiro(distances).statistic)

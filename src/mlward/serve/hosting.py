@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from pydantic import BaseModel
 
 from mlward.core.errors import ConfigError, InputError, MlwardError
 from mlward.core.workspace import Workspace, current_principal
 from mlward.model.registry import LoadedModel, ModelVersion, list_models, open_model
-from mlward.serve.abuse import AbuseMonitor
+from mlward.serve.abuse import AbuseMonitor, feature_scale
 from mlward.serve.metrics import Metrics
 from mlward.serve.monitor import PredictionMonitor
 from mlward.serve.predictor import Predictor
@@ -215,14 +214,7 @@ class ModelManager:
         """Give the model its abuse monitor (keeping principals' history) and output monitor."""
         name = served.version.name
         numeric = [c for c in served.spec.columns if c.numeric]
-        scale = np.array(
-            [
-                (c.maximum - c.minimum)
-                if c.minimum is not None and c.maximum is not None and c.maximum > c.minimum
-                else 1.0
-                for c in numeric
-            ]
-        )
+        scale = feature_scale(numeric, getattr(served.scorer, "detector", None))
         fresh = AbuseMonitor(
             self.settings.guards,
             len(numeric),

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlward.data.drift.binned import psi
-
 BINS = 10
 
 
@@ -98,6 +96,8 @@ class PredictionMonitor:
         if self._filled < self.window or self._since < max(1, self.window // 10):
             return None
         self._since = 0
+        from mlward.data.drift.binned import psi  # first use only: it pulls in the profile engine
+
         value = psi(self._ref_mass, self._bins(self._values))
         mean_conf = float(np.nanmean(self._conf)) if not np.isnan(self._conf).all() else None
         alarm = value >= self.threshold

@@ -51,8 +51,9 @@ class GuardSettings(_Strict):
     """At most this many rows of a batch enter the per-principal history (a spread sample)."""
     prada_min_queries: int = Field(default=100, ge=20)
     """Distances collected before the Shapiro-Wilk test runs."""
-    prada_threshold: float = Field(default=0.90, gt=0, lt=1)
-    """Flag model extraction when the Shapiro-Wilk W falls below this."""
+    prada_threshold: float = Field(default=0.65, gt=0, lt=1)
+    """Flag model extraction when the Shapiro-Wilk W falls below this (calibrate on benign traffic:
+    nearest-neighbour distances of low-dimensional tabular data are skewed, W ~0.8 when benign)."""
     prada_every: int = Field(default=10, ge=1)
     """Run the normality test every this many new distances."""
     enumeration_run: int = Field(default=12, ge=3)

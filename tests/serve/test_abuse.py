@@ -1,0 +1,155 @@
+"""Abuse detection: PRADA model-extraction test, enumeration, duplicates, outlier floods, policies."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from serve_testlib import CONTRACT, FEATURES, bearer, good_row, training_data
+
+from mlward.serve.abuse import AbuseMonitor, feature_scale, prada_statistic
+from mlward.serve.schema import contract_columns
+from mlward.serve.scorers import DetectorScorer
+from mlward.serve.settings import GuardSettings
+
+PREDICT = "/v1/models/credit-risk/predict"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from mlward.data.outliers import OutlierDetector
+
+    X, _ = training_data(600)
+    return OutlierDetector(target_fpr=0.02, n_estimators=50).fit(pd.DataFrame(X, columns=FEATURES))
+
+
+@pytest.fixture(scope="module")
+def traffic():
+    X, _ = training_data(3000, seed=7)
+    return X
+
+
+def _monitor(detector, **settings):
+    columns = list(contract_columns(CONTRACT).values())
+    return AbuseMonitor(
+        GuardSettings(**settings), 4, scale=feature_scale(columns, detector),
+        scorer=DetectorScorer(detector), columns=FEATURES,
+    )  # fmt: skip
+
+
+def _feed(monitor, principal, rows, batch=1):
+    kinds = []
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        kinds += [s.kind for s in monitor.observe(principal, chunk, chunk.tolist())]
+    return kinds
+
+
+def _jacobian_style_queries(seeds: np.ndarray, steps: int, rng) -> np.ndarray:
+    # Papernot-style synthetic augmentation: from a few natural seeds, walk by small signed steps.
+    queries = []
+    for seed in seeds:
+        current = seed.copy()
+        queries.append(current.copy())
+        for _ in range(steps):
+            current = current + rng.choice([-1, 1], 4) * np.array([0.5, 250.0, 250.0, 0.0])
+            queries.append(current.copy())
+    return np.array(queries)
+
+
+def test_prada_leaves_benign_clients_alone_and_flags_synthetic_queries(detector, traffic):
+    rng = np.random.default_rng(3)
+    monitor = _monitor(detector)
+    for client in range(3):
+        benign = traffic[rng.choice(len(traffic), 300, replace=False)]
+        assert "extraction" not in _feed(monitor, f"benign-{client}", benign)
+    attack = _jacobian_style_queries(traffic[:10], 30, rng)
+    kinds = _feed(monitor, "attacker", attack)
+    assert "extraction" in kinds
+    distances = np.fromiter(monitor._clients["attacker"].distances, dtype=float)
+    assert prada_statistic(distances) < GuardSettings().prada_threshold
+
+
+def test_enumeration_of_one_feature_is_flagged(detector):
+    monitor = _monitor(detector, enumeration_run=10)
+    base = np.array([40.0, 50_000.0, 10_000.0, 36.0])
+    sweep = np.array([base + [0, 0, 500.0 * i, 0] for i in range(15)])
+    kinds = _feed(monitor, "sweeper", sweep)
+    assert kinds.count("enumeration") == 1  # raised once, not on every request
+    # Varying several features at once is not a sweep.
+    rng = np.random.default_rng(0)
+    mixed = base + rng.normal(0, 1, (15, 4)) * [5, 5000, 5000, 0]
+    assert "enumeration" not in _feed(_monitor(detector, enumeration_run=10), "mixed", mixed)
+
+
+def test_enumeration_inside_batches_is_flagged(detector):
+    monitor = _monitor(detector, enumeration_run=10, rows_per_request=8)
+    base = np.array([40.0, 50_000.0, 10_000.0, 36.0])
+    sweep = np.array([base + [i, 0, 0, 0] for i in range(64)])
+    assert "enumeration" in _feed(monitor, "batcher", sweep, batch=16)
+
+
+def test_repeated_queries_are_flagged(detector):
+    monitor = _monitor(detector)
+    same = np.tile([40.0, 50_000.0, 10_000.0, 36.0], (60, 1))
+    assert "duplicates" in _feed(monitor, "repeater", same)
+
+
+def test_outlier_flood_is_flagged_and_normal_traffic_is_not(detector, traffic):
+    monitor = _monitor(detector, outlier_min_rows=20, outlier_ratio=0.3)
+    assert "outliers" not in _feed(monitor, "normal", traffic[:200], batch=10)
+    rng = np.random.default_rng(1)
+    odd = np.column_stack(
+        [
+            rng.integers(95, 100, 40),
+            rng.uniform(800_000, 1e6, 40),
+            rng.uniform(900_000, 1e6, 40),
+            np.full(40, 60),
+        ]
+    ).astype(float)
+    assert "outliers" in _feed(monitor, "prober", odd, batch=10)
+
+
+def test_block_policy_refuses_the_principal_and_audits(make_client, template, ws_copy):
+    client = make_client(abuse_policy="block", guards={"enumeration_run": 6})
+    auth = bearer(template.tokens["predictor"])
+    row = good_row()
+    statuses = []
+    for i in range(10):
+        statuses.append(
+            client.post(
+                PREDICT, json={"rows": [{**row, "loan_amount": 1000.0 + 250 * i}]}, headers=auth
+            ).status_code
+        )
+    assert statuses[:6] == [200] * 6 and statuses[6:] == [403] * 4
+    blocked = client.post(PREDICT, json={"rows": [good_row()]}, headers=auth)
+    assert blocked.status_code == 403 and "blocked" in blocked.json()["detail"]
+    # Other principals are not affected.
+    assert (
+        client.post(PREDICT, json={"rows": [row]}, headers=bearer(template.tokens["admin"])).status_code
+        == 200
+    )
+    time.sleep(0.3)
+    abuse = ws_copy.audit.query(action="serve.abuse")
+    assert abuse and abuse[0].outcome == "alert" and abuse[0].details["kind"] == "enumeration"
+    assert abuse[0].details["policy"] == "block"
+    assert len(ws_copy.audit.query(action="serve.blocked", outcome="denied")) >= 4
+    metrics = client.get("/metrics").text
+    assert 'mlward_abuse_flags_total{kind="enumeration",model="credit-risk"} 1.0' in metrics
+
+
+def test_flag_policy_answers_but_marks_the_decision(make_client, template, ws_copy):
+    client = make_client(abuse_policy="flag", guards={"enumeration_run": 4})
+    auth = bearer(template.tokens["predictor"])
+    row = good_row()
+    decisions = []
+    for i in range(8):
+        response = client.post(PREDICT, json={"rows": [{**row, "age": 30 + i}]}, headers=auth)
+        assert response.status_code == 200
+        decisions.append(response.headers["x-mlward-decision"])
+    assert "flagged" in decisions and decisions[0] == "allowed"
+    time.sleep(0.3)
+    flagged = [e for e in ws_copy.audit.query(action="serve.predict") if e.details["decision"] == "flagged"]
+    assert flagged
