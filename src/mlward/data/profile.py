@@ -207,10 +207,11 @@ class ColumnProfile:
             return np.searchsorted(values, points, side="right") / max(values.size, 1)
         if self.kll is None or self.kll.is_empty():
             return np.zeros(points.size)
-        order = np.argsort(points)
-        out = np.empty(points.size)
-        out[order] = np.asarray(self.kll.get_cdf(points[order].tolist(), True))[:-1]
-        return out
+        # the sketch wants strictly increasing split points
+        unique, inverse = np.unique(points, return_inverse=True)
+        if unique.size == 0:
+            return np.zeros(0)
+        return np.asarray(self.kll.get_cdf(unique.tolist(), True))[:-1][inverse]
 
     def quantiles(self, ranks: np.ndarray) -> np.ndarray:
         """Return the values at normalized ranks in [0, 1] (numeric)."""
