@@ -80,20 +80,36 @@ def add(
     produced_by: Annotated[
         str | None, typer.Option("--produced-by", help="Id of the run that produced the data (lineage).")
     ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="local or dask (default: data.engine in mlward.yaml).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (dask engine).")] = None,
     format: FormatOption = None,
 ) -> None:
     """Version a dataset: content-addressed files, schema, profile, PII labels, lineage."""
     from mlward.data.catalog import add_dataset
+    from mlward.engine.dask import make_engine
 
-    version = add_dataset(
-        STATE.workspace(),
-        path,
-        name,
-        owner=owner,
-        tags=tag,
-        description=description,
-        producing_run=produced_by,
-    )
+    workspace = STATE.workspace()
+    runner = None
+    if engine or scheduler:
+        settings = workspace.config.data
+        runner = make_engine(engine or settings.engine, scheduler=scheduler or settings.scheduler)
+    try:
+        version = add_dataset(
+            workspace,
+            path,
+            name,
+            owner=owner,
+            tags=tag,
+            description=description,
+            producing_run=produced_by,
+            engine=runner,
+        )
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
     if resolve_format(format) is OutputFormat.json:
         emit_json({**version.to_dict(), "ref": version.ref})
         return

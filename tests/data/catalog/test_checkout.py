@@ -31,6 +31,7 @@ def test_file_checkout_is_byte_identical(any_workspace, credit, tmp_path: Path) 
     add_dataset(ws, credit.csv, "apps")
     result = checkout_dataset(ws, "apps@1", tmp_path / "out.csv")
     assert result.path.read_bytes() == credit.csv.read_bytes()
+    assert result.path.stat().st_mode & 0o777 == 0o600
     assert (result.files, result.bytes) == (1, credit.csv.stat().st_size)
 
     # Into an existing directory: the original file name is kept.
@@ -135,6 +136,7 @@ def test_encrypted_storage_round_trip(encrypting_workspace, credit, tmp_path: Pa
     (tmp_path / "restored").mkdir()
     out = checkout_dataset(ws, "apps", tmp_path / "restored").path
     assert out.read_bytes() == credit.csv.read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600
 
     # Re-adding the same file (name and bytes) elsewhere reuses the envelope and the
     # profile: nothing new is stored.

@@ -9,6 +9,7 @@ and sensitivity labels.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -169,21 +170,20 @@ def summarize_column(column: ColumnProfile | None, info: ColumnInfo) -> ColumnSu
     """A printable summary of one column; value statistics only for non-PII columns."""
     if column is None:
         return ColumnSummary(info.name, info.type, "other", 0.0, 0, info.entities, info.sensitivity)
-    null_share = column.nulls / column.count if column.count else 0.0
-    base = {
-        "name": info.name,
-        "type": info.type,
-        "kind": column.kind,
-        "null_share": null_share,
-        "distinct": round(column.distinct),
-        "entities": info.entities,
-        "sensitivity": info.sensitivity,
-    }
+    base = ColumnSummary(
+        name=info.name,
+        type=info.type,
+        kind=column.kind,
+        null_share=column.nulls / column.count if column.count else 0.0,
+        distinct=round(column.distinct),
+        entities=info.entities,
+        sensitivity=info.sensitivity,
+    )
     if info.entities:
-        return ColumnSummary(**base)
+        return base
     if column.kind == NUMERIC and column.n:
-        return ColumnSummary(
-            **base,
+        return dataclasses.replace(
+            base,
             minimum=_finite(column.minimum),
             maximum=_finite(column.maximum),
             mean=_finite(column.mean),
@@ -192,10 +192,10 @@ def summarize_column(column: ColumnProfile | None, info: ColumnInfo) -> ColumnSu
         )
     if column.counts is None:
         # Sketch counts are upper bounds; a "top" list from them would mislead.
-        return ColumnSummary(**base)
+        return base
     counts, _ = column.category_counts()
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CATEGORIES]
-    return ColumnSummary(**base, top=tuple((k, int(v)) for k, v in top))
+    return dataclasses.replace(base, top=tuple((k, int(v)) for k, v in top))
 
 
 def summarize_profile(profile: DatasetProfile, columns: tuple[ColumnInfo, ...]) -> tuple[ColumnSummary, ...]:

@@ -128,7 +128,10 @@ def search_datasets(
     with workspace.metadata.session() as session:
         rows = [(row, name) for row, name in session.execute(statement).all()]
         if not all_versions:
-            seen: set[str] = set()
-            rows = [(row, name) for row, name in rows if not (name in seen or seen.add(name))]
+            # Rows come newest first per name: keep the first of each.
+            newest: dict[str, DatasetVersionRow] = {}
+            for row, name in rows:
+                newest.setdefault(name, row)
+            rows = [(row, name) for name, row in newest.items()]
         versions = load_versions(session, rows)
     return [SearchHit(v, _reasons(v, text, sensitivity, entity, column, tag)) for v in versions]

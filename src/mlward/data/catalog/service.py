@@ -219,11 +219,17 @@ def _analyze_or_reuse(
             summary=dict(twin.pii),
         )
         return Analysis(schema=dict(twin.schema), rows=twin.rows, classification=classification), twin
-    if engine is None:
-        from mlward.engine.dask import make_engine
+    if engine is not None:
+        return analyze(manifest.root, engine), None
+    from mlward.engine.dask import make_engine
 
-        engine = make_engine(workspace.config.data.engine, scheduler=workspace.config.data.scheduler)
-    return analyze(manifest.root, engine), None
+    own = make_engine(workspace.config.data.engine, scheduler=workspace.config.data.scheduler)
+    try:
+        return analyze(manifest.root, own), None
+    finally:
+        close = getattr(own, "close", None)  # a private Dask cluster must not outlive the add
+        if close is not None:
+            close()
 
 
 def _store(

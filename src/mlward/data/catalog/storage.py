@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -105,7 +106,9 @@ def fetch_file(workspace: Workspace, file: DatasetFile, destination: Path) -> in
     sealed = destination.with_name(f".{destination.name}.envelope")
     try:
         workspace.objects.get_file(file.blob, sealed)
-        with sealed.open("rb") as source, destination.open("wb") as raw:
+        # 0600 like the object store's own copies: checked-out data is private to the user.
+        descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with sealed.open("rb") as source, os.fdopen(descriptor, "wb") as raw:
             sink = _HashingWriter(raw)
             decrypt_stream(source, sink, list(workspace.keys.data_keys().values()))  # type: ignore[arg-type]
     finally:
