@@ -19,6 +19,7 @@ import datetime as dt
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ from mlward.engine.base import Computation, Engine
 from mlward.engine.local import LocalEngine
 
 MAX_SHAPES = 3
+PROBE = 1000
+"""Values looked at first when deciding whether a whole-column fact can hold."""
 FORMATS = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
@@ -69,6 +72,13 @@ class ColumnFacts:
 
 def _shape(series: pl.Series) -> pl.Series:
     return series.str.replace_all(r"[A-Z]", "A").str.replace_all(r"[a-z]", "a").str.replace_all(r"[0-9]", "9")
+
+
+def _count_all(text: pl.Series, probe: pl.Series, matches: Callable[[pl.Series], pl.Series]) -> int:
+    """How many values match, or 0 when the probe already has a value that does not."""
+    if not bool(matches(probe).all()):
+        return 0
+    return int(matches(text).sum())
 
 
 def shape_regex(shape: str) -> str:
@@ -124,10 +134,21 @@ class InferComputation(Computation[dict[str, ColumnFacts], dict[str, ColumnFacts
             facts.values = None
         if series.dtype in (pl.String, pl.Categorical):
             text = present.cast(pl.String)
-            shapes = _shape(text).unique()
+            # Each fact only matters when it holds for every value, so a probe of the
+            # first values rules most columns out before the whole column is scanned.
+            probe = text.head(PROBE)
+            shapes = _shape(probe).unique()
+            if shapes.len() <= MAX_SHAPES:
+                shapes = _shape(text).unique()
             facts.shapes = set(shapes.to_list()) if shapes.len() <= MAX_SHAPES else None
-            facts.formats = {k: int(text.str.contains(f"^(?:{p})$").sum()) for k, p in FORMATS.items()}
-            facts.temporal = {kind: int((~coerce(text, kind).invalid).sum()) for kind in ("date", "datetime")}
+            facts.formats = {
+                k: _count_all(text, probe, lambda t, p=p: t.str.contains(f"^(?:{p})$"))
+                for k, p in FORMATS.items()
+            }
+            facts.temporal = {
+                kind: _count_all(text, probe, lambda t, kind=kind: ~coerce(t, kind).invalid)
+                for kind in ("date", "datetime")
+            }
             lengths = text.str.len_chars()
             facts.extremes = {"min": lengths.min(), "max": lengths.max()}
         else:
