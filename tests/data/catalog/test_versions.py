@@ -166,3 +166,20 @@ def test_jsonl_dataset(workspace, tmp_path: Path, credit) -> None:
     assert (version.format, version.rows) == ("jsonl", 200)
     assert version.column("user").entities == ("EMAIL",)
     assert version.column("amount").type == "double"
+
+
+def test_concurrent_adds_get_distinct_versions(any_workspace, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"batch{i}" / "scores.csv"
+        path.parent.mkdir()
+        path.write_text("id,score\n" + "".join(f"{j},{(i + 1) * j}\n" for j in range(50)))
+        paths.append(path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        added = list(pool.map(lambda p: add_dataset(any_workspace, p, "scores"), paths))
+    assert sorted(v.version for v in added) == [1, 2, 3, 4]
+    assert len({v.digest for v in added}) == 4
+    stored = list_datasets(any_workspace, "scores", all_versions=True)
+    assert {v.digest for v in stored} == {v.digest for v in added}
