@@ -187,11 +187,14 @@ def test_max_failing_tolerates_a_count() -> None:
 
 
 def test_missing_columns_fail_and_optional_ones_are_skipped() -> None:
-    result = _run({"gone": {"type": "int", "min": 0}, "maybe": {"type": "int", "required": False}})
+    result = _run(
+        {"gone": {"type": "int", "min": 0}, "maybe": {"type": "int", "required": False, "unique": True}}
+    )
     assert result.rule("gone.present").status == "fail"
     assert result.rule("gone.type").status == "error"
     assert result.rule("maybe.present").status == "skipped"
     assert result.rule("maybe.type").status == "skipped"
+    assert result.rule("maybe.unique").status == "skipped"
     assert result.failed_rules == 3
 
 

@@ -52,7 +52,7 @@ def _column_rules(name: str, spec: ColumnSpec, contract: Contract, common: dict[
     if spec.unique is not None and spec.unique.value is True:
         cap = contract.settings.unique_cap
         tolerance = _tolerance(spec.unique, spec, contract)
-        rules.append(UniqueRule((name,), cap=cap, **common, **tolerance))
+        rules.append(UniqueRule((name,), cap=cap, optional=not spec.required, **common, **tolerance))
     for kind in ("min", "exclusive_min", "max", "exclusive_max"):
         param = getattr(spec, kind)
         if param is not None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlward.data.contract.rules.interface import BatchContext, Example, Rule, RuleResult, RuleState
+from mlward.data.contract.rules.interface import SKIPPED, BatchContext, Example, Rule, RuleResult, RuleState
 from mlward.data.profile import _HLL_P, _hll_add, _hll_estimate
 
 _SEEDS = {"seed": 0x5EED}
@@ -36,7 +36,13 @@ class UniqueRule(Rule):
     """A column, or a combination of columns, holds no duplicate values."""
 
     def __init__(
-        self, columns: tuple[str, ...], *, primary_key: bool = False, cap: int, **options: Any
+        self,
+        columns: tuple[str, ...],
+        *,
+        primary_key: bool = False,
+        cap: int,
+        optional: bool = False,
+        **options: Any,
     ) -> None:
         if primary_key:
             rule_id, kind, expected = "primary_key", "primary_key", {"primary_key": list(columns)}
@@ -48,6 +54,8 @@ class UniqueRule(Rule):
         self.kind = kind
         self.primary_key = primary_key
         self.cap = cap
+        self.optional = optional
+        """The column may be absent (``required: false``): then the rule is skipped."""
 
     def _keys(self, ctx: BatchContext) -> tuple[pl.Series, pl.Series]:
         """The key hashes and the null-key mask of a batch (typed values, so CSV blocks agree)."""
@@ -64,6 +72,10 @@ class UniqueRule(Rule):
     def map(self, ctx: BatchContext) -> RuleState:
         """Find duplicates within the batch and keep its distinct hashes."""
         missing = [c for c in self.columns if not ctx.has(c)]
+        if missing and self.optional:
+            state = self.empty()
+            state.extra["absent"] = True
+            return state
         if missing:
             return RuleState(error=f"column {missing[0]!r} is missing from the data")
         hashes, nulls = self._keys(ctx)
@@ -133,6 +145,7 @@ class UniqueRule(Rule):
         left.failing += right.failing
         left.checked += right.checked
         lx["null_keys"] += rx["null_keys"]
+        lx["absent"] = lx.get("absent") or rx.get("absent")
         shifted = [Example(e.row + offset, e.key, e.value) for e in right.examples]
         merged = sorted(left.examples + shifted + cross, key=lambda e: e.row)
         left.examples = merged[: self.max_examples]
@@ -156,6 +169,8 @@ class UniqueRule(Rule):
     def finalize(self, state: RuleState, rows: int) -> RuleResult:
         """Exact counts, or the HyperLogLog estimate when the cap was reached."""
         extra = state.extra
+        if extra.get("absent") and state.checked == 0 and state.error is None:
+            return self.result(SKIPPED, f"optional column {self.columns[0]!r} is absent", state)
         if state.error is None and extra.get("hll") is not None:
             non_null = state.checked - (extra["null_keys"] if self.primary_key else 0)
             distinct = _hll_estimate(extra["hll"])
