@@ -136,6 +136,9 @@ def torch_files(out: Path) -> list[Path]:
         p = out / name
         torch.save(obj, p)
         written.append(p)
+    plain = out / "tensors_plain_pickle.pkl"  # pickle.dump of tensors: nested torch.load
+    plain.write_bytes(pickle.dumps({"w": torch.ones(3), "p": torch.nn.Parameter(torch.zeros(2))}))
+    written.append(plain)
     scripted = out / "traced.torchscript.pt"
     torch.jit.trace(net.eval(), torch.randn(1, 3, 8, 8)).save(str(scripted))
     written.append(scripted)
@@ -281,7 +284,30 @@ def onnx_safetensors_gguf(out: Path) -> list[Path]:
     return paths
 
 
+def training_checkpoints(out: Path) -> list[Path]:
+    """Hugging Face ``training_args.bin`` and a Lightning-style checkpoint with hparams."""
+    import argparse
+
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import TrainingArguments
+
+    args = out / "training_args.bin"
+    torch.save(TrainingArguments(output_dir=str(out / "hf"), report_to=[]), args)
+    net = torch.nn.Linear(3, 2)
+    ckpt = out / "lightning.ckpt"
+    torch.save({
+        "state_dict": net.state_dict(), "epoch": 2, "global_step": 10,
+        "hyper_parameters": {"args": argparse.Namespace(lr=0.1, data=Path("/data/x")),
+                             "cfg": OmegaConf.create({"a": 1, "b": [1, 2], "c": {"d": "x"}})},
+    }, ckpt)
+    whole = out / "whole_module.pt"  # torch.save(module): built-in layers only
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), whole)
+    return [args, ckpt, whole]
+
+
 BUILDERS: dict[str, Builder] = {
+    "training": training_checkpoints,
     "sklearn": sklearn_models,
     "boosting": boosting_models,
     "torch": torch_files,

@@ -195,6 +195,10 @@ def container_samples(out: Path, m: Path) -> list[Path]:
     struct.pack_into("<I", fixed_cd, eocd + 16, cd + shift)
     del local
     paths.append(_write(out, "zip_hidden_local_member.zip", lh + hidden[:cd] + bytes(fixed_cd)))
+    legacy = io.BytesIO()
+    torch.save({"x": _evil(m)}, legacy, _use_new_zipfile_serialization=False)
+    paths.append(_write(out, "torch_load_from_bytes.pkl", pickle.dumps(
+        {"t": Reduce(torch.storage._load_from_bytes, legacy.getvalue())})))
     p = out / "torch_legacy_4th_pickle.pt"
     torch.save({"x": _evil(m)}, p, _use_new_zipfile_serialization=False)
     paths.append(p)

@@ -21,6 +21,7 @@ LOADERS = {
     "torch_zip_reduce.pt": "import torch; torch.load(P, weights_only=False)",
     "joblib_object_array.joblib": "import joblib; joblib.load(P)",
     "object_array.npy": "import numpy; numpy.load(P, allow_pickle=True)",
+    "torch_load_from_bytes.pkl": "import pickle; pickle.loads(open(P, 'rb').read())",
 }
 
 

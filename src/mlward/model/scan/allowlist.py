@@ -237,4 +237,5 @@ def _parse(data: dict[str, Any]) -> Allowlist:
 def default_allowlist() -> Allowlist:
     """Load the allowlist shipped with mlward."""
     text = resources.files("mlward.model.scan").joinpath("allowlist.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+    return _parse(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader

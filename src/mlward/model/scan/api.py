@@ -6,7 +6,6 @@ import fnmatch
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +137,8 @@ def scan_paths(
             if progress:
                 progress(i, len(files), file)
     else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(scan_file, f, allowlist_extra=extra, limits=limits): f
                        for f in files}

@@ -12,8 +12,6 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
 from mlward.model.scan.pickle_values import DictValue, Instance
@@ -37,6 +35,8 @@ def dtype_layout(dtype: Any, depth: int = 0) -> tuple[int, bool] | None:
         return None
     if code.lstrip("<>|=").startswith("O"):
         return 8, True
+    import numpy as np  # lazily: most scans never meet a joblib array
+
     try:
         itemsize = int(np.dtype(code).itemsize)
     except (TypeError, ValueError):

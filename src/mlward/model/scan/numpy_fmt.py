@@ -11,8 +11,6 @@ import math
 import struct
 from typing import Any
 
-import numpy as np
-
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
@@ -70,6 +68,8 @@ class NpyScanner(Scanner):
                     member=artifact.member, offset=data_start, detail="descr")
             scan_pickle_sequence(artifact, ctx, data_start, label="npy object-array pickle")
             return
+        import numpy as np  # lazily: keeps the scanner's start-up small
+
         try:
             itemsize = np.dtype(descr).itemsize
             expected = math.prod(int(d) for d in shape) * itemsize

@@ -27,6 +27,7 @@ from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
 from mlward.model.scan.pickle_values import (
     ANY,
+    BytesRef,
     DictValue,
     GlobalRef,
     Instance,
@@ -34,6 +35,8 @@ from mlward.model.scan.pickle_values import (
 )
 
 _MEMO_BITMAP_MAX = 1 << 24
+# Allowlisted functions that torch.load their bytes argument: the bytes are scanned.
+NESTED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
 # Allowlisted functions that return a type looked up by name in these modules.
 TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
     "dill._dill._load_type": ("builtins", "types"),
@@ -88,6 +91,7 @@ class PickleAnalyser:
         persistent_ok: bool = False,
         report_malformed: bool = True,
         label: str = "pickle",
+        depth: int = 0,
     ) -> None:
         self.bs = bs
         self.ctx = ctx
@@ -95,6 +99,7 @@ class PickleAnalyser:
         self.persistent_ok = persistent_ok
         self.report_malformed = report_malformed
         self.label = label
+        self.depth = depth
         self.stack: list[Any] = []
         self.marks: list[int] = []
         self.fence = 0
@@ -384,6 +389,8 @@ class PickleAnalyser:
                 resolver = TYPE_RESOLVERS.get(func.full)
                 if resolver is not None:
                     return self._resolve_type(resolver, args, opcode)
+                if func.full in NESTED_LOADERS:
+                    self._scan_nested(func, args, opcode)
                 entry = self.ctx.allowlist.entry(func.full)
                 if entry is not None and entry.callable_args:
                     self._check_callable_args(func, args, entry.callable_args, opcode)
@@ -397,6 +404,24 @@ class PickleAnalyser:
                 opcode=opcode,
             )
         return Instance(func, args)
+
+    def _scan_nested(self, func: GlobalRef, args: Any, opcode: str) -> None:
+        """``torch.storage._load_from_bytes(b)`` runs ``torch.load`` on ``b``: scan ``b``."""
+        ref = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+        if not isinstance(ref, BytesRef):
+            self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
+                        f"{func.full} loads bytes the scanner cannot locate",
+                        key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
+            return
+        from mlward.model.scan._io import Window
+        from mlward.model.scan.dispatch import scan_artifact
+        from mlward.model.scan.interface import Artifact
+
+        label = f"{self.member}!" if self.member else ""
+        nested = Artifact(stream=Window(self.bs.f, ref.offset, ref.length),  # type: ignore[arg-type]
+                          size=ref.length, name="load_from_bytes.pt",
+                          member=f"{label}bytes@{ref.offset}", depth=self.depth + 1)
+        scan_artifact(nested, self.ctx)
 
     def _resolve_type(self, modules: tuple[str, ...], args: Any, opcode: str) -> Any:
         """dill/cloudpickle look types up by name: the result is that type, as a global."""

@@ -37,7 +37,8 @@ def scan_pickle_sequence(
     outcomes: list[PickleOutcome] = []
     try:
         analyser = PickleAnalyser(bs, ctx, artifact.member, persistent_ok=persistent_ok,
-                                  label=label, report_malformed=not probe)
+                                  label=label, report_malformed=not probe,
+                                  depth=artifact.depth)
         first = analyser.run()
         outcomes.append(first)
         if probe and not first.complete:

@@ -18,10 +18,10 @@ from mlward.model.scan import rules
 from mlward.model.scan.allowlist import GlobalStatus
 from mlward.model.scan.pickle_values import (
     ANY,
-    BYTES,
     LONG_STR,
     MAX_STR,
     PERSISTENT,
+    BytesRef,
     DictValue,
     GlobalRef,
     Instance,
@@ -68,12 +68,17 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
     def push_text(n: int, as_bytes: bool = False) -> None:
         if n < 0:
             raise Malformed("negative length")
+        if as_bytes:
+            # Kept by position: torch.storage._load_from_bytes payloads are scanned later.
+            where = bs.tell()
+            a.skip(n)
+            stack.append(BytesRef(where, n))
+            return
         if n > MAX_STR:
             a.skip(n)
-            stack.append(BYTES if as_bytes else LONG_STR)
+            stack.append(LONG_STR)
             return
-        raw = operand(n)
-        stack.append(BYTES if as_bytes else _decode_text(raw))
+        stack.append(_decode_text(operand(n)))
 
     # -- markers, stack, protocol -------------------------------------------------------
     @on(pickle.MARK)

@@ -29,9 +29,18 @@ class _Opaque:
 
 
 ANY = _Opaque("any")
-BYTES = _Opaque("bytes")
 LONG_STR = _Opaque("long-str")
 PERSISTENT = _Opaque("persistent")
+
+
+class BytesRef:
+    """A bytes operand, remembered by where it lies in the stream (never copied)."""
+
+    __slots__ = ("length", "offset")
+
+    def __init__(self, offset: int, length: int) -> None:
+        self.offset = offset
+        self.length = length
 
 
 class GlobalRef:
