@@ -1,4 +1,8 @@
-"""``mlward data validate`` and ``mlward data contract infer|import``: parsing and wiring only."""
+"""``mlward data validate`` and ``mlward data contract infer|import``: parsing and wiring only.
+
+Domain modules (Polars, the PII detectors) are imported inside the commands so that the
+rest of the CLI starts fast.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,6 @@ from mlward.cli.context import STATE, resolve_format
 from mlward.cli.output import OutputFormat, console, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError, WorkspaceNotFound
 from mlward.core.workspace import current_principal
-from mlward.data.contract import import_odcs, infer_contract, resolve_contract, resolve_dataset
-from mlward.data.contract import validate as validate_data
-from mlward.data.contract.format import to_json, to_junit_xml, to_table
-from mlward.data.contract.values import parse_datetime
-from mlward.engine.dask import make_engine
 
 if TYPE_CHECKING:
     from mlward.core.workspace import Workspace
@@ -49,6 +48,8 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def _engine(name: str | None, scheduler: str | None, workspace: Workspace | None) -> Engine:
+    from mlward.engine.dask import make_engine
+
     section = workspace.config.data if workspace is not None else None
     chosen = name or (section.engine if section else "local")
     return make_engine(chosen, scheduler=scheduler or (section.scheduler if section else None))
@@ -77,6 +78,11 @@ def validate(
     now: Annotated[str | None, typer.Option(help="Reference time of freshness rules (ISO 8601).")] = None,
 ) -> None:
     """Validate a dataset against its data contract; exit 1 when a rule fails."""
+    from mlward.data.contract import resolve_contract, resolve_dataset
+    from mlward.data.contract import validate as validate_data
+    from mlward.data.contract.format import to_json, to_junit_xml, to_table
+    from mlward.data.contract.values import parse_datetime
+
     chosen = resolve_format(format, _VALIDATE_FORMATS)
     workspace = _workspace()
     path, declared = resolve_dataset(target, workspace)
@@ -136,6 +142,8 @@ def contract_infer(
     pii: Annotated[bool, typer.Option("--pii/--no-pii", help="Scan for PII and declare it.")] = True,
 ) -> None:
     """Propose a contract from a dataset (types, nulls, ranges, allowed values, keys, formats)."""
+    from mlward.data.contract import infer_contract, resolve_dataset
+
     workspace = _workspace()
     data, _ = resolve_dataset(path, workspace)
     contract = infer_contract(str(data), margin=margin, detect_pii=pii)
@@ -152,6 +160,8 @@ def contract_import(
     ] = None,
 ) -> None:
     """Convert an ODCS v3 data contract to mlward contracts, listing what could not be mapped."""
+    from mlward.data.contract import import_odcs
+
     imported = import_odcs(odcs_file)
     _write(imported.to_yaml(), output)
     for item in imported.unmapped:
