@@ -34,9 +34,12 @@ def traffic():
 def _monitor(detector, **settings):
     columns = list(contract_columns(CONTRACT).values())
     return AbuseMonitor(
-        GuardSettings(**settings), 4, scale=feature_scale(columns, detector),
-        scorer=DetectorScorer(detector), columns=FEATURES,
-    )  # fmt: skip
+        GuardSettings(**settings),
+        4,
+        scale=feature_scale(columns, detector),
+        scorer=DetectorScorer(detector),
+        columns=FEATURES,
+    )
 
 
 def _feed(monitor, principal, rows, batch=1):
@@ -75,7 +78,7 @@ def test_prada_leaves_benign_clients_alone_and_flags_synthetic_queries(detector,
 def test_enumeration_of_one_feature_is_flagged(detector):
     monitor = _monitor(detector, enumeration_run=10)
     base = np.array([40.0, 50_000.0, 10_000.0, 36.0])
-    sweep = np.array([base + [0, 0, 500.0 * i, 0] for i in range(15)])
+    sweep = np.array([base + np.array([0, 0, 500.0 * i, 0]) for i in range(15)])
     kinds = _feed(monitor, "sweeper", sweep)
     assert kinds.count("enumeration") == 1  # raised once, not on every request
     # Varying several features at once is not a sweep.
@@ -87,7 +90,7 @@ def test_enumeration_of_one_feature_is_flagged(detector):
 def test_enumeration_inside_batches_is_flagged(detector):
     monitor = _monitor(detector, enumeration_run=10, rows_per_request=8)
     base = np.array([40.0, 50_000.0, 10_000.0, 36.0])
-    sweep = np.array([base + [i, 0, 0, 0] for i in range(64)])
+    sweep = np.array([base + np.array([i, 0, 0, 0]) for i in range(64)])
     assert "enumeration" in _feed(monitor, "batcher", sweep, batch=16)
 
 

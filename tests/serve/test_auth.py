@@ -25,8 +25,15 @@ PREDICT = "/v1/models/credit-risk/predict"
 
 def _claims(**extra):
     now = int(time.time())
-    return {"iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300,
-            "roles": ["predictor"], **extra}  # fmt: skip
+    return {
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 300,
+        "roles": ["predictor"],
+        **extra,
+    }
 
 
 def _b64(data: bytes) -> str:

@@ -59,8 +59,11 @@ def test_model_limit_caps_every_principal_together(make_client, template):
         for role in ("predictor", "admin", "predictor", "admin")
     ]
     assert statuses == [200, 200, 200, 429]
-    other = client.post("/v1/models/plain/predict", json={"rows": [{"a": 1, "b": 2, "c": 3}]},
-                        headers=bearer(template.tokens["admin"]))  # fmt: skip
+    other = client.post(
+        "/v1/models/plain/predict",
+        json={"rows": [{"a": 1, "b": 2, "c": 3}]},
+        headers=bearer(template.tokens["admin"]),
+    )
     assert other.status_code == 200
 
 

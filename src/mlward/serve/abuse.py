@@ -37,6 +37,7 @@ MAX_PRINCIPALS = 10_000
 _DUPLICATE_WINDOW = 50
 _OUTLIER_WINDOW_ROWS = 1000
 _SHAPIRO_MAX = 2000
+_CLIP = 1e6
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ class AbuseMonitor:
         if self.width and len(rows):
             step = max(1, len(rows) // self.settings.rows_per_request)
             sample = np.nan_to_num(rows[::step][: self.settings.rows_per_request]) * self._inv_scale
+            # Bounded so squared distances stay finite whatever an unconstrained client sends.
+            np.clip(sample, -_CLIP, _CLIP, out=sample)
             found += self._history_tests(client, sample)
         now = time.monotonic()
         fresh = []

@@ -88,6 +88,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if refs:
         operation = schema["paths"]["/v1/models/{name}/predict"]["post"]
         operation["requestBody"]["content"]["application/json"]["schema"] = {"anyOf": refs}
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "name" and parameter.get("in") == "path":
+                served = sorted(n for n, s in gateway.manager.slots.items() if s.served is not None)
+                parameter["schema"] = {"type": "string", "enum": served, "title": "Name"}
     return schema
 
 

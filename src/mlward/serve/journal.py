@@ -156,6 +156,7 @@ class AuditJournal:
         self._io = threading.Lock()
         self._n = 0
         self._stopping = False
+        self._wake = threading.Event()
         self._fd = -1
         self._path: Path | None = None
         self._threads: list[threading.Thread] = []
@@ -192,6 +193,7 @@ class AuditJournal:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
@@ -275,7 +277,8 @@ class AuditJournal:
     # -- flusher -------------------------------------------------------------------------
     def _flush_loop(self) -> None:
         while not self._stopping:
-            time.sleep(self.flush_interval)
+            if self._wake.wait(self.flush_interval):
+                return  # closing: close() drains what is left
             self._flush_once()
             if self._path is not None and self._fd >= 0 and os.fstat(self._fd).st_size > ROTATE_BYTES:
                 self._rotate()

@@ -1,0 +1,165 @@
+"""The audit journal: durable before the answer, replayed exactly once after a crash (kill -9)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import httpx
+from serve_testlib import base_overrides, bearer, good_row, start_server, wait_chained
+
+from mlward.audit.log import EventInput
+from mlward.serve.journal import AuditJournal, replay_orphans
+
+PREDICT = "/v1/models/credit-risk/predict"
+
+
+def _record(journal: AuditJournal, count: int, start: int = 0) -> list[str]:
+    ids = [f"req-{start + i}" for i in range(count)]
+
+    async def go():
+        await asyncio.gather(
+            *(
+                journal.record(
+                    EventInput("token:x", "serve.predict", "m@1", "ok", {"request_id": i, "event_id": i})
+                )
+                for i in ids
+            )
+        )
+
+    asyncio.run(go())
+    return ids
+
+
+def _crash(journal: AuditJournal) -> None:
+    """What kill -9 leaves: threads gone, file descriptor (and its flock) released, file kept."""
+    journal._stopping = True
+    journal._wake.set()
+    with journal._cond:
+        journal._cond.notify_all()
+    for thread in journal._threads:
+        thread.join()
+    os.close(journal._fd)
+    journal._fd = -1
+
+
+def _chained_ids(ws) -> Counter:
+    return Counter(e.details.get("event_id") for e in ws.audit.query(action="serve.predict"))
+
+
+def test_acknowledged_events_are_on_disk_before_the_answer(workspace, tmp_path):
+    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600)
+    journal.start()
+    ids = _record(journal, 50)
+    _crash(journal)
+    lines = [
+        json.loads(line) for line in next((tmp_path / "j").glob("journal-*.log")).read_text().splitlines()
+    ]
+    assert {line["d"]["event_id"] for line in lines if "d" in line} == set(ids)
+    assert not _chained_ids(workspace)  # nothing reached the chain yet
+    result = replay_orphans(tmp_path / "j", workspace.audit)
+    assert (result.files, result.replayed, result.already_present) == (1, 50, 0)
+    assert _chained_ids(workspace) == Counter(ids)
+    assert not list((tmp_path / "j").glob("journal-*.log"))
+    assert workspace.audit.verify().ok
+
+
+def test_replay_is_idempotent_after_a_crash_between_commit_and_checkpoint(workspace, tmp_path):
+    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600)
+    journal.start()
+    first = _record(journal, 20)
+    assert journal._flush_once()  # chained, checkpoint written
+    second = _record(journal, 30, start=20)
+    # The flusher committed part of the next batch, then the process died before its checkpoint.
+    with journal._durable_lock:
+        committed = journal._durable[:12]
+    workspace.audit.append_many([EventInput(e["a"], e["x"], e["g"], e["o"], e["d"]) for e in committed])
+    _crash(journal)
+    path = next((tmp_path / "j").glob("journal-*.log"))
+    with path.open("ab") as handle:
+        handle.write(b'{"t": 1, "a": "torn')  # a write cut short: never acknowledged
+    result = replay_orphans(tmp_path / "j", workspace.audit)
+    assert result.replayed == 18 and result.already_present == 12
+    chained = _chained_ids(workspace)
+    assert chained == Counter(first + second)  # every event exactly once
+    assert workspace.audit.verify().ok
+
+
+def test_a_live_journal_is_not_replayed_by_another_process(workspace, tmp_path):
+    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600)
+    journal.start()
+    _record(journal, 5)
+    assert replay_orphans(tmp_path / "j", workspace.audit).files == 0  # its flock is held
+    journal.close()  # a clean stop drains into the chain and removes the file
+    assert len(_chained_ids(workspace)) == 5
+    assert not list((tmp_path / "j").glob("journal-*.log"))
+
+
+def test_kill_9_under_load_loses_no_acknowledged_prediction(template, tmp_path, servers):
+    root = tmp_path / "ws"
+    shutil.copytree(template.root, root)
+    overrides = base_overrides(template, journal_flush_interval=0.5)
+    server = start_server(root, overrides, tmp_path / "first.log")
+    servers.append(server)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+    auth = bearer(template.tokens["predictor"])
+
+    def client_loop():
+        with httpx.Client(timeout=5) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post(f"{server.url}{PREDICT}", json={"rows": [good_row()]}, headers=auth)
+                except httpx.HTTPError:
+                    continue  # the server died mid-request: not acknowledged
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.append(response.headers["x-request-id"])
+
+    threads = [threading.Thread(target=client_loop) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    time.sleep(0.3)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert len(acknowledged) >= 150
+    assert list((root / ".mlward" / "serve" / "journal").glob("journal-*.log"))
+
+    restarted = start_server(root, overrides, tmp_path / "second.log")
+    servers.append(restarted)
+    from mlward.core.workspace import Workspace
+
+    ws = Workspace.open(root)
+    try:
+        found = wait_chained(ws, set(acknowledged))
+        missing = set(acknowledged) - set(found)
+        assert not missing, f"{len(missing)} acknowledged predictions missing from the audit chain"
+        counts = Counter(e.details.get("request_id") for e in ws.audit.query(action="serve.predict"))
+        assert max(counts.values()) == 1  # replay never duplicates
+    finally:
+        ws.close()
+    assert "recovered 1 audit journal" in (tmp_path / "second.log").read_text()
+    verify = subprocess.run(
+        [sys.executable, "-m", "mlward.cli.main", "--workspace", str(root), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MLWARD_PRINCIPAL": "tester"},
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "verified" in verify.stdout
