@@ -14,7 +14,6 @@ into a finding while keeping what it found before the break.
 
 from __future__ import annotations
 
-import builtins
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,11 @@ from typing import Any
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
-from mlward.model.scan.allowlist import GlobalStatus
 from mlward.model.scan.interface import ScanContext
+from mlward.model.scan.pickle_checks import CallChecks
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
 from mlward.model.scan.pickle_values import (
     ANY,
-    BytesRef,
     DictValue,
     GlobalRef,
     Instance,
@@ -35,13 +33,6 @@ from mlward.model.scan.pickle_values import (
 )
 
 _MEMO_BITMAP_MAX = 1 << 24
-# Allowlisted functions that torch.load their bytes argument: the bytes are scanned.
-NESTED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
-# Allowlisted functions that return a type looked up by name in these modules.
-TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
-    "dill._dill._load_type": ("builtins", "types"),
-    "cloudpickle.cloudpickle._builtin_type": ("types",),
-}
 _MEMO_KEEP_MAX = 1_000_000
 _MEMO_SPARSE_MAX = 1_000_000
 
@@ -79,7 +70,7 @@ class PickleOutcome:
     """Why the stream broke, when it did."""
 
 
-class PickleAnalyser:
+class PickleAnalyser(CallChecks):
     """Analyses one pickle stream from the current position of a ``ByteStream``."""
 
     def __init__(
@@ -350,122 +341,6 @@ class PickleAnalyser:
         if not self.memo_has(key):
             raise Malformed(f"memo key {key} was never set")
         return self.memo.get(key, ANY)
-
-    # -- globals and calls --------------------------------------------------------------
-
-    def import_global(self, module: str, name: str, opcode: str) -> GlobalRef:
-        """Classify an import and report it unless it is allowlisted."""
-        allowlist = self.ctx.allowlist
-        status = allowlist.classify(module, name, self.proto)
-        ref = GlobalRef(module, name, status)
-        ref.full = allowlist.effective_name(module, name, self.proto)
-        self.globals_seen[ref.full] = None
-        if status is GlobalStatus.CRITICAL:
-            self.report(
-                rules.PICKLE_GLOBAL_CRITICAL,
-                Severity.CRITICAL,
-                f"{self.label} imports {ref.full}, which can execute code or reach the system",
-                key=ref.full,
-                opcode=opcode,
-                **{"global": ref.full},
-            )
-        elif status is GlobalStatus.UNKNOWN:
-            self.report(
-                rules.PICKLE_GLOBAL_UNKNOWN,
-                Severity.HIGH,
-                f"{self.label} imports {ref.full}, which is not on the allowlist: "
-                "unknown callable, review before loading",
-                key=ref.full,
-                opcode=opcode,
-                **{"global": ref.full},
-            )
-        return ref
-
-    def check_call(self, func: Any, args: Any, opcode: str) -> Any:
-        """Check one call site and return the modelled result."""
-        self.calls += 1
-        if isinstance(func, GlobalRef):
-            if func.status is GlobalStatus.SAFE:
-                resolver = TYPE_RESOLVERS.get(func.full)
-                if resolver is not None:
-                    return self._resolve_type(resolver, args, opcode)
-                if func.full in NESTED_LOADERS:
-                    self._scan_nested(func, args, opcode)
-                entry = self.ctx.allowlist.entry(func.full)
-                if entry is not None and entry.callable_args:
-                    self._check_callable_args(func, args, entry.callable_args, opcode)
-        else:
-            what = type(func).__name__ if func is not ANY else "an untracked value"
-            self.report(
-                rules.PICKLE_CALL_UNRESOLVED,
-                Severity.HIGH,
-                f"{self.label} calls {what} that is not an allowlisted global ({opcode})",
-                key=f"{opcode}@{self.op_at}",
-                opcode=opcode,
-            )
-        return Instance(func, args)
-
-    def _scan_nested(self, func: GlobalRef, args: Any, opcode: str) -> None:
-        """``torch.storage._load_from_bytes(b)`` runs ``torch.load`` on ``b``: scan ``b``."""
-        ref = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-        if not isinstance(ref, BytesRef):
-            self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
-                        f"{func.full} loads bytes the scanner cannot locate",
-                        key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
-            return
-        from mlward.model.scan._io import Window
-        from mlward.model.scan.dispatch import scan_artifact
-        from mlward.model.scan.interface import Artifact
-
-        label = f"{self.member}!" if self.member else ""
-        nested = Artifact(stream=Window(self.bs.f, ref.offset, ref.length),  # type: ignore[arg-type]
-                          size=ref.length, name="load_from_bytes.pt",
-                          member=f"{label}bytes@{ref.offset}", depth=self.depth + 1)
-        scan_artifact(nested, self.ctx)
-
-    def _resolve_type(self, modules: tuple[str, ...], args: Any, opcode: str) -> Any:
-        """dill/cloudpickle look types up by name: the result is that type, as a global."""
-        name = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-        if not isinstance(name, str):
-            self.report(rules.PICKLE_STACK_GLOBAL_UNRESOLVED, Severity.HIGH,
-                        f"{self.label} looks up a type whose name cannot be resolved statically",
-                        key=f"type@{self.op_at}", opcode=opcode)
-            return GlobalRef("?", "?", GlobalStatus.UNKNOWN)
-        module = modules[-1]
-        for candidate in modules:
-            if candidate == "builtins" and isinstance(getattr(builtins, name, None), type):
-                module = candidate
-                break
-        return self.import_global(module, name, opcode)
-
-    def _check_callable_args(
-        self, func: GlobalRef, args: Any, positions: tuple[int, ...], opcode: str
-    ) -> None:
-        for pos in positions:
-            arg = args[pos] if isinstance(args, tuple) and pos < len(args) else None
-            if isinstance(arg, GlobalRef):
-                continue  # its import was classified (and reported) when it was pushed
-            self.report(
-                rules.PICKLE_HIGHER_ORDER,
-                Severity.HIGH,
-                f"{func.full} receives argument {pos} that is not an allowlisted global; "
-                "it would be called or instantiated",
-                key=f"{func.full}@{self.op_at}",
-                opcode=opcode,
-                **{"global": func.full},
-            )
-
-    def mutate_target(self, target: Any, opcode: str) -> None:
-        """BUILD/SETITEM/APPEND on an imported global changes process-wide state."""
-        if isinstance(target, GlobalRef):
-            self.report(
-                rules.PICKLE_MUTATES_GLOBAL,
-                Severity.HIGH,
-                f"{self.label} mutates the imported global {target.full} ({opcode})",
-                key=f"{target.full}:{opcode}",
-                opcode=opcode,
-                **{"global": target.full},
-            )
 
     def read(self, n: int) -> bytes:
         """Read an operand of ``n`` bytes or fail as truncated."""
