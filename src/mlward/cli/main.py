@@ -16,10 +16,8 @@ from rich.markup import escape
 from mlward import __version__
 from mlward.cli import audit as audit_cli
 from mlward.cli import ci as ci_cli
-from mlward.cli import deps as deps_cli
 from mlward.cli import keys as keys_cli
 from mlward.cli import lineage as lineage_cli
-from mlward.cli import model_registry, model_sign
 from mlward.cli import run as run_cli
 from mlward.cli import workspace as workspace_cli
 from mlward.cli.context import STATE
@@ -68,39 +66,48 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(lineage_cli.app, name="lineage")
 
-model_app = typer.Typer(help="Model supply chain: scan, sign, register, promote, load.", no_args_is_help=True)
-model_app.command("sign")(model_sign.sign)
-model_app.command("verify")(model_sign.verify)
-model_app.command("register")(model_registry.register)
-model_app.command("ls")(model_registry.ls)
-model_app.command("show")(model_registry.show)
-model_app.command("promote")(model_registry.promote)
-model_app.command("verify-stored")(model_registry.verify_stored)
-model_app.command("export")(model_registry.export)
-model_app.command("bom")(model_registry.bom)
-app.add_typer(model_app, name="model")
-
-deps_app = typer.Typer(help="Dependency vulnerability audit (OSV).", no_args_is_help=True)
-deps_app.command("audit")(deps_cli.audit)
-app.add_typer(deps_app, name="deps")
-app.command("sbom")(deps_cli.sbom)
-
 app.add_typer(ci_cli.app, name="ci")
 
 app.command("run")(run_cli.run)
 app.add_typer(run_cli.app, name="runs")
 app.command("verify-provenance")(run_cli.verify_provenance)
-model_sign.set_key_loaders(
-    private_key_loader=lambda: STATE.workspace().keys.signing_key(),
-    public_key_loader=lambda: list(STATE.workspace().keys.public_keys().values()),
-)
+
+
+# Heavy groups load on first use (see cli.lazy): name -> (factory, help).
+LAZY = {
+    "data": (
+        "mlward.cli.groups:data_app",
+        "DataOps security: versions, PII, contracts, drift, outliers, fairness.",
+    ),
+    "model": ("mlward.cli.groups:model_app", "Model supply chain: scan, sign, register, promote, load, BOM."),
+    "deps": ("mlward.cli.groups:deps_app", "Dependency vulnerability audit (OSV)."),
+}
+LAZY_COMMANDS = {
+    "sbom": (
+        "mlward.cli.groups:sbom_command",
+        "CycloneDX 1.6 SBOM of the environment and the registered models.",
+    ),
+}
+
+
+def build_cli() -> typer.core.TyperGroup:
+    """The full command tree: the Typer app plus the lazily loaded groups."""
+    from mlward.cli.lazy import LazyCommand, LazyGroup
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    for name, (target, help_text) in LAZY.items():
+        group.add_command(LazyGroup(name, target, help_text), name)
+    for name, (target, help_text) in LAZY_COMMANDS.items():
+        group.add_command(LazyCommand(name, target, help_text), name)
+    return group
 
 
 def run() -> None:
     """Console-script entry point."""
     code = 0
     try:
-        app(standalone_mode=True)
+        build_cli().main(standalone_mode=True, prog_name="mlward")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except MlwardError as exc:

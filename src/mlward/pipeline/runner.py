@@ -289,6 +289,10 @@ class PipelineRunner:
         for item in stage.inputs:
             if item in produced:
                 inputs[item] = produced[item]
+            elif item.startswith("dataset:") and item[8:] in self.workspace.config.datasets:
+                # A declared dataset nobody produced upstream: its file is the input.
+                path = self.workspace.root / self.workspace.config.datasets[item[8:]].path
+                inputs[item] = file_digest(path) if path.exists() else "missing"
             elif ":" in item.split("/")[0]:
                 inputs[item] = "external"
             else:

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from mlward.pipeline.kinds.base import StageKind
 from mlward.pipeline.kinds.command import CommandKind, TrainKind
+from mlward.pipeline.kinds.data import (
+    DriftKind,
+    FairnessKind,
+    IngestKind,
+    OutliersKind,
+    ProtectKind,
+    ScanPiiKind,
+    ValidateKind,
+)
 from mlward.pipeline.kinds.model import PromoteKind, RegisterKind, ScanModelKind, SignKind
 from mlward.pipeline.kinds.supplychain import AuditDepsKind, SbomKind
 
@@ -18,5 +27,12 @@ KINDS: dict[str, StageKind] = {
         PromoteKind(),
         AuditDepsKind(),
         SbomKind(),
+        IngestKind(),
+        ValidateKind(),
+        ScanPiiKind(),
+        ProtectKind(),
+        OutliersKind(),
+        FairnessKind(),
+        DriftKind(),
     )
 }

@@ -1,0 +1,63 @@
+"""Command groups imported only when used, so ``mlward --version`` and the light
+commands start fast: the data, model and serving groups pull in pyarrow, polars,
+scikit-learn and friends, which take seconds to import."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+# Typer's own command classes are used as bases: recent Typer versions vendor Click, so
+# ``click.Group`` would not mix with the groups Typer builds.
+Context = typer.Context
+
+
+def _load(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    built = getattr(importlib.import_module(module), attribute)()
+    return typer.main.get_command(built) if isinstance(built, typer.Typer) else built
+
+
+class LazyGroup(TyperGroup):
+    """A group whose real commands come from ``module:factory`` on first use."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(name=name, help=help, short_help=help)
+        self._target = target
+        self._real: Any = None
+
+    def _group(self) -> Any:
+        if self._real is None:
+            self._real = _load(self._target)
+        return self._real
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+        return self._group().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Context, formatter: Any) -> None:
+        self._group().format_help(ctx, formatter)
+
+
+class LazyCommand(TyperCommand):
+    """A single command loaded from ``module:factory`` when invoked (help included)."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(
+            name=name,
+            help=help,
+            short_help=help,
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )
+        self._target = target
+
+    def invoke(self, ctx: Context) -> Any:
+        real = _load(self._target)
+        with real.make_context(ctx.info_name, list(ctx.args), parent=ctx.parent) as sub:
+            return real.invoke(sub)
