@@ -1,30 +1,9 @@
-"""Mergeable dataset profiles: per-column counts, moments and sketches.
-
-A ``DatasetProfile`` summarizes a dataset column by column so that two profiles can be
-merged (partitions, days of traffic) and compared (drift) without the raw rows:
-
-* every column: rows, nulls, Arrow type, distinct count (HyperLogLog, exact when small);
-* numeric columns: min / max / mean / std (Welford, merged with Chan's formula), an Apache
-  DataSketches KLL quantile sketch, exact value counts while there are at most 64 distinct
-  values, and the values themselves while there are at most ``exact_limit`` of them;
-* categorical columns (strings, booleans, dictionaries): exact category counts up to
-  ``category_cap`` distinct values, then a DataSketches frequent-items sketch.
-
-Profiles serialize to JSON (sketches as base64 of their own binary formats), never pickle,
-so a reference profile can be stored and shipped to a serving process. A profile holds a
-bounded sample of values (KLL keeps a few thousand items, frequent items keep category
-names): treat it as being as sensitive as a small sample of the data. The exact values
-are left out of ``to_json`` unless asked for.
-"""
+"""``ColumnProfile``: the mergeable summary of one column (see the package docstring)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import math
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,22 +13,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlward.core.errors import InputError
-from mlward.data.io import DEFAULT_BATCH_ROWS, open_dataset, to_arrow
-from mlward.engine.base import Computation, Engine, ProgressCallback, reduce_summaries
+from mlward.data.profile.sketches import (
+    HLL_P,
+    b64,
+    hash_floats,
+    hash_strings,
+    hll_add,
+    hll_estimate,
+    unb64,
+)
 
-PROFILE_SCHEMA_VERSION = 1
 DEFAULT_KLL_K = 400
-DEFAULT_EXACT_LIMIT = 10_000
-DEFAULT_CATEGORY_CAP = 1_000
 NUMERIC_COUNTS_CAP = 64
 """Numeric columns keep exact value counts up to this many distinct values (codes, ratings)."""
 _FREQUENT_LG_MAP = 10
-_HLL_P = 12  # 4096 registers: ~1.6 % standard error, 4 KiB before compression
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 OTHER = "other"
-
 
 def column_kind(dtype: pa.DataType) -> str:
     """Return ``numeric``, ``categorical`` or ``other`` for an Arrow type."""
@@ -64,65 +45,6 @@ def column_kind(dtype: pa.DataType) -> str:
     if pa.types.is_temporal(dtype):
         return NUMERIC
     return OTHER
-
-
-# --- HyperLogLog over numpy registers ------------------------------------------------------
-# DataSketches' Python HLL only takes one value per call (~0.35 µs each), which would cost
-# more than everything else in a profile; these registers update a whole batch at once.
-
-
-def mix64(bits: np.ndarray) -> np.ndarray:
-    """Return the splitmix64 finalizer of 64-bit integers (a fast, well-mixed hash)."""
-    z = bits.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def hash_floats(values: np.ndarray) -> np.ndarray:
-    """Return stable 64-bit hashes of float64 values (-0.0 and 0.0 hash alike)."""
-    clean = np.where(values == 0.0, 0.0, values).astype(np.float64)
-    return mix64(clean.view(np.uint64))
-
-
-def hash_strings(values: Iterable[str]) -> np.ndarray:
-    """Return stable 64-bit hashes of strings (blake2b, so equal across processes)."""
-    return np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
-            for v in values
-        ),
-        dtype=np.uint64,
-    )
-
-
-def _hll_add(registers: np.ndarray, hashes: np.ndarray) -> None:
-    if hashes.size == 0:
-        return
-    index = (hashes >> np.uint64(64 - _HLL_P)).astype(np.intp)
-    rest = hashes << np.uint64(_HLL_P)
-    smeared = rest.copy()
-    for shift in (1, 2, 4, 8, 16, 32):
-        smeared |= smeared >> np.uint64(shift)
-    rank = 64 - np.bitwise_count(smeared).astype(np.int64) + 1
-    np.maximum.at(registers, index, np.minimum(rank, 64 - _HLL_P + 1).astype(np.uint8))
-
-
-def _hll_estimate(registers: np.ndarray) -> float:
-    m = float(registers.size)
-    estimate = 0.7213 / (1 + 1.079 / m) * m * m / float(np.sum(np.exp2(-registers.astype(float))))
-    zeros = int(np.count_nonzero(registers == 0))
-    if estimate <= 2.5 * m and zeros:
-        estimate = m * math.log(m / zeros)  # linear counting for small cardinalities
-    return estimate
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
 
 
 @dataclass
@@ -159,7 +81,7 @@ class ColumnProfile:
     """Frequent-items sketch once a categorical column outgrows ``counts``."""
     values: list[np.ndarray] | None = field(default=None, repr=False)
     """The values while there are at most ``exact_limit`` (numeric, exact mode)."""
-    hll: np.ndarray = field(default_factory=lambda: np.zeros(1 << _HLL_P, np.uint8), repr=False)
+    hll: np.ndarray = field(default_factory=lambda: np.zeros(1 << HLL_P, np.uint8), repr=False)
     """HyperLogLog registers for the distinct count."""
     values_sorted: bool = field(default=False, repr=False)
     """True when ``values`` is one sorted array."""
@@ -182,7 +104,7 @@ class ColumnProfile:
             return float(len(self.counts))
         if self.values is not None:
             return float(np.unique(self.exact_values()).size)
-        return _hll_estimate(self.hll)
+        return hll_estimate(self.hll)
 
     def exact_values(self) -> np.ndarray | None:
         """Return the sorted values (exact mode), or None when only sketches remain."""
@@ -276,7 +198,7 @@ class ColumnProfile:
         if self.kll is None:
             self.kll = ds.kll_doubles_sketch(DEFAULT_KLL_K)
         self.kll.update(x)
-        _hll_add(self.hll, hash_floats(x))
+        hll_add(self.hll, hash_floats(x))
         if self.values is not None:
             self.values.append(x.copy())
             self.values_sorted = False
@@ -301,7 +223,7 @@ class ColumnProfile:
         keys = tally.field("values").to_pylist()
         freq = tally.field("counts").to_numpy().tolist()
         self.n += int(sum(freq))
-        _hll_add(self.hll, hash_strings(keys))
+        hll_add(self.hll, hash_strings(keys))
         if self.counts is not None:
             for key, c in zip(keys, freq, strict=True):
                 self.counts[key] = self.counts.get(key, 0) + c
@@ -379,15 +301,15 @@ class ColumnProfile:
             "name": self.name, "kind": self.kind, "dtype": self.dtype, "count": self.count,
             "nulls": self.nulls, "infinite": self.infinite, "n": self.n,
             "minimum": self.minimum, "maximum": self.maximum, "mean": self.mean, "m2": self.m2,
-            "kll": _b64(self.kll.serialize()) if self.kll is not None else None,
+            "kll": b64(self.kll.serialize()) if self.kll is not None else None,
             "counts": [[k, v] for k, v in self.counts.items()] if self.counts is not None else None,
-            "frequent": _b64(self.frequent.serialize()) if self.frequent is not None else None,
-            "hll": _b64(zlib.compress(self.hll.tobytes())),
+            "frequent": b64(self.frequent.serialize()) if self.frequent is not None else None,
+            "hll": b64(zlib.compress(self.hll.tobytes())),
             "summary": {"distinct": round(self.distinct), "std": self.std, "exact": self.exact},
         }
         values = self.exact_values()
         if include_values and values is not None:
-            data["values"] = _b64(values.astype("<f8").tobytes())
+            data["values"] = b64(values.astype("<f8").tobytes())
         return data
 
     @classmethod
@@ -402,16 +324,16 @@ class ColumnProfile:
                 mean=float(data["mean"]), m2=float(data["m2"]),
             )
             if data.get("kll"):
-                col.kll = ds.kll_doubles_sketch.deserialize(_unb64(data["kll"]))
+                col.kll = ds.kll_doubles_sketch.deserialize(unb64(data["kll"]))
             if data.get("frequent"):
-                col.frequent = ds.frequent_strings_sketch.deserialize(_unb64(data["frequent"]))
+                col.frequent = ds.frequent_strings_sketch.deserialize(unb64(data["frequent"]))
             if data.get("counts") is not None:
                 col.counts = {k: int(v) for k, v in data["counts"]}
-            col.hll = np.frombuffer(zlib.decompress(_unb64(data["hll"])), np.uint8).copy()
-            if col.hll.size != 1 << _HLL_P:
+            col.hll = np.frombuffer(zlib.decompress(unb64(data["hll"])), np.uint8).copy()
+            if col.hll.size != 1 << HLL_P:
                 raise ValueError("bad HyperLogLog register count")
             if data.get("values"):
-                col.values = [np.frombuffer(_unb64(data["values"]), "<f8").astype(np.float64)]
+                col.values = [np.frombuffer(unb64(data["values"]), "<f8").astype(np.float64)]
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, zlib.error) as exc:
             raise InputError(f"invalid profile for column {data.get('name')!r}: {exc}") from exc
         return col
@@ -425,173 +347,3 @@ def _label(key: Any) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
-
-
-@dataclass
-class DatasetProfile:
-    """Mergeable profile of a dataset: rows plus one ``ColumnProfile`` per column."""
-
-    rows: int = 0
-    """Rows summarized."""
-    columns: dict[str, ColumnProfile] = field(default_factory=dict)
-    """Column profiles in schema order."""
-    exact_limit: int = DEFAULT_EXACT_LIMIT
-    """Numeric columns keep their values while they have at most this many."""
-    category_cap: int = DEFAULT_CATEGORY_CAP
-    """Categorical columns keep exact counts up to this many distinct values."""
-
-    def merge(self, other: DatasetProfile) -> DatasetProfile:
-        """Return the profile of both datasets together (neither input changes)."""
-        merged = DatasetProfile.from_dict(self.to_dict(include_values=True))
-        merged.merge_into(other)
-        return merged
-
-    def merge_into(self, other: DatasetProfile) -> None:
-        """Fold ``other`` into this profile in place."""
-        for name, col in other.columns.items():
-            mine = self.columns.get(name)
-            if mine is None:
-                mine = self.columns[name] = _empty_like(col, self.exact_limit)
-                mine.count = mine.nulls = self.rows  # the column was absent: all null
-            mine.merge_into(col, self.exact_limit, self.category_cap)
-        for name, mine in self.columns.items():
-            if name not in other.columns:
-                mine.count += other.rows
-                mine.nulls += other.rows
-        self.rows += other.rows
-
-    def to_dict(self, *, include_values: bool = False) -> dict[str, Any]:
-        """Return a JSON-ready dict; ``include_values`` keeps exact-mode values."""
-        return {
-            "schema_version": PROFILE_SCHEMA_VERSION,
-            "kind": "mlward.profile",
-            "rows": self.rows,
-            "exact_limit": self.exact_limit,
-            "category_cap": self.category_cap,
-            "columns": [c.to_dict(include_values=include_values) for c in self.columns.values()],
-        }
-
-    def to_json(self, *, include_values: bool = False) -> str:
-        """Serialize to JSON text (see ``to_dict``)."""
-        return json.dumps(self.to_dict(include_values=include_values), separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
-        """Rebuild a profile from ``to_dict`` output."""
-        if not isinstance(data, dict) or data.get("kind") != "mlward.profile":
-            raise InputError("not an mlward profile (kind must be 'mlward.profile')")
-        if data.get("schema_version") != PROFILE_SCHEMA_VERSION:
-            raise InputError(f"unsupported profile schema_version {data.get('schema_version')!r}")
-        columns = [ColumnProfile.from_dict(c) for c in data.get("columns", [])]
-        return cls(
-            rows=int(data["rows"]),
-            columns={c.name: c for c in columns},
-            exact_limit=int(data.get("exact_limit", DEFAULT_EXACT_LIMIT)),
-            category_cap=int(data.get("category_cap", DEFAULT_CATEGORY_CAP)),
-        )
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> DatasetProfile:
-        """Parse JSON text written by ``to_json``."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"profile is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
-
-
-def _empty_like(col: ColumnProfile, exact_limit: int) -> ColumnProfile:
-    fresh = ColumnProfile(col.name, col.kind, col.dtype)
-    fresh.counts = {}
-    fresh.values = [] if col.kind == NUMERIC and exact_limit > 0 else None
-    return fresh
-
-
-class ProfileComputation(Computation[DatasetProfile, DatasetProfile]):
-    """Profile a dataset batch by batch (map), merging per-batch profiles."""
-
-    def __init__(
-        self,
-        columns: list[str] | None = None,
-        *,
-        exact_limit: int = DEFAULT_EXACT_LIMIT,
-        category_cap: int = DEFAULT_CATEGORY_CAP,
-    ) -> None:
-        self.columns = columns
-        self.exact_limit = exact_limit
-        self.category_cap = category_cap
-
-    def map(self, batch: pa.RecordBatch) -> DatasetProfile:
-        """Profile one batch."""
-        profile = self.empty()
-        profile.rows = batch.num_rows
-        names = self.columns if self.columns is not None else batch.schema.names
-        for name in names:
-            index = batch.schema.get_field_index(name)
-            if index < 0:
-                raise InputError(f"column {name!r} not found in the data")
-            array = batch.column(index)
-            col = ColumnProfile(name, column_kind(array.type), str(array.type))
-            col = _empty_like(col, self.exact_limit)
-            col.add(array, self.exact_limit, self.category_cap)
-            profile.columns[name] = col
-        return profile
-
-    def merge(self, left: DatasetProfile, right: DatasetProfile) -> DatasetProfile:
-        """Fold ``right`` into ``left`` (summaries are owned by the engine, so in place)."""
-        left.merge_into(right)
-        return left
-
-    def finalize(self, summary: DatasetProfile) -> DatasetProfile:
-        """Return the merged profile."""
-        return summary
-
-    def empty(self) -> DatasetProfile:
-        """The profile of no rows."""
-        return DatasetProfile(exact_limit=self.exact_limit, category_cap=self.category_cap)
-
-
-def run_in_memory(
-    computation: Computation[Any, Any], table: pa.Table, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Any:
-    """Run a computation over an in-memory Arrow table, batch by batch, in this thread."""
-    summaries = [computation.map(b) for b in table.to_batches(max_chunksize=batch_rows)]
-    return computation.finalize(reduce_summaries(computation, summaries))
-
-
-def run_computation(
-    computation: Computation[Any, Any],
-    data: Any,
-    engine: Engine | None = None,
-    *,
-    progress: ProgressCallback | None = None,
-) -> Any:
-    """Run ``computation`` over a path (on ``engine``, local by default) or in-memory data."""
-    if isinstance(data, str) or hasattr(data, "__fspath__"):
-        if engine is None:
-            from mlward.engine.local import LocalEngine
-
-            engine = LocalEngine()
-        return engine.run(computation, open_dataset(data), progress=progress)
-    return run_in_memory(computation, to_arrow(data))
-
-
-def profile_dataset(
-    data: Any,
-    engine: Engine | None = None,
-    *,
-    columns: list[str] | None = None,
-    exact_limit: int = DEFAULT_EXACT_LIMIT,
-    category_cap: int = DEFAULT_CATEGORY_CAP,
-    progress: ProgressCallback | None = None,
-) -> DatasetProfile:
-    """Profile a dataset: a path (file or partitioned directory), pandas, Polars or Arrow.
-
-    Paths run on ``engine`` (``LocalEngine`` by default, or a ``DaskEngine``); in-memory
-    data is profiled in this process. A ``DatasetProfile`` is returned unchanged.
-    """
-    if isinstance(data, DatasetProfile):
-        return data
-    computation = ProfileComputation(columns, exact_limit=exact_limit, category_cap=category_cap)
-    result: DatasetProfile = run_computation(computation, data, engine, progress=progress)
-    return result

@@ -1,0 +1,75 @@
+"""Mergeable dataset profiles: per-column counts, moments and sketches.
+
+A ``DatasetProfile`` summarizes a dataset column by column so that two profiles can be
+merged (partitions, days of traffic) and compared (drift) without the raw rows:
+
+* every column: rows, nulls, Arrow type, distinct count (HyperLogLog, exact when small);
+* numeric columns: min / max / mean / std (Welford, merged with Chan's formula), an Apache
+  DataSketches KLL quantile sketch, exact value counts while there are at most 64 distinct
+  values, and the values themselves while there are at most ``exact_limit`` of them;
+* categorical columns (strings, booleans, dictionaries): exact category counts up to
+  ``category_cap`` distinct values, then a DataSketches frequent-items sketch.
+
+Profiles serialize to JSON (sketches as base64 of their own binary formats), never pickle,
+so a reference profile can be stored and shipped to a serving process. A profile holds a
+bounded sample of values (KLL keeps a few thousand items, frequent items keep category
+names): treat it as being as sensitive as a small sample of the data. The exact values
+are left out of ``to_json`` unless asked for.
+"""
+
+from mlward.data.profile.column import (
+    CATEGORICAL,
+    DEFAULT_KLL_K,
+    NUMERIC,
+    NUMERIC_COUNTS_CAP,
+    OTHER,
+    ColumnProfile,
+    column_kind,
+)
+from mlward.data.profile.dataset import (
+    DEFAULT_CATEGORY_CAP,
+    DEFAULT_EXACT_LIMIT,
+    PROFILE_SCHEMA_VERSION,
+    DatasetProfile,
+    ProfileComputation,
+    profile_dataset,
+    run_computation,
+    run_in_memory,
+)
+from mlward.data.profile.sketches import (
+    HLL_P,
+    hash_floats,
+    hash_strings,
+    hll_add,
+    hll_estimate,
+    mix64,
+)
+
+# Earlier private names, still imported by mlward.data.contract.rules.unique.
+_HLL_P = HLL_P
+_hll_add = hll_add
+_hll_estimate = hll_estimate
+
+__all__ = [
+    "CATEGORICAL",
+    "DEFAULT_CATEGORY_CAP",
+    "DEFAULT_EXACT_LIMIT",
+    "DEFAULT_KLL_K",
+    "HLL_P",
+    "NUMERIC",
+    "NUMERIC_COUNTS_CAP",
+    "OTHER",
+    "PROFILE_SCHEMA_VERSION",
+    "ColumnProfile",
+    "DatasetProfile",
+    "ProfileComputation",
+    "column_kind",
+    "hash_floats",
+    "hash_strings",
+    "hll_add",
+    "hll_estimate",
+    "mix64",
+    "profile_dataset",
+    "run_computation",
+    "run_in_memory",
+]
