@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from mlward.data.pii.anonymizer import Anonymizer, ColumnPlan, ProtectResult, key_id, protect, reveal
 from mlward.data.pii.detectors import default_detectors
+from mlward.data.pii.discover import scan
 from mlward.data.pii.entities import EntityType, Sensitivity
 from mlward.data.pii.kanon import KAnonymityReport, k_anonymity
 from mlward.data.pii.ner import GlinerRecognizer, NerRecognizer, SpacyRecognizer
 from mlward.data.pii.policy import PiiPolicy, load_policy
 from mlward.data.pii.result import CellFinding, ColumnReport, EntityReport, PiiScanResult
-from mlward.data.pii.scanner import PiiScan, ScanSettings, scan
+from mlward.data.pii.scanner import PiiScan, ScanSettings
 from mlward.data.pii.spans import Hit, find_hits
 
 __all__ = [

@@ -33,11 +33,12 @@ from mlward.data.io import open_dataset, to_arrow
 from mlward.data.pii.anonymizers import ValueAction, build_action
 from mlward.data.pii.anonymizers.keyed import TokenizeValues
 from mlward.data.pii.detectors import Detector, default_detectors
+from mlward.data.pii.discover import scan
 from mlward.data.pii.entities import EntityType
 from mlward.data.pii.hints import hints_for
 from mlward.data.pii.policy import ActionSpec, FpeAction, PiiPolicy, RedactAction, TokenizeAction
 from mlward.data.pii.result import PiiScanResult
-from mlward.data.pii.scanner import PROTECTION_METADATA_KEY, prefilter_mask, scan
+from mlward.data.pii.scanner import PROTECTION_METADATA_KEY, prefilter_masks
 from mlward.data.pii.spans import find_hits
 from mlward.data.pii.writers import write_tables
 from mlward.engine.base import Engine
@@ -229,7 +230,7 @@ class Anonymizer:
         assert isinstance(series, pl.Series)
         hints = hints_for(name)
         detectors = [d for d in self.detectors if not d.hint_only or d.entity in hints]
-        masks = [prefilter_mask(series, d, d.entity in hints) for d in detectors]
+        masks = prefilter_masks(series, detectors, hints)
         out = []
         for row, text in enumerate(series.to_list()):
             active = [d for d, mask in zip(detectors, masks, strict=True) if mask[row]]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlward.data.pii.entities import EntityType, category
 from mlward.data.pii.result import PiiScanResult
+from mlward.report.sarif import to_sarif as to_sarif_log
 
 SARIF_TOOL_NAME = "mlward pii scan"
 
@@ -53,27 +54,15 @@ def _validated(column: Any) -> str:
     return f"{column.cells_validated}/{column.cells_candidate}{suffix}"
 
 
-def sarif_rules() -> dict[str, tuple[str, str]]:
-    """SARIF rule descriptors: ``MW-PII-<ENTITY>`` -> (name, description)."""
+def sarif_rules() -> dict[str, str]:
+    """SARIF rule descriptions: ``MW-PII-<ENTITY>`` -> one line."""
     return {
-        f"MW-PII-{entity.value}": (
-            f"pii-{entity.value.lower().replace('_', '-')}",
-            f"Column holds {entity.value} data ({category(entity)})",
-        )
+        f"MW-PII-{entity.value}": f"Column holds {entity.value} data ({category(entity)})"
         for entity in EntityType
     }
 
 
 def to_sarif(result: PiiScanResult) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one result per (column, entity type).
-
-    Delegates to the shared ``mlward.report.sarif.to_sarif`` when it is available and
-    otherwise to the generic findings-to-SARIF writer the dependency audit uses.
-    """
-    findings = result.to_findings()
-    try:
-        from mlward.report.sarif import to_sarif as shared_to_sarif
-    except ImportError:
-        from mlward.supplychain.format.sarif import findings_to_sarif as shared_to_sarif
-    document: dict[str, Any] = shared_to_sarif(findings, SARIF_TOOL_NAME, sarif_rules())
-    return document
+    """A SARIF 2.1.0 log (the shared ``mlward.report.sarif`` writer), one result per
+    (column, entity type); protected columns are notes."""
+    return to_sarif_log(result.to_findings(), SARIF_TOOL_NAME, sarif_rules())
