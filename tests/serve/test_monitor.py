@@ -1,0 +1,94 @@
+"""Output monitoring: PSI drift of predictions, confidence, alarms, Prometheus exposure, audit content."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from serve_testlib import bearer, good_row, wait_chained
+
+from mlward.serve.monitor import PredictionMonitor
+
+PREDICT = "/v1/models/credit-risk/predict"
+
+
+def test_stable_predictions_do_not_drift_and_shifted_ones_do():
+    rng = np.random.default_rng(0)
+    monitor = PredictionMonitor(500, 0.25, categorical=False)
+    assert monitor.observe(rng.beta(2, 5, 500)) is None  # the reference window
+    updates = [monitor.observe(rng.beta(2, 5, 50), np.full(50, 0.8)) for _ in range(20)]
+    stable = [u for u in updates if u is not None]
+    assert stable and all(u.psi < 0.1 and not u.alarm for u in stable)
+    assert stable[-1].confidence == 0.8
+    shifted = [monitor.observe(rng.beta(5, 2, 50)) for _ in range(20)]
+    raised = [u for u in shifted if u is not None and u.changed]
+    assert len(raised) == 1 and raised[0].alarm and raised[0].psi > 0.25
+
+
+def test_class_distribution_drift():
+    rng = np.random.default_rng(1)
+    monitor = PredictionMonitor(300, 0.25, categorical=True)
+    monitor.observe(rng.choice([0.0, 1.0, 2.0], 300, p=[0.6, 0.3, 0.1]))
+    last = None
+    for _ in range(10):
+        last = monitor.observe(rng.choice([0.0, 1.0, 2.0], 30, p=[0.6, 0.3, 0.1])) or last
+    assert last is not None and not last.alarm
+    for _ in range(10):
+        last = monitor.observe(rng.choice([0.0, 1.0, 2.0, 3.0], 30, p=[0.1, 0.1, 0.2, 0.6])) or last
+    assert last.alarm
+
+
+def test_gateway_exports_drift_and_audits_the_alarm(make_client, template, ws_copy):
+    client = make_client(guards={"drift_window": 50, "drift_threshold": 0.25})
+    auth = bearer(template.tokens["predictor"])
+    rng = np.random.default_rng(2)
+    for _ in range(6):
+        rows = [good_row(rng) for _ in range(20)]
+        assert client.post(PREDICT, json={"rows": rows}, headers=auth).status_code == 200
+    risky = [{**good_row(rng), "income": 6000.0, "loan_amount": 45_000.0} for _ in range(20)]
+    for _ in range(6):
+        assert client.post(PREDICT, json={"rows": risky}, headers=auth).status_code == 200
+    metrics = client.get("/metrics").text
+    psi = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('mlward_prediction_drift_psi{model="credit-risk"}')
+    ]
+    assert psi and float(psi[0].split()[-1]) > 0.25
+    assert 'mlward_prediction_confidence_mean{model="credit-risk"}' in metrics
+    assert 'mlward_request_latency_seconds_bucket{le="0.005",model="credit-risk"}' in metrics
+    time.sleep(0.3)
+    drift = ws_copy.audit.query(action="serve.drift")
+    assert drift and drift[0].outcome == "alert" and drift[0].details["state"] == "drifting"
+
+
+def test_prediction_audit_event_content(make_client, template, ws_copy):
+    client = make_client()
+    auth = bearer(template.tokens["predictor"])
+    rows = [good_row() for _ in range(3)]
+    response = client.post(PREDICT, json={"rows": rows}, headers=auth)
+    request_id = response.headers["x-request-id"]
+    event = wait_chained(ws_copy, {request_id})[request_id]
+    details = event.details
+    assert event.actor == f"token:{template.token_ids['predictor']}" and event.target == "credit-risk@1"
+    assert details["root_digest"] == response.headers["x-mlward-model-digest"].removeprefix("sha256:")
+    assert details["output"] == response.json()["predictions"] and details["rows"] == 3
+    assert len(details["input_digest"]) == 64 and details["latency_ms"] > 0
+    # The contract marks no column as personal data, so inputs are kept (in feature order).
+    assert details["inputs"][0] == [rows[0][k] for k in ("age", "income", "loan_amount", "term_months")]
+    # Same rows, other key order and spacing: same canonical digest.
+    shuffled = [dict(reversed(list(r.items()))) for r in rows]
+    again = client.post(PREDICT, json={"rows": shuffled}, headers=auth)
+    other = wait_chained(ws_copy, {again.headers["x-request-id"]})[again.headers["x-request-id"]]
+    assert other.details["input_digest"] == details["input_digest"]
+    # No contract (model 'plain'): inputs may be personal data and are not stored.
+    plain = client.post("/v1/models/plain/predict", json={"rows": [{"a": 1, "b": 2, "c": 3}]}, headers=auth)
+    plain_event = wait_chained(ws_copy, {plain.headers["x-request-id"]})[plain.headers["x-request-id"]]
+    assert "inputs" not in plain_event.details and len(plain_event.details["input_digest"]) == 64
+
+
+def test_health_and_readiness(make_client):
+    client = make_client()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
