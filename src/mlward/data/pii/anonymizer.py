@@ -153,11 +153,11 @@ class Anonymizer:
             rules = self._text_rules(None)
             return ColumnPlan(name, "text", rules, "by_entity")
         entity = confident[0].entity
-        rule = policy.by_entity.get(entity, policy.default_action)
-        if rule is None:
+        chosen = policy.by_entity.get(entity, policy.default_action)
+        if chosen is None:
             return None
         source = "by_entity" if entity in policy.by_entity else "default_action"
-        return ColumnPlan(name, "column", {entity: rule}, source)
+        return ColumnPlan(name, "column", {entity: chosen}, source)
 
     def _text_rules(self, override: ActionSpec | None) -> dict[EntityType | None, ActionSpec]:
         rules: dict[EntityType | None, ActionSpec] = {}
@@ -166,7 +166,7 @@ class Anonymizer:
             if rule is None:
                 continue
             if isinstance(rule, FpeAction):
-                rule = TokenizeAction(domain=rule.domain)
+                rule = TokenizeAction.model_validate({"domain": rule.domain})
             elif rule.action in ("drop", "generalize"):
                 rule = RedactAction()
             rules[entity] = rule
@@ -209,7 +209,7 @@ class Anonymizer:
                     arrays.append(array)
                     continue
                 new = self._action(rule).apply_array(array, entity)
-                meta = {"action": rule.action, "params": self._action(rule).params()}
+                meta: dict[str, Any] = {"action": rule.action, "params": self._action(rule).params()}
             else:
                 new = self._transform_text(field_.name, array, plan)
                 meta = {"action": "text", "rules": {str(k): v.model_dump() for k, v in plan.rules.items()}}
@@ -250,6 +250,8 @@ class Anonymizer:
 
     def reveal(self, data: Any, columns: list[str] | None = None) -> Any:
         """Reverse tokenize / fpe / encrypt on ``data``; see :func:`reveal`."""
+        if self.keys is None:
+            raise ConfigError("revealing needs the workspace data key")
         return reveal(data, self.policy, self.keys, columns=columns)
 
 
@@ -262,7 +264,10 @@ def _entity_name(plan: ColumnPlan) -> str | None:
 
 def _recorded(field_: pa.Field) -> dict[str, Any] | None:
     raw = (field_.metadata or {}).get(PROTECTION_METADATA_KEY)
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    recorded: dict[str, Any] = json.loads(raw)
+    return recorded
 
 
 def reveal(
@@ -374,8 +379,8 @@ def protect(
         raise ConfigError("protecting a dataset on disk needs an output path")
     anonymizer.fit(data_or_path)
     protected: Any = None
-    if is_path:
-        rows = write_tables(_protected_batches(anonymizer, data_or_path), output)  # type: ignore[arg-type]
+    if is_path and output is not None:
+        rows = write_tables(_protected_batches(anonymizer, data_or_path), output)
     else:
         table = anonymizer.transform_table(to_arrow(data_or_path))
         rows = table.num_rows
