@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -236,6 +236,6 @@ def _parse(data: dict[str, Any]) -> Allowlist:
 @lru_cache(maxsize=1)
 def default_allowlist() -> Allowlist:
     """Load the allowlist shipped with mlward."""
-    text = resources.files("mlward.model.scan").joinpath("allowlist.yaml").read_text("utf-8")
+    text = Path(__file__).with_name("allowlist.yaml").read_text("utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
     return _parse(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader

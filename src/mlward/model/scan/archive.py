@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import tarfile
-import tempfile
 import zlib
 from dataclasses import replace
 from typing import IO
@@ -173,6 +171,8 @@ class TarScanner(Scanner):
         return len(head) >= 262 and head[257:262] == b"ustar"
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        import tarfile  # lazily: most scans never meet a tar
+
         artifact.stream.seek(0)
         members: list[tarfile.TarInfo] = []
         try:
@@ -234,6 +234,8 @@ class SevenZipScanner(Scanner):
                             f"7z declares {len(infos)} members and {total} bytes; not scanned",
                             member=artifact.member)
                     return
+                import tempfile
+
                 with tempfile.TemporaryDirectory(prefix="mlward-7z-") as tmp:
                     # Into a private temp dir; py7zr refuses members that escape it.
                     archive.extractall(path=tmp)  # noqa: S202

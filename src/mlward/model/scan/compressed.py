@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import bz2
 import lzma
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -81,6 +80,7 @@ def spool(
     read: Callable[[int], bytes], inflater: _Inflater, ctx: ScanContext, limit_in: int
 ) -> tuple[IO[bytes], int, int, bool]:
     """Inflate ``limit_in`` input bytes into a temp file: (file, size, crc32, complete)."""
+    import tempfile
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115
     size = consumed = crc = 0
     while consumed < limit_in:
