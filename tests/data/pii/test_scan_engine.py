@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from mlward.data.pii import EntityType as E
-from mlward.data.pii import PiiScan, ScanSettings, Sensitivity, scan
+from mlward.data.pii import NerRecognizer, PiiScan, ScanSettings, Sensitivity, scan
+from mlward.data.pii.detectors import Span
 from mlward.data.pii.format import to_json, to_sarif, to_table
 from mlward.data.pii.masking import mask_example
 from mlward.engine.dask import DaskEngine
@@ -160,3 +161,30 @@ def test_computation_pickles() -> None:
     result = computation.finalize(computation.map(batch))
     assert result.entities_by_column() == {"email": (E.EMAIL,)}
     assert isinstance(pd.DataFrame(result.to_dict()["columns"]), pd.DataFrame)
+
+
+class _KnownAliases(NerRecognizer):
+    """A minimal recognizer: marks the aliases it was given (stands in for spaCy/GLiNER)."""
+
+    def __init__(self, aliases: list[str]) -> None:
+        self.aliases = aliases
+
+    def recognize(self, texts: list[str]) -> list[list[Span]]:
+        spans = []
+        for text in texts:
+            found = []
+            for alias in self.aliases:
+                start = text.find(alias)
+                if start >= 0:
+                    found.append(self._span(E.PERSON, start, start + len(alias), 0.9))
+            spans.append(found)
+        return spans
+
+
+def test_ner_plugin_spans_join_the_scan() -> None:
+    texts = [f"Ticket {i}: Zorblax Quint reported a broken tap in the kitchen." for i in range(40)]
+    table = pa.table({"ticket_text": texts})
+    assert scan(table).column("ticket_text").entities == ()  # no dictionary knows the name
+    with_ner = scan(table, ner=_KnownAliases(["Zorblax Quint"])).column("ticket_text")
+    assert with_ner.entity_types == (E.PERSON,)
+    assert with_ner.findings[0].masked == "Z****** Q****"
