@@ -23,8 +23,7 @@ from mlward.model.scan import RULES, ScanReport, Verdict, collect_files, scan_pa
 from mlward.report.sarif import to_sarif
 
 TOOL_NAME = "mlward-model-scan"
-_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan",
-          "INFO": "dim"}
+_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
 
 
 def exit_code_for(report: ScanReport, fail_on: Severity) -> int:
@@ -43,8 +42,13 @@ def render_table(report: ScanReport, quiet: bool = False) -> None:
     for r in report.files:
         sev = r.max_severity.name if r.max_severity is not None else "-"
         style = "green" if r.verdict is Verdict.SAFE else "bold red"
-        files.add_row(f"[{style}]{r.verdict.value}[/]", f"[{_STYLE.get(sev, '')}]{sev}[/]"
-                      if sev != "-" else sev, r.format, escape(r.path), str(len(r.findings)))
+        files.add_row(
+            f"[{style}]{r.verdict.value}[/]",
+            f"[{_STYLE.get(sev, '')}]{sev}[/]" if sev != "-" else sev,
+            r.format,
+            escape(r.path),
+            str(len(r.findings)),
+        )
     console.print(files)
     if quiet or not report.findings:
         return
@@ -58,9 +62,21 @@ def render_table(report: ScanReport, quiet: bool = False) -> None:
             where += f"@{loc.offset}"
         if loc.detail:
             where += f" ({loc.detail})"
-        detail.add_row(f"[{_STYLE[f.severity.name]}]{f.severity.name}[/]", f.rule_id,
-                       escape(where), escape(f.message))
+        detail.add_row(
+            f"[{_STYLE[f.severity.name]}]{f.severity.name}[/]", f.rule_id, escape(where), escape(f.message)
+        )
     console.print(detail)
+
+
+def _workspace_allowlist() -> list[str]:
+    """``model.allowlist`` of the enclosing workspace's mlward.yaml, if there is one."""
+    from mlward.cli.context import STATE
+    from mlward.core.errors import WorkspaceNotFound
+
+    try:
+        return list(STATE.workspace().config.model.allowlist)
+    except WorkspaceNotFound:
+        return []
 
 
 def scan(
@@ -68,9 +84,7 @@ def scan(
     format: Annotated[
         OutputFormat | None, typer.Option("--format", "-f", help="table, json or sarif.")
     ] = None,
-    fail_on: Annotated[
-        str, typer.Option("--fail-on", help="Exit 1 at this severity or above.")
-    ] = "high",
+    fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 at this severity or above.")] = "high",
     include: Annotated[
         list[str] | None, typer.Option("--include", help="Only files matching this glob.")
     ] = None,
@@ -93,22 +107,28 @@ def scan(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     files = collect_files(paths, include or (), exclude or ())
+    allow = [*(allow or []), *_workspace_allowlist()]
     show_progress = chosen is OutputFormat.table and not quiet and len(files) > 1
-    kwargs = dict(include=include or (), exclude=exclude or (), workers=workers,
-                  allowlist_extra=allow)
+    kwargs = dict(include=include or (), exclude=exclude or (), workers=workers, allowlist_extra=allow)
     if show_progress:
-        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        with Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("scan", total=len(files))
-            report = scan_paths(paths, progress=lambda done, total, _p: bar.update(
-                task, completed=done), **kwargs)  # type: ignore[arg-type]
+            report = scan_paths(
+                paths, progress=lambda done, total, _p: bar.update(task, completed=done), **kwargs
+            )  # type: ignore[arg-type]
     else:
         report = scan_paths(paths, **kwargs)  # type: ignore[arg-type]
     if chosen is OutputFormat.json:
         emit_json(report.to_dict())
     elif chosen is OutputFormat.sarif:
-        emit_json(to_sarif(report.findings, TOOL_NAME, RULES,
-                           artifacts=[r.path for r in report.files]))
+        emit_json(to_sarif(report.findings, TOOL_NAME, RULES, artifacts=[r.path for r in report.files]))
     else:
         render_table(report, quiet=quiet)
     raise typer.Exit(exit_code_for(report, threshold))
