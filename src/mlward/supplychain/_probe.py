@@ -43,7 +43,7 @@ def probe(paths: list[str] | None = None) -> dict[str, object]:
     seen = set()
     for dist in metadata.distributions(path=paths if paths is not None else sys.path):
         meta = dist.metadata
-        name = meta["Name"] if meta is not None else None
+        name = meta.get("Name") if meta is not None else None
         if not name:
             continue  # a broken dist-info folder without a Name cannot be audited
         key = re.sub(r"[-_.]+", "-", name).lower()
@@ -56,9 +56,9 @@ def probe(paths: list[str] | None = None) -> dict[str, object]:
             {
                 "name": name,
                 "version": dist.version,
-                "summary": meta["Summary"],
-                "license": meta["License"],
-                "license_expression": meta["License-Expression"],
+                "summary": meta.get("Summary"),
+                "license": meta.get("License"),
+                "license_expression": meta.get("License-Expression"),
                 "classifiers": [c for c in classifiers if c.startswith("License ::")],
                 "location": str(location) if location is not None else None,
             }
