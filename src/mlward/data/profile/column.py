@@ -200,11 +200,16 @@ class ColumnProfile:
         self.kll.update(x)
         hll_add(self.hll, hash_floats(x))
         if self.values is not None:
-            self.values.append(x.copy())
-            self.values_sorted = False
             if self.n > exact_limit:
                 self.values = None
+            else:
+                self.values.append(x.copy())
+                self.values_sorted = False
         if self.counts is not None:
+            # a cheap look at the first values spares sorting every batch of a continuous column
+            if np.unique(x[: 4 * NUMERIC_COUNTS_CAP]).size > NUMERIC_COUNTS_CAP:
+                self.counts = None
+                return
             uniq, freq = np.unique(x, return_counts=True)
             if uniq.size > NUMERIC_COUNTS_CAP:
                 self.counts = None
