@@ -122,3 +122,22 @@ def test_configuration_errors() -> None:
         OutlierDetector(target_fpr=0.0)
     with pytest.raises(InputError, match="at least 2"):
         OutlierDetector().fit(pa.table({"x": [1.0]}))
+
+
+def test_scanning_a_partitioned_dataset_matches_batch_scores(fitted, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from mlward.data.outliers import scan_dataset
+    from mlward.engine.local import LocalEngine
+
+    table = _frame(6_000, 8)
+    for i in range(3):
+        pq.write_table(table.slice(i * 2_000, 2_000), tmp_path / f"p{i}.parquet")
+    scan = scan_dataset(fitted, tmp_path, LocalEngine(workers=2, batch_rows=700), top=5)
+    direct = fitted.score(table)
+    assert scan.rows == 6_000 and sum(scan.histogram) == 6_000
+    assert scan.flagged == int(direct.is_outlier.sum())
+    best = np.sort(direct.scores)[::-1][:5]
+    assert [row["score"] for row in scan.top] == pytest.approx(best.tolist(), abs=1e-12)
+    assert set(scan.top[0]["values"]) == set(table.column_names)
+    assert scan.to_dict()["kind"] == "mlward.outliers"

@@ -25,11 +25,11 @@ from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.data.drift import ColumnRule, DriftDetector, DriftReport
 from mlward.data.fairness import FairnessReport, FairnessThresholds, data_fairness, model_fairness
 from mlward.data.io import open_dataset
-from mlward.data.outliers import OutlierDetector
+from mlward.data.outliers import OutlierDetector, scan_dataset
 from mlward.data.profile import DatasetProfile, profile_dataset
 from mlward.engine.base import Engine, ProgressCallback
 from mlward.engine.dask import make_engine
-from mlward.report.html import OutlierSummary, render_html, write_html
+from mlward.report.html import render_html, write_html
 
 FORMATS = ("table", "json", "html")
 EngineOpt = Annotated[str, typer.Option("--engine", help="Engine: local or dask.")]
@@ -263,43 +263,26 @@ def outliers_score(
     fail_on_outliers: Annotated[
         bool, typer.Option("--fail-on-outliers", help="Exit 1 if any row is flagged.")
     ] = False,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Score rows with a saved outlier detector and explain the most anomalous ones."""
     chosen = resolve_format(format, FORMATS)
     detector = OutlierDetector.load(model, expected_digest=digest)
-    table = open_dataset(data).read()
-    scores = detector.score(table)
-    order = [int(i) for i in scores.scores.argsort()[::-1][:top]]
-    rows = [
-        {
-            "row": i,
-            "score": float(scores.scores[i]),
-            "outlier": bool(scores.is_outlier[i]),
-            "features": [{"column": c, "z": z} for c, z in scores.explain(i, detector.top_k)],
-        }
-        for i in order
-    ]
-    flagged = int(scores.is_outlier.sum())
+    with _engine(engine, scheduler) as runner, _progress("scoring") as tick:
+        scan = scan_dataset(detector, data, runner, top=top, progress=tick)
+    flagged = scan.flagged
     if chosen is OutputFormat.json:
-        doc = {
-            "schema_version": 1,
-            "kind": "mlward.outliers",
-            "rows": int(scores.scores.size),
-            "flagged": flagged,
-            "threshold": scores.threshold,
-            "z_threshold": scores.z_threshold,
-            "top": rows,
-        }
-        _emit_json(doc, output)
+        _emit_json(scan.to_dict(), output)
     elif chosen is OutputFormat.html:
-        _emit(render_html(outliers=OutlierSummary.from_scores(scores), title="mlward outlier report"), output)
+        _emit(render_html(outliers=scan, title="mlward outlier report"), output)
     else:
-        view = Table(title=f"{flagged} of {scores.scores.size} rows flagged")
-        for name in ("row", "score", "outlier", "why"):
+        view = Table(title=f"{flagged} of {scan.rows} rows flagged")
+        for name in ("score", "outlier", "why"):
             view.add_column(name)
-        for r in rows:
-            why = ", ".join(f"{f['column']} (z={f['z']:.1f})" for f in r["features"])
-            view.add_row(str(r["row"]), f"{r['score']:.4f}", "yes" if r["outlier"] else "no", why)
+        for row in scan.top:
+            why = ", ".join(f"{c} (z={z:.1f})" for c, z in row["features"])
+            view.add_row(f"{row['score']:.4f}", "yes" if row["outlier"] else "no", why)
         console.print(view)
     if fail_on_outliers and flagged:
         raise typer.Exit(EXIT_FINDINGS)

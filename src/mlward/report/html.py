@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from mlward.data.drift.interface import ColumnDrift, DriftReport
 from mlward.data.fairness import FairnessReport, FairnessThresholds
-from mlward.data.outliers import OutlierScores
+from mlward.data.outliers import OutlierScan, OutlierScores
 from mlward.data.profile import ColumnProfile
 
 REF_COLOR = "#4c72b0"
@@ -226,6 +226,19 @@ class OutlierSummary:
                    int(scores.scores.size), int(scores.is_outlier.sum()), ranked)
 
 
+    @classmethod
+    def from_scan(cls, scan: OutlierScan) -> OutlierSummary:
+        """Trim a dataset scan's fixed [0, 1] histogram to the scores actually seen."""
+        counts = np.asarray(scan.histogram, dtype=float)
+        edges = np.linspace(0.0, 1.0, counts.size + 1)
+        seen = np.flatnonzero(counts)
+        marker = int(np.searchsorted(edges, scan.threshold)) - 1
+        lo = max(min(seen.min(initial=marker), marker) - 1, 0)
+        hi = min(max(seen.max(initial=marker), marker) + 2, counts.size)
+        return cls(tuple(counts[lo:hi].tolist()), tuple(edges[lo:hi + 1].tolist()), scan.threshold,
+                   scan.rows, scan.flagged, scan.explained)
+
+
 def _environment() -> Environment:
     return Environment(loader=PackageLoader("mlward.web", "templates"),
                        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -234,7 +247,7 @@ def _environment() -> Environment:
 def render_html(
     *,
     drift: DriftReport | None = None,
-    outliers: OutlierScores | OutlierSummary | None = None,
+    outliers: OutlierScores | OutlierScan | OutlierSummary | None = None,
     fairness: FairnessReport | None = None,
     fairness_thresholds: FairnessThresholds | None = None,
     title: str = "mlward data trust report",
@@ -251,7 +264,12 @@ def render_html(
             features.append({"entry": entry, "plot": plot})
         context["drift"] = {"report": drift, "features": features, "bars": svg_drift_bars(drift.columns)}
     if outliers is not None:
-        summary = outliers if isinstance(outliers, OutlierSummary) else OutlierSummary.from_scores(outliers)
+        if isinstance(outliers, OutlierScan):
+            summary = OutlierSummary.from_scan(outliers)
+        elif isinstance(outliers, OutlierScores):
+            summary = OutlierSummary.from_scores(outliers)
+        else:
+            summary = outliers
         context["outliers"] = {"summary": summary, "plot": svg_histogram(
             summary.counts, summary.edges, summary.threshold, "outlier score distribution")}
     if fairness is not None:

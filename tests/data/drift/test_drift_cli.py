@@ -95,6 +95,10 @@ def test_outliers_fit_and_score(files, tmp_path) -> None:
     scored = invoke("data", "outliers", "score", str(model), files["drift"], "-f", "json", "--top", "3")
     doc = json.loads(scored.stdout)
     assert doc["rows"] == 3_000 and len(doc["top"]) == 3 and doc["flagged"] > 30
+    assert set(doc["top"][0]["values"]) >= {"income", "channel"}  # the operator sees the row
+    report = tmp_path / "outliers.html"
+    invoke("data", "outliers", "score", str(model), files["drift"], "-f", "html", "-o", str(report))
+    assert "rows flagged" in report.read_text(encoding="utf-8")
     assert doc["top"][0]["features"][0]["column"] in {"income", "latency", "channel"}
     gated = invoke("data", "outliers", "score", str(model), files["drift"], "--fail-on-outliers")
     assert gated.exit_code == 1
