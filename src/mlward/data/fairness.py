@@ -276,7 +276,7 @@ def data_fairness(
 # ---- model fairness with Fairlearn -------------------------------------------------------
 def _binary(values: Any, positive_label: Any) -> np.ndarray:
     array = np.ravel(values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values))
-    return (array == positive_label).astype(int)
+    return np.asarray(array == positive_label, dtype=int)
 
 
 def _sensitive_columns(sensitive: Any, rows: int) -> dict[str, np.ndarray]:

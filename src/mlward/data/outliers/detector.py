@@ -335,6 +335,6 @@ def _column_spec(col: pa.ChunkedArray, name: str, max_categories: int) -> dict[s
 def _z_column(table: pa.Table, spec: dict[str, Any]) -> np.ndarray:
     col = table.column(spec["name"])
     if spec["kind"] == NUMERIC:
-        return (_numeric(col, spec["median"]) - spec["median"]) / spec["scale"]
+        return np.asarray((_numeric(col, spec["median"]) - spec["median"]) / spec["scale"])
     z, unseen = spec["z"], spec["z_unseen"]
     return np.array([z.get(v, unseen) for v in _text(col).tolist()])

@@ -95,4 +95,4 @@ class Forest:
             right = flat_x[cells + self.split_feature[node]] > self.split_threshold[node]
             node = self.child[2 * node + right]
         depths = self.leaf_value[node].sum(axis=0)
-        return -np.exp2(-depths / self.denominator)
+        return np.asarray(-np.exp2(-depths / self.denominator))

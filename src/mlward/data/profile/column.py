@@ -11,6 +11,7 @@ import datasketches as ds
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 
 from mlward.core.errors import InputError
 from mlward.data.profile.sketches import (
@@ -102,8 +103,9 @@ class ColumnProfile:
         """Distinct non-null values: exact when known, else the HyperLogLog estimate."""
         if self.counts is not None:
             return float(len(self.counts))
-        if self.values is not None:
-            return float(np.unique(self.exact_values()).size)
+        values = self.exact_values()
+        if values is not None:
+            return float(np.unique(values).size)
         return hll_estimate(self.hll)
 
     def exact_values(self) -> np.ndarray | None:
@@ -121,7 +123,7 @@ class ColumnProfile:
             return 0.0
         return float(self.kll.normalized_rank_error(False)) if self.kll.is_estimation_mode() else 0.0
 
-    def cdf(self, points: np.ndarray) -> np.ndarray:
+    def cdf(self, points: ArrayLike) -> np.ndarray:
         """Return P(X <= p) for each point (numeric)."""
         points = np.asarray(points, dtype=np.float64)
         values = self.exact_values()
@@ -135,7 +137,7 @@ class ColumnProfile:
             return np.zeros(0)
         return np.asarray(self.kll.get_cdf(unique.tolist(), True))[:-1][inverse]
 
-    def quantiles(self, ranks: np.ndarray) -> np.ndarray:
+    def quantiles(self, ranks: ArrayLike) -> np.ndarray:
         """Return the values at normalized ranks in [0, 1] (numeric)."""
         ranks = np.clip(np.asarray(ranks, dtype=np.float64), 0.0, 1.0)
         values = self.exact_values()
@@ -159,7 +161,7 @@ class ColumnProfile:
         found = {item[0]: float(item[1]) for item in items}
         return found, max(float(self.n) - sum(found.values()), 0.0)
 
-    def histogram(self, edges: np.ndarray) -> np.ndarray:
+    def histogram(self, edges: ArrayLike) -> np.ndarray:
         """Return the fraction of values in each bin; values outside go to the end bins."""
         inner = self.cdf(np.asarray(edges, dtype=np.float64)[1:-1])
         return np.diff(np.concatenate([[0.0], inner, [1.0]]))
