@@ -52,8 +52,122 @@ def main() -> None:
     if code != 1:
         print("the demo expected the drift gate to fail on the new batch", file=sys.stderr)
         sys.exit(code or 1)
+    serve_round_trip()
     step("Workspace status", "status")
+    step("Audit trail: verify the hash chain", "audit", "verify")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
+    print("\nNext: start the gateway yourself with")
+    print(f"  cd {HERE} && MLWARD_PRINCIPAL=demo mlward serve --port 8080")
+    print("and call it with `mlward predict credit-risk --data @row.json --token TOKEN --sign`.")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_round_trip() -> None:
+    """Serve the promoted model, then make a signed, authenticated prediction against it."""
+    import json
+    import urllib.request
+
+    print("\n== Issue an API token for a client with the predictor role (shown once)", flush=True)
+    print("$ mlward tokens create --role predictor --name demo-client --expires 1h", flush=True)
+    created = subprocess.run(
+        [
+            *MLWARD,
+            "tokens",
+            "create",
+            "--role",
+            "predictor",
+            "--name",
+            "demo-client",
+            "--expires",
+            "1h",
+            "--format",
+            "json",
+        ],
+        cwd=HERE,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    issued = json.loads(created.stdout)
+    print(f"token id {issued['id']} (the secret itself is never stored, only its hash)")
+    port = _free_port()
+    print(
+        f"\n== Serve the production model on 127.0.0.1:{port} (verify-then-load)\n"
+        f"$ mlward serve --port {port}",
+        flush=True,
+    )
+    server = subprocess.Popen([*MLWARD, "serve", "--port", str(port)], cwd=HERE, env=ENV)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print("the gateway did not become ready", file=sys.stderr)
+                sys.exit(3)
+            time.sleep(0.5)
+        row = {
+            "age": 41,
+            "income": 58000.0,
+            "loan_amount": 12000.0,
+            "term_months": 36,
+            "credit_score": 702,
+            "debt_to_income": 0.31,
+            "employment_years": 6.5,
+            "home_ownership": "MORTGAGE",
+            "purpose": "car",
+        }
+        env = {**ENV, "MLWARD_SIGNING_SECRET": issued["signing_secret"], "MLWARD_TOKEN": issued["token"]}
+        print(
+            "\n== A signed, authenticated prediction round trip\n"
+            f"$ mlward predict credit-risk --sign --url http://127.0.0.1:{port} --data '{json.dumps(row)}'",
+            flush=True,
+        )
+        code = subprocess.run(
+            [
+                *MLWARD,
+                "predict",
+                "credit-risk",
+                "--sign",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--data",
+                json.dumps([row]),
+            ],
+            cwd=HERE,
+            env=env,
+            check=False,
+        ).returncode
+        if code != 0:
+            sys.exit(code)
+        print("\n== The same request without a token is refused (401, audited)", flush=True)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/models/credit-risk/predict",
+            method="POST",
+            data=json.dumps({"rows": [row]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5)
+            print("unexpected: an anonymous request was served", file=sys.stderr)
+            sys.exit(1)
+        except urllib.error.HTTPError as denied:
+            print(f"HTTP {denied.code}: {json.loads(denied.read()).get('title', '')}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -109,3 +109,33 @@ def sbom_command() -> typer.Typer:
     app = typer.Typer(add_completion=False)
     app.command("sbom")(deps.sbom)
     return app
+
+
+def tokens_app() -> typer.Typer:
+    """``mlward tokens ...``."""
+    from mlward.cli import tokens
+
+    app = typer.Typer(help="API tokens of the inference gateway.", no_args_is_help=True, add_completion=False)
+    app.command("create")(tokens.create)
+    app.command("ls")(tokens.ls)
+    app.command("revoke")(tokens.revoke)
+    app.command("signing-secret")(tokens.signing_secret)
+    return app
+
+
+def serve_command() -> typer.Typer:
+    """``mlward serve`` as a one-command app."""
+    from mlward.cli import serve
+
+    app = typer.Typer(add_completion=False)
+    app.command("serve")(serve.serve)
+    return app
+
+
+def predict_command() -> typer.Typer:
+    """``mlward predict`` as a one-command app."""
+    from mlward.cli import serve
+
+    app = typer.Typer(add_completion=False)
+    app.command("predict")(serve.predict)
+    return app

@@ -81,11 +81,23 @@ LAZY = {
     ),
     "model": ("mlward.cli.groups:model_app", "Model supply chain: scan, sign, register, promote, load, BOM."),
     "deps": ("mlward.cli.groups:deps_app", "Dependency vulnerability audit (OSV)."),
+    "tokens": (
+        "mlward.cli.groups:tokens_app",
+        "API tokens of the inference gateway (shown once, stored hashed).",
+    ),
 }
 LAZY_COMMANDS = {
     "sbom": (
         "mlward.cli.groups:sbom_command",
         "CycloneDX 1.6 SBOM of the environment and the registered models.",
+    ),
+    "serve": (
+        "mlward.cli.groups:serve_command",
+        "Serve production models: verified, authenticated, rate limited, audited.",
+    ),
+    "predict": (
+        "mlward.cli.groups:predict_command",
+        "Send a (signed) prediction request to a running gateway.",
     ),
 }
 

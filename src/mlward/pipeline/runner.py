@@ -150,6 +150,16 @@ class PipelineRunner:
                 raise ConfigError(
                     f"{source}: policy.gates[{index}].retrain: name the stage to rerun on failure"
                 )
+        config = workspace.config
+        sections = {
+            "contracts": config.contracts,
+            "pii": config.pii,
+            "model": config.model.model_dump(),
+            "datasets": {k: v.model_dump() for k, v in config.datasets.items()},
+        }
+        self._config_digest = hashlib.sha256(
+            json.dumps(sections, sort_keys=True, default=str).encode()
+        ).hexdigest()
         if only not in (None, "security"):
             raise ConfigError(f"--only {only!r}: the only group is 'security'")
 
@@ -310,6 +320,9 @@ class PipelineRunner:
             "outputs": list(stage.outputs),
             "inputs": inputs,
             "code": code,
+            # Stages read these sections of mlward.yaml (contracts, the PII policy, dataset
+            # paths, the model allowlist): a change there must rerun them.
+            "config": self._config_digest,
         }
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
