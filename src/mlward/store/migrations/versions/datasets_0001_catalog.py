@@ -15,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _child_key() -> sa.Column:
+def _child_key() -> sa.Column[int]:
     return sa.Column(
         "version_id",
         sa.Integer(),
