@@ -191,7 +191,8 @@ class PipelineRunner:
             rerun: dict[str, StageRecord] = {}
             self._execute(again, run_id, rerun, outcomes, [], force=True)
             for name, record in rerun.items():
-                records[f"{name} (retrain)"] = record
+                record.name = f"{name} (retrain)"
+                records[record.name] = record
             retrained = again
         ended = datetime.now(UTC)
         failed = any(r.status not in ("ok", "cached") for r in records.values())
