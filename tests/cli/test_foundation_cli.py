@@ -95,3 +95,28 @@ def test_lineage_loops_cli(mlward, tmp_path: Path):
         mlward("lineage", "show", "model:m@1", "--format", "json", cwd=tmp_path / "proj").out
     )
     assert {"kind": "dataset", "name": "a", "version": "1", "digest": None, "uri": None} in upstream
+
+
+def test_model_register_promote_load_from_the_cli(mlward, tmp_path: Path):
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    mlward("init", "proj")
+    ws = tmp_path / "proj"
+    model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+    joblib.dump(model, ws / "m.joblib")
+    registered = mlward(
+        "model", "register", "m.joblib", "--name", "tiny", "-m", "auc=0.9", "-f", "json", cwd=ws
+    )
+    assert registered.code == 0, registered.err
+    assert json.loads(registered.out)["version"] == 1
+    assert mlward("model", "promote", "tiny@1", "--to", "production", cwd=ws).code == 0
+    loaded = json.loads(mlward("model", "load", "tiny@production", "-f", "json", cwd=ws).out)
+    assert loaded["loaded"] == "sklearn.linear_model._logistic.LogisticRegression"
+    assert loaded["checks"]["signature"]["verified"] is True
+    bom = json.loads(mlward("model", "bom", "tiny@1", cwd=ws).out)
+    assert bom["components"][0]["type"] == "machine-learning-model"
+    (ws / "evil.pkl").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    refused = mlward("model", "register", "evil.pkl", "--name", "evil", cwd=ws)
+    assert refused.code == 1 and "refusing to register" in refused.err

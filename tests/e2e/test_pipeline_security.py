@@ -229,3 +229,25 @@ def test_run_report_renders_in_chromium(workspace: Workspace):
         finally:
             browser.close()
     assert (ws.root / "report.png").stat().st_size > 10_000
+
+
+def test_continuous_security_rescans_deployed_models(workspace: Workspace):
+    from mlward.model.registry import get_model, promote_model
+
+    _project(workspace.root)
+    ws = configure(workspace, TRAIN_AND_REGISTER)
+    assert PipelineRunner(ws).run().status == "passed"
+    promote_model(ws, "toy", 1, "production")
+    clean = PipelineRunner(ws, only="security").run()
+    registry = next(s for s in clean.stages if s.name == "registry")
+    assert registry.status == "ok" and registry.metrics["registry"]["checked"] == 1
+    # The production blob is tampered with in the object store: the nightly run catches it.
+    blob = Path(ws.objects.path_of(get_model(ws, "toy").files["model.joblib"]))
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[-3] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    tampered = PipelineRunner(ws, only="security").run()
+    assert tampered.status == "failed"
+    assert any("toy@1" in line for line in tampered.failures)
+    assert ws.audit.query(outcome="alert")

@@ -81,6 +81,7 @@ def model_app() -> typer.Typer:
     app.command("show")(model_registry.show)
     app.command("promote")(model_registry.promote)
     app.command("verify-stored")(model_registry.verify_stored)
+    app.command("load")(model_registry.load)
     app.command("export")(model_registry.export)
     app.command("bom")(model_registry.bom)
     app.command("fairness")(data_trust.fairness)

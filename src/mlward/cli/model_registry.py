@@ -190,3 +190,26 @@ def bom(
         console.print(f"wrote ML-BOM to {output}")
     else:
         emit_json(document)
+
+
+def load(
+    model: Annotated[str, typer.Argument(help="NAME[@VERSION|@STAGE].")],
+    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+) -> None:
+    """Verify (digests, signature, fresh scan) then deserialize with the restricted loader."""
+    from mlward.model.registry import open_model, parse_model_ref
+
+    name, selector = parse_model_ref(model)
+    with open_model(STATE.workspace(), name, selector) as loaded:
+        obj = loaded.model
+        facts = {
+            "model": loaded.version.ref,
+            "root_digest": loaded.version.root_digest,
+            "checks": loaded.checks,
+            "loaded": f"{type(obj).__module__}.{type(obj).__qualname__}" if obj is not None else None,
+        }
+    if resolve_format(format) is OutputFormat.json:
+        emit_json(facts)
+        return
+    what = facts["loaded"] or "verified files (no safe in-process loader: use the framework's own)"
+    console.print(f"[green]verified and loaded[/] {facts['model']}: {what}")

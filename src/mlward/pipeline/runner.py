@@ -181,6 +181,8 @@ class PipelineRunner:
         outcomes: dict[str, StageOutcome] = {}
         retrain: list[str] = []
         self._execute(order, run_id, records, outcomes, retrain, force=self.force)
+        if self.only == "security":
+            records["registry"] = self._rescan_registry()
         retrained = []
         if retrain and all(r.status in ("ok", "cached") for r in records.values()):
             again = [
@@ -207,6 +209,34 @@ class PipelineRunner:
         result.provenance = self._provenance(result, outcomes, order)
         self._record(result)
         return result
+
+    def _rescan_registry(self) -> StageRecord:
+        """Continuous security: re-verify and re-scan every staged or production model.
+
+        A model that no longer passes (tampered bytes, a signature that fails, a finding
+        under today's rules) fails the run and is audited as an alert by the registry.
+        """
+        from mlward.model.registry import list_models, verify_version
+
+        began = time.monotonic()
+        checked, problems = 0, []
+        for version in list_models(self.workspace):
+            if version.stage not in ("staging", "production"):
+                continue
+            checked += 1
+            try:
+                verify_version(self.workspace, version.name, str(version.version))
+            except MlwardError as exc:
+                problems.append(f"{version.ref} ({version.stage}): {exc}")
+        record = StageRecord(
+            "registry", "rescan-registry", "failed" if problems else "ok",
+            summary=f"{checked} deployed model(s) re-verified and re-scanned",
+            duration_s=time.monotonic() - began,
+            error="; ".join(problems) or None,
+            metrics={"registry": {"checked": checked, "failing": len(problems)}},
+        )
+        self.progress("end", "registry", record)
+        return record
 
     def _execute(
         self,
