@@ -45,7 +45,10 @@ def main() -> None:
     started = time.monotonic()
     shutil.rmtree(HERE / ".mlward", ignore_errors=True)
     print("== Generating synthetic loan applications (deterministic, with PII)", flush=True)
-    subprocess.run([sys.executable, str(HERE / "generate_data.py")], check=True)
+    # MLWARD_DEMO_ROWS shrinks the data (the end-to-end test runs the demo on fewer rows).
+    rows = os.environ.get("MLWARD_DEMO_ROWS")
+    sizes = ["--rows", rows, "--new-rows", str(max(1000, int(rows) // 5))] if rows else []
+    subprocess.run([sys.executable, str(HERE / "generate_data.py"), *sizes], check=True)
     step("Create the workspace (keys, metadata store, object store)", "init", ".")
     _advisories_zip()
     code = step("Run the whole pipeline (mlward.yaml)", "run", check=False)

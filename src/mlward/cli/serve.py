@@ -75,7 +75,7 @@ def predict(
         return
     console.print(
         f"{result.model}@{result.version} ({result.model_digest[:19]}…) request {result.request_id}"
-        f"{' [signed]' if sign else ''}"
+        f"{' (signed)' if sign else ''}"
     )
     for index, prediction in enumerate(result.predictions):
         extra = f"  p={max(result.probabilities[index]):.3f}" if result.probabilities else ""
