@@ -165,19 +165,40 @@ def scan(
 
 
 def protect(
-    target: Annotated[Path, typer.Argument(help="Dataset to protect (file or directory).")],
+    target: Annotated[
+        str, typer.Argument(help="Dataset to protect: a file, a directory, or a dataset name in mlward.yaml.")
+    ],
     output: Annotated[
-        Path, typer.Argument(help="Protected output: .parquet (keeps metadata), .csv or .jsonl.")
+        Path,
+        typer.Option("--output", "-o", help="Protected output: .parquet (keeps metadata), .csv or .jsonl."),
     ],
     policy_file: Annotated[
         Path | None,
         typer.Option("--policy", "-p", help="Policy YAML (default: the pii: section of mlward.yaml)."),
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Add the output to the catalogue under this name, with lineage."),
+    ] = None,
+    quasi_identifiers: Annotated[
+        str | None,
+        typer.Option(
+            "--quasi-identifiers", help="Comma-separated columns: report k-anonymity / l-diversity."
+        ),
+    ] = None,
+    sensitive: Annotated[
+        str | None, typer.Option("--sensitive", help="Sensitive column for l-diversity.")
+    ] = None,
     format: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")] = None,
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
-    result, _ = protect_data(target, _policy(policy_file), _data_key(), output)
+    source = _resolve_target(target)
+    result, _ = protect_data(source, _policy(policy_file), _data_key(), output)
+    extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
+    if extra and chosen is not OutputFormat.json:
+        for line in extra.get("lines", []):
+            console.print(line)
     if chosen is OutputFormat.json:
         emit_json(
             {
@@ -186,6 +207,7 @@ def protect(
                 "actions": result.actions,
                 "warnings": list(result.warnings),
                 "sensitivity": result.scan.sensitivity.label,
+                **{k: v for k, v in extra.items() if k != "lines"},
             }
         )
         return
@@ -199,6 +221,89 @@ def protect(
     console.print(table)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _resolve_target(target: str) -> Path:
+    """A path as given, or the path of a dataset declared under ``datasets:``."""
+    path = Path(target)
+    if path.exists():
+        return path
+    from mlward.cli.context import STATE
+    from mlward.core.errors import WorkspaceNotFound
+
+    try:
+        workspace = STATE.workspace()
+    except WorkspaceNotFound:
+        workspace = None
+    spec = workspace.config.datasets.get(target) if workspace else None
+    if spec is None:
+        raise InputError(f"{target}: no such file, directory or declared dataset")
+    return workspace.root / spec.path  # type: ignore[union-attr]
+
+
+def _after_protect(
+    source: Path,
+    target: str,
+    output: Path,
+    result: object,
+    register: str | None,
+    quasi_identifiers: str | None,
+    sensitive: str | None,
+) -> dict[str, object]:
+    """Audit the protection, register the output with lineage, report k-anonymity."""
+    from mlward.cli.context import STATE
+    from mlward.core.errors import WorkspaceNotFound
+
+    extra: dict[str, object] = {"lines": []}
+    lines: list[str] = extra["lines"]  # type: ignore[assignment]
+    try:
+        workspace = STATE.workspace()
+    except WorkspaceNotFound:
+        workspace = None
+    if workspace is not None:
+        from mlward.core.workspace import current_principal
+
+        workspace.audit.append(
+            current_principal(),
+            "data.protect",
+            str(output),
+            details={"source": str(source), "actions": getattr(result, "actions", {})},
+        )
+    if register:
+        if workspace is None:
+            raise ConfigError("--register needs a workspace (mlward init)")
+        from mlward.core.errors import NotFound
+        from mlward.data.catalog import add_dataset, get_dataset
+        from mlward.lineage.graph import ArtifactRef
+
+        try:
+            inputs = [get_dataset(workspace, target).artifact]
+        except (NotFound, ConfigError):  # the source need not be in the catalogue
+            inputs = [ArtifactRef("file", str(source), "source")]
+        version = add_dataset(
+            workspace, output, register, lineage_inputs=inputs, produced_by="pii.protect", tags=["protected"]
+        )
+        extra["registered"] = version.ref
+        lines.append(f"registered {version.ref} with lineage to {inputs[0].kind}:{inputs[0].name}")
+    if quasi_identifiers:
+        from mlward.data.pii import k_anonymity
+
+        table = open_dataset(output).read()
+        report = k_anonymity(
+            table, [c.strip() for c in quasi_identifiers.split(",") if c.strip()], sensitive=sensitive
+        )
+        extra["k_anonymity"] = {
+            "k": report.k,
+            "classes": report.classes,
+            "rows_at_risk": report.rows_at_risk,
+            "l_distinct": report.l_distinct,
+        }
+        lines.append(
+            f"k-anonymity over {quasi_identifiers}: k={report.k}, {report.classes} classes, "
+            f"{report.rows_at_risk} rows at risk (below k={report.k_target})"
+            + (f", l-diversity {report.l_distinct}" if report.l_distinct is not None else "")
+        )
+    return extra
 
 
 def reveal(

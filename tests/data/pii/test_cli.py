@@ -53,7 +53,9 @@ def test_protect_then_reveal_with_guard(app: typer.Typer, customers: Path, tmp_p
     policy = tmp_path / "policy.yaml"
     policy.write_text("by_entity:\n  EMAIL: tokenize\n  US_SSN: {action: fpe}\n")
     protected = tmp_path / "protected.parquet"
-    result = runner.invoke(app, ["protect", str(customers), str(protected), "-p", str(policy), "-f", "json"])
+    result = runner.invoke(
+        app, ["protect", str(customers), "-o", str(protected), "-p", str(policy), "-f", "json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["actions"]["email"] == "tokenize" and summary["actions"]["address"] == "redact"
@@ -99,3 +101,52 @@ def test_missing_key_is_a_usage_error(customers: Path, tmp_path: Path) -> None:
     data_pii.set_loaders()
     result = CliRunner().invoke(group, ["encrypt", str(customers), str(tmp_path / "x")])
     assert result.exception is not None and "data key" in str(result.exception)
+
+
+def test_protect_registers_with_lineage_and_reports_k_anonymity(tmp_path):
+    import json as _json
+    import os
+    import subprocess
+    import sys
+
+    from mlward.core.workspace import Workspace
+
+    env = {**os.environ, "MLWARD_PRINCIPAL": "tester"}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "mlward.cli.main", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run("init", ".").returncode == 0
+    rows = ["name,email,zip,age"] + [
+        f"Ann Smith{i},ann{i}@example.org,{94100 + i % 3},{30 + i % 4}" for i in range(60)
+    ]
+    (tmp_path / "people.csv").write_text("\n".join(rows) + "\n")
+    assert run("data", "add", "people.csv", "--name", "people").returncode == 0
+    out = run(
+        "data",
+        "protect",
+        "people.csv",
+        "-o",
+        "safe.parquet",
+        "--register",
+        "people-safe",
+        "--quasi-identifiers",
+        "zip,age",
+        "-f",
+        "json",
+    )
+    assert out.returncode == 0, out.stderr
+    doc = _json.loads(out.stdout)
+    assert doc["registered"] == "people-safe@1"
+    assert doc["k_anonymity"]["k"] >= 1 and doc["k_anonymity"]["classes"] >= 1
+    ws = Workspace.open(tmp_path)
+    from mlward.lineage.graph import ArtifactRef
+
+    upstream = ws.lineage.upstream(ArtifactRef("dataset", "people-safe", "1"))
+    assert any(r.kind == "file" or r.name == "people" for r in upstream)
+    assert ws.audit.query(action="data.protect")
+    ws.close()
