@@ -103,15 +103,6 @@ def deps_app() -> typer.Typer:
     return app
 
 
-def sbom_command() -> typer.Typer:
-    """``mlward sbom`` as a one-command app."""
-    from mlward.cli import deps
-
-    app = typer.Typer(add_completion=False)
-    app.command("sbom")(deps.sbom)
-    return app
-
-
 def tokens_app() -> typer.Typer:
     """``mlward tokens ...``."""
     from mlward.cli import tokens
@@ -121,22 +112,4 @@ def tokens_app() -> typer.Typer:
     app.command("ls")(tokens.ls)
     app.command("revoke")(tokens.revoke)
     app.command("signing-secret")(tokens.signing_secret)
-    return app
-
-
-def serve_command() -> typer.Typer:
-    """``mlward serve`` as a one-command app."""
-    from mlward.cli import serve
-
-    app = typer.Typer(add_completion=False)
-    app.command("serve")(serve.serve)
-    return app
-
-
-def predict_command() -> typer.Typer:
-    """``mlward predict`` as a one-command app."""
-    from mlward.cli import serve
-
-    app = typer.Typer(add_completion=False)
-    app.command("predict")(serve.predict)
     return app

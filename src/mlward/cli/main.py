@@ -73,7 +73,8 @@ app.add_typer(run_cli.app, name="runs")
 app.command("verify-provenance")(run_cli.verify_provenance)
 
 
-# Heavy groups load on first use (see cli.lazy): name -> (factory, help).
+# Heavy groups load on first use (see cli.lazy): name -> (module:factory, help);
+# single commands: name -> (module:function, help).
 LAZY = {
     "data": (
         "mlward.cli.groups:data_app",
@@ -88,15 +89,15 @@ LAZY = {
 }
 LAZY_COMMANDS = {
     "sbom": (
-        "mlward.cli.groups:sbom_command",
+        "mlward.cli.deps:sbom",
         "CycloneDX 1.6 SBOM of the environment and the registered models.",
     ),
     "serve": (
-        "mlward.cli.groups:serve_command",
+        "mlward.cli.serve:serve",
         "Serve production models: verified, authenticated, rate limited, audited.",
     ),
     "predict": (
-        "mlward.cli.groups:predict_command",
+        "mlward.cli.serve:predict",
         "Send a (signed) prediction request to a running gateway.",
     ),
 }
