@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import time
 
 import numpy as np
@@ -141,3 +143,19 @@ def test_scanning_a_partitioned_dataset_matches_batch_scores(fitted, tmp_path) -
     assert [row["score"] for row in scan.top] == pytest.approx(best.tolist(), abs=1e-12)
     assert set(scan.top[0]["values"]) == set(table.column_names)
     assert scan.to_dict()["kind"] == "mlward.outliers"
+
+
+def test_crafted_tree_arrays_are_refused(fitted) -> None:
+    from safetensors.numpy import load, save
+
+    data = fitted.to_bytes()
+    header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])["__metadata__"]
+    for name, mutate in (
+        ("children_left", lambda a: a.__setitem__((0, 0), a.shape[1] + 5)),  # out of range
+        ("children_right", lambda a: a.__setitem__((0, 0), 0)),  # a cycle back to the root
+        ("feature", lambda a: a.__setitem__((0, 0), 999)),  # a column that does not exist
+    ):
+        arrays = load(data)
+        mutate(arrays[name])
+        with pytest.raises(InputError, match="invalid mlward outlier model"):
+            OutlierDetector.from_bytes(save(arrays, metadata=header))

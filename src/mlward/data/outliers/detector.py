@@ -258,13 +258,19 @@ class OutlierDetector:
             raise InputError(f"not an mlward outlier model: {exc}") from exc
         if config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
             raise InputError("not an mlward outlier model (format or version mismatch)")
-        detector = cls(float(config["target_fpr"]), top_k=int(config["top_k"]))
-        detector.spec_ = config["spec"]
-        detector.threshold_ = float(config["threshold"])
-        detector.z_threshold_ = float(config["z_threshold"])
-        detector.offset_ = float(config["offset"])
-        detector.forest_ = Forest(arrays, int(config["max_samples"]))
-        detector._prepare()
+        try:
+            detector = cls(float(config["target_fpr"]), top_k=int(config["top_k"]))
+            detector.spec_ = config["spec"]
+            detector.threshold_ = float(config["threshold"])
+            detector.z_threshold_ = float(config["z_threshold"])
+            detector.offset_ = float(config["offset"])
+            detector.forest_ = Forest(arrays, int(config["max_samples"]))
+            detector._prepare()
+            used = detector.forest_.feature[detector.forest_.feature >= 0]
+            if used.size and int(used.max()) >= len(detector.feature_names_):
+                raise ValueError("tree feature index beyond the encoded columns")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"invalid mlward outlier model: {exc}") from exc
         return detector
 
     @classmethod

@@ -29,6 +29,7 @@ class Forest:
         self.threshold = arrays["threshold"].astype(np.float64)
         self.n_node_samples = arrays["n_node_samples"].astype(np.int64)
         self.max_samples = max_samples
+        _check_tree_arrays(self.left, self.right, self.feature, self.threshold, self.n_node_samples)
         trees, nodes = self.left.shape
         depth = np.zeros((trees, nodes))
         for node in range(nodes):  # children always have larger ids than their parent
@@ -96,3 +97,17 @@ class Forest:
             node = self.child[2 * node + right]
         depths = self.leaf_value[node].sum(axis=0)
         return np.asarray(-np.exp2(-depths / self.denominator))
+
+
+def _check_tree_arrays(left: np.ndarray, right: np.ndarray, *others: np.ndarray) -> None:
+    """Refuse arrays a scorer could walk out of: wrong shapes, or children not after parents."""
+    if left.ndim != 2 or any(a.shape != left.shape for a in (right, *others)):
+        raise ValueError("tree arrays must all have the same (trees, nodes) shape")
+    nodes = left.shape[1]
+    inner = left >= 0
+    index = np.broadcast_to(np.arange(nodes), left.shape)
+    if np.any((left >= nodes) | (right >= nodes) | (inner != (right >= 0))):
+        raise ValueError("tree children out of range")
+    if np.any(inner & ((left <= index) | (right <= index))):
+        raise ValueError("tree children must come after their parent")
+
