@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlward.core.errors import InputError
 from mlward.data.profile import (
@@ -183,3 +185,23 @@ def test_selected_columns_and_unknown_columns() -> None:
         profile_dataset(table, columns=["nope"])
     assert ProfileComputation().empty().rows == 0
     assert column_kind(pa.list_(pa.int64())) == "other"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=60),
+    words=st.lists(st.sampled_from(["a", "b", "ç", "日本", ""]), min_size=60, max_size=60),
+    cut=st.integers(0, 60),
+)
+def test_merge_and_json_round_trip_property(values, words, cut) -> None:
+    table = pa.table({"x": pa.array(values, pa.float64()), "w": words[: len(values)]})
+    whole = profile_dataset(table)
+    parts = profile_dataset(table.slice(0, cut)) if cut else None
+    rest = profile_dataset(table.slice(cut)) if cut < len(values) else None
+    merged = parts.merge(rest) if parts and rest else (parts or rest)
+    for profile in (merged, DatasetProfile.from_json(merged.to_json(include_values=True))):
+        for name in ("x", "w"):
+            a, b = profile.columns[name], whole.columns[name]
+            assert (a.count, a.nulls, a.n, a.counts) == (b.count, b.nulls, b.n, b.counts)
+            assert a.mean == pytest.approx(b.mean, rel=1e-9, abs=1e-6)
+        assert np.array_equal(profile.columns["x"].exact_values(), whole.columns["x"].exact_values())

@@ -339,7 +339,7 @@ class ColumnProfile:
             col.hll = np.frombuffer(zlib.decompress(unb64(data["hll"])), np.uint8).copy()
             if col.hll.size != 1 << HLL_P:
                 raise ValueError("bad HyperLogLog register count")
-            if data.get("values"):
+            if data.get("values") is not None:
                 col.values = [np.frombuffer(unb64(data["values"]), "<f8").astype(np.float64)]
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, zlib.error) as exc:
             raise InputError(f"invalid profile for column {data.get('name')!r}: {exc}") from exc
