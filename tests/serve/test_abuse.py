@@ -33,6 +33,7 @@ def traffic():
 
 def _monitor(detector, **settings):
     columns = list(contract_columns(CONTRACT).values())
+    settings.setdefault("outlier_sample_rate", 1.0)
     return AbuseMonitor(
         GuardSettings(**settings),
         4,
@@ -101,7 +102,8 @@ def test_repeated_queries_are_flagged(detector):
 
 
 def test_outlier_flood_is_flagged_and_normal_traffic_is_not(detector, traffic):
-    monitor = _monitor(detector, outlier_min_rows=20, outlier_ratio=0.3)
+    # Every row scored here; the sampled default is checked below.
+    monitor = _monitor(detector, outlier_min_rows=20, outlier_ratio=0.3, outlier_rows_per_request=10)
     assert "outliers" not in _feed(monitor, "normal", traffic[:200], batch=10)
     rng = np.random.default_rng(1)
     odd = np.column_stack(
@@ -156,3 +158,22 @@ def test_flag_policy_answers_but_marks_the_decision(make_client, template, ws_co
     time.sleep(0.3)
     flagged = [e for e in ws_copy.audit.query(action="serve.predict") if e.details["decision"] == "flagged"]
     assert flagged
+
+
+def test_sampled_outlier_scoring_still_sees_a_flood(detector):
+    columns = list(contract_columns(CONTRACT).values())
+    # Defaults: a quarter of the requests, one random row of each, is scored.
+    monitor = AbuseMonitor(
+        GuardSettings(outlier_min_rows=10),
+        4,
+        scale=feature_scale(columns, detector),
+        scorer=DetectorScorer(detector),
+        columns=FEATURES,
+        seed=0,
+    )
+    rng = np.random.default_rng(4)
+    odd = np.column_stack(
+        [rng.integers(95, 100, 800), rng.uniform(8e5, 1e6, 800), rng.uniform(9e5, 1e6, 800), np.full(800, 60)]
+    ).astype(float)
+    assert "outliers" in _feed(monitor, "batch-prober", odd, batch=10)
+    assert 10 <= monitor._clients["batch-prober"].out_rows < 80  # far fewer rows scored than sent

@@ -63,7 +63,7 @@ def test_gateway_exports_drift_and_audits_the_alarm(make_client, template, ws_co
 
 
 def test_prediction_audit_event_content(make_client, template, ws_copy):
-    client = make_client()
+    client = make_client(models={"credit-risk": {"log_inputs": True}})
     auth = bearer(template.tokens["predictor"])
     rows = [good_row() for _ in range(3)]
     response = client.post(PREDICT, json={"rows": rows}, headers=auth)
@@ -74,7 +74,7 @@ def test_prediction_audit_event_content(make_client, template, ws_copy):
     assert details["root_digest"] == response.headers["x-mlward-model-digest"].removeprefix("sha256:")
     assert details["output"] == response.json()["predictions"] and details["rows"] == 3
     assert len(details["input_digest"]) == 64 and details["latency_ms"] > 0
-    # The contract marks no column as personal data, so inputs are kept (in feature order).
+    # Asked for, and the contract marks no column as personal data: inputs kept (in feature order).
     assert details["inputs"][0] == [rows[0][k] for k in ("age", "income", "loan_amount", "term_months")]
     # Same rows, other key order and spacing: same canonical digest.
     shuffled = [dict(reversed(list(r.items()))) for r in rows]

@@ -20,6 +20,8 @@ the policy (log, flag, block).
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 import warnings
 from collections import OrderedDict, deque
@@ -36,8 +38,9 @@ from mlward.serve.settings import GuardSettings
 MAX_PRINCIPALS = 10_000
 _DUPLICATE_WINDOW = 50
 _OUTLIER_WINDOW_ROWS = 1000
-_SHAPIRO_MAX = 2000
+_SHAPIRO_MAX = 1000
 _CLIP = 1e6
+_SAME = 1e-6  # distances below this (in scaled units) count as a repeated query
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class _Client:
         "dup_window",
         "history",
         "last",
+        "norms",
         "out_hits",
         "out_rows",
         "out_window",
@@ -74,9 +78,10 @@ class _Client:
 
     def __init__(self, capacity: int, width: int) -> None:
         self.history = np.zeros((capacity, width))
+        self.norms = np.zeros(capacity)
         self.size = 0
         self.pos = 0
-        self.last: np.ndarray | None = None
+        self.last: list[float] | None = None
         self.distances: deque[float] = deque(maxlen=_SHAPIRO_MAX)
         self.since_test = 0
         self.run_feature = -1
@@ -102,11 +107,13 @@ class AbuseMonitor:
         scale: np.ndarray | None = None,
         scorer: InputScorer | None = None,
         columns: Sequence[str] = (),
+        seed: int | None = None,
     ) -> None:
         self.settings = settings
         self.width = width
         self.scorer = scorer
         self.columns = list(columns)
+        self._rng = np.random.default_rng(seed)
         self._inv_scale = 1.0 / scale if scale is not None else np.ones(width)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
 
@@ -153,13 +160,15 @@ class AbuseMonitor:
         """Account one request (numeric matrix, raw rows for the scorer); returns new signals."""
         client = self._client(principal)
         found: list[AbuseSignal] = []
-        if self.scorer is not None and len(values):
+        if self.scorer is not None and len(values) and self._rng.random() < self.settings.outlier_sample_rate:
             found += self._outliers(client, values)
         if self.width and len(rows):
             step = max(1, len(rows) // self.settings.rows_per_request)
-            sample = np.nan_to_num(rows[::step][: self.settings.rows_per_request]) * self._inv_scale
-            # Bounded so squared distances stay finite whatever an unconstrained client sends.
+            sample = rows[::step][: self.settings.rows_per_request] * self._inv_scale
+            # NaN (nullable features) as 0; bounded so squared distances stay finite whatever
+            # an unconstrained client sends.
             np.clip(sample, -_CLIP, _CLIP, out=sample)
+            np.nan_to_num(sample, copy=False)
             found += self._history_tests(client, sample)
         now = time.monotonic()
         fresh = []
@@ -171,6 +180,10 @@ class AbuseMonitor:
 
     def _outliers(self, client: _Client, rows: Sequence[Sequence[Any]]) -> list[AbuseSignal]:
         assert self.scorer is not None
+        limit = self.settings.outlier_rows_per_request
+        if len(rows) > limit:
+            # A random sample, so a client cannot hide outliers where the sample never looks.
+            rows = [rows[i] for i in self._rng.choice(len(rows), limit, replace=False)]
         hits = int(np.count_nonzero(self.scorer.outliers(self.columns, rows)))
         client.out_window.append((len(rows), hits))
         client.out_rows += len(rows)
@@ -189,20 +202,30 @@ class AbuseMonitor:
         return []
 
     def _history_tests(self, client: _Client, sample: np.ndarray) -> list[AbuseSignal]:
+        # Few numpy calls on purpose: on one-row requests their fixed cost dominates.
         found: list[AbuseSignal] = []
-        history = client.history[: client.size]
-        # Minimum distance of each new query to every earlier one (history, then the batch).
-        inner = np.sqrt(((sample[:, None, :] - sample[None, :, :]) ** 2).sum(-1))
-        inner[np.triu_indices(len(sample))] = np.inf
-        mins = inner.min(axis=1)
+        count = len(sample)
+        norms = np.einsum("ij,ij->i", sample, sample)
+        # Minimum distance of each new query to every earlier one (history, then the batch);
+        # |a - h|^2 = |a|^2 + |h|^2 - 2 a.h turns it into one small matrix product.
         if client.size:
-            outer = np.sqrt(((sample[:, None, :] - history[None, :, :]) ** 2).sum(-1)).min(axis=1)
-            mins = np.minimum(mins, outer)
-        fresh = mins[np.isfinite(mins)]
-        client.distances.extend(fresh.tolist())
+            squared = (
+                norms[:, None]
+                + client.norms[None, : client.size]
+                - 2.0 * (sample @ client.history[: client.size].T)
+            )
+            mins = squared.min(axis=1)
+        else:
+            mins = np.full(count, np.inf)
+        if count > 1:
+            inner = norms[:, None] + norms[None, :] - 2.0 * (sample @ sample.T)
+            inner[_upper(count)] = np.inf
+            mins = np.minimum(mins, inner.min(axis=1))
+        fresh = [math.sqrt(max(d, 0.0)) for d in mins.tolist() if d != math.inf]
+        client.distances.extend(fresh)
         client.since_test += len(fresh)
-        client.dup_window.extend((fresh == 0).tolist())
-        found += self._enumeration(client, sample)
+        client.dup_window.extend(d < _SAME for d in fresh)
+        found += self._enumeration(client, sample.tolist())
         if len(client.dup_window) >= _DUPLICATE_WINDOW:
             ratio = sum(client.dup_window) / len(client.dup_window)
             if ratio >= self.settings.duplicate_ratio:
@@ -219,28 +242,36 @@ class AbuseMonitor:
                 found.append(
                     AbuseSignal("extraction", f"query distances are not normal (Shapiro-Wilk W={w:.3f})", w)
                 )
-        for row in sample:
-            client.history[client.pos] = row
-            client.pos = (client.pos + 1) % len(client.history)
-            client.size = min(client.size + 1, len(client.history))
+        capacity = len(client.history)
+        if count == 1:
+            client.history[client.pos] = sample[0]
+            client.norms[client.pos] = norms[0]
+        else:
+            slots = (client.pos + np.arange(count)) % capacity
+            client.history[slots] = sample
+            client.norms[slots] = norms
+        client.pos = (client.pos + count) % capacity
+        client.size = min(client.size + count, capacity)
         return found
 
-    def _enumeration(self, client: _Client, sample: np.ndarray) -> list[AbuseSignal]:
+    def _enumeration(self, client: _Client, sample: list[list[float]]) -> list[AbuseSignal]:
         previous = client.last
         for row in sample:
             if previous is not None:
-                diff = row - previous
-                changed = np.flatnonzero(np.abs(diff) > 1e-12)
-                if len(changed) == 1:
-                    feature, step = int(changed[0]), float(diff[changed[0]])
-                    if feature == client.run_feature and np.isclose(
-                        step, client.run_step, rtol=1e-6, atol=1e-12
-                    ):
+                changed = [
+                    (i, b - a)
+                    for i, (a, b) in enumerate(zip(previous, row, strict=True))
+                    if abs(b - a) > 1e-12
+                ]
+                if len(changed) != 1:
+                    client.run_length = 0
+                else:
+                    feature, step = changed[0]
+                    same_step = abs(step - client.run_step) <= 1e-6 * abs(step) + 1e-12
+                    if feature == client.run_feature and same_step:
                         client.run_length += 1
                     else:
                         client.run_feature, client.run_step, client.run_length = feature, step, 1
-                else:
-                    client.run_length = 0
             previous = row
         client.last = previous
         if client.run_length >= self.settings.enumeration_run:
@@ -253,6 +284,12 @@ class AbuseMonitor:
                 )
             ]
         return []
+
+
+@functools.lru_cache(maxsize=64)
+def _upper(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the upper triangle (diagonal included) of a size x size matrix."""
+    return np.triu_indices(size)
 
 
 def feature_scale(columns: list[Column], detector: Any = None) -> np.ndarray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from mlward.audit.log import EventInput
 from mlward.core.workspace import Workspace
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
 from mlward.serve.hosting import ModelManager
-from mlward.serve.journal import AuditJournal, ReplayResult
+from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
 from mlward.serve.metrics import Metrics
 from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
@@ -33,6 +33,7 @@ from mlward.serve.tokens import derive_signing_secret, signing_key
 
 log = logging.getLogger("mlward.serve")
 RATE_AUDIT_WINDOW = 10.0
+SWITCH_INTERVAL = 0.0005
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mlward"'}
 
 
@@ -72,6 +73,9 @@ class Gateway:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Recover the journal, load the production models, start the background loops."""
+        # The journal threads hold the GIL only briefly; a short switch interval keeps the
+        # flusher's chain appends from stalling the event loop for up to 5 ms at a time.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.replay = await asyncio.to_thread(self.journal.start)
         if self.replay.files:
             log.warning(
@@ -87,7 +91,7 @@ class Gateway:
             s.integrity_interval, lambda: asyncio.to_thread(self.manager.check_integrity), "integrity"
         )
         self._every(s.refresh_interval, lambda: asyncio.to_thread(self.manager.refresh), "refresh")
-        self._every(1.0, self._gauges, "gauges")
+        self._every(1.0, self._gauges, "housekeeping")
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[Any]], what: str) -> None:
         if seconds <= 0:
@@ -105,6 +109,7 @@ class Gateway:
 
     async def _gauges(self) -> None:
         self.metrics.journal_pending.set(self.journal.pending)
+        self.limits.sweep()
 
     async def stop(self) -> None:
         """Stop the loops, drain the journal into the chain, release the models."""
@@ -240,4 +245,4 @@ def _client(request: Request) -> str:
 
 def new_request_id() -> str:
     """A unique id for a request (returned as ``X-Request-ID`` and stored in its audit event)."""
-    return uuid.uuid4().hex
+    return new_event_id()

@@ -19,7 +19,7 @@ from typing import Any
 from limits import RateLimitItem, parse_many
 from limits import strategies as sync_strategies
 from limits.aio import strategies as async_strategies
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 
 from mlward.core.errors import ConfigError
 
@@ -54,6 +54,22 @@ def parse_limits(text: str, where: str) -> list[RateLimitItem]:
         ) from exc
 
 
+class _HousekeptMemoryStorage(MemoryStorage):
+    """``limits``' memory storage without its per-burst cleanup thread.
+
+    The stock storage starts a ``threading.Timer`` whenever the previous one has finished,
+    so under steady traffic it creates a thread every 10 ms, on the request path. Expired
+    counters are already ignored on read; the gateway sweeps them once a second instead.
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private hook
+        return None
+
+    def sweep(self) -> None:
+        """Drop expired counters and window entries."""
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class RateLimits:
     """Checks and counts one request against the principal's and the model's limits."""
 
@@ -77,7 +93,7 @@ class RateLimits:
                 )
                 self._limiter: Any = getattr(async_strategies, _STRATEGIES[strategy])(self._storage)
             elif url.startswith("memory://"):
-                self._storage = storage_from_string("memory://")
+                self._storage = _HousekeptMemoryStorage()
                 self._limiter = getattr(sync_strategies, _STRATEGIES[strategy])(self._storage)
             else:
                 raise ConfigError(f"serve.rate_limit_storage: unsupported {url!r}; use memory:// or redis://")
@@ -112,6 +128,11 @@ class RateLimits:
             if not await self._hit(item, "model", model):
                 return RateDecision("model", str(item), await self._retry_after(item, "model", model))
         return None
+
+    def sweep(self) -> None:
+        """Forget expired in-memory counters (Redis expires its keys itself)."""
+        if isinstance(self._storage, _HousekeptMemoryStorage):
+            self._storage.sweep()
 
     async def close(self) -> None:
         """Release the storage's connections."""

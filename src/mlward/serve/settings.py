@@ -38,8 +38,9 @@ class ModelServeSpec(_Strict):
     """Overrides ``serve.abuse_policy`` for this model."""
     rate_limit: str | None = None
     """Aggregate limit for this model over every principal (e.g. ``500/second``)."""
-    log_inputs: bool = True
-    """Store inputs in the audit trail when the contract marks no column as PII."""
+    log_inputs: bool = False
+    """Also store the inputs in the audit trail (honoured only when a contract marks no column as PII;
+    the input digest is always stored)."""
 
 
 class GuardSettings(_Strict):
@@ -49,21 +50,26 @@ class GuardSettings(_Strict):
     """Queries kept per principal and model for distance tests."""
     rows_per_request: int = Field(default=8, ge=1, le=1000)
     """At most this many rows of a batch enter the per-principal history (a spread sample)."""
+    outlier_sample_rate: float = Field(default=0.25, gt=0, le=1)
+    """Share of requests whose rows are scored by the outlier detector (chosen at random)."""
+    outlier_rows_per_request: int = Field(default=1, ge=1, le=1000)
+    """Rows of each request scored by the outlier detector, chosen at random: an unbiased
+    estimate of the principal's outlier share at a fixed cost per request."""
     prada_min_queries: int = Field(default=100, ge=20)
     """Distances collected before the Shapiro-Wilk test runs."""
     prada_threshold: float = Field(default=0.65, gt=0, lt=1)
     """Flag model extraction when the Shapiro-Wilk W falls below this (calibrate on benign traffic:
     nearest-neighbour distances of low-dimensional tabular data are skewed, W ~0.8 when benign)."""
-    prada_every: int = Field(default=10, ge=1)
-    """Run the normality test every this many new distances."""
+    prada_every: int = Field(default=50, ge=1)
+    """Run the normality test every this many new distances (on the last 1000)."""
     enumeration_run: int = Field(default=12, ge=3)
     """Consecutive single-feature, constant-step queries that count as enumeration."""
     duplicate_ratio: float = Field(default=0.5, gt=0, le=1)
     """Flag when this share of recent queries repeat an earlier query exactly."""
     outlier_ratio: float = Field(default=0.3, gt=0, le=1)
     """Flag when this share of a principal's recent rows are outliers."""
-    outlier_min_rows: int = Field(default=50, ge=1)
-    """Rows seen before the outlier ratio is judged."""
+    outlier_min_rows: int = Field(default=30, ge=1)
+    """Scored rows needed before the outlier share is judged."""
     block_seconds: int = Field(default=3600, ge=1)
     """How long a principal stays blocked under the ``block`` policy."""
     drift_window: int = Field(default=1000, ge=50)
@@ -98,7 +104,7 @@ class ServeSettings(_Strict):
     jwt: dict[str, Any] = Field(default_factory=dict)
     token_cache_seconds: float = 2.0
     """How long a verified API key is trusted before the database is asked again."""
-    journal_flush_interval: float = 0.1
+    journal_flush_interval: float = 0.25
     """Seconds between moves of journaled audit events into the audit chain."""
     models: dict[str, ModelServeSpec] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=GuardSettings)
