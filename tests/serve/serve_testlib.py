@@ -118,6 +118,7 @@ def base_overrides(template: Template, **extra: Any) -> dict[str, Any]:
         "registry_poll_interval": 0,
         "token_cache_seconds": 0,
         "journal_flush_interval": 0.05,
+        "audit_shipper": "thread",  # in-process tests: no shipper process per app
     }
     values.update(extra)
     return values

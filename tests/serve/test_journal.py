@@ -14,10 +14,12 @@ import time
 from collections import Counter
 
 import httpx
+import pytest
 from serve_testlib import base_overrides, bearer, good_row, start_server, wait_chained
 
 from mlward.audit.log import EventInput
-from mlward.serve.journal import AuditJournal, replay_orphans
+from mlward.serve.journal import AuditJournal
+from mlward.serve.recovery import replay_orphans
 
 PREDICT = "/v1/models/credit-risk/predict"
 
@@ -46,7 +48,8 @@ def _crash(journal: AuditJournal) -> None:
     with journal._cond:
         journal._cond.notify_all()
     for thread in journal._threads:
-        thread.join()
+        if thread.name != "journal-progress":  # it ends with the shipper process
+            thread.join()
     os.close(journal._fd)
     journal._fd = -1
 
@@ -103,10 +106,56 @@ def test_a_live_journal_is_not_replayed_by_another_process(workspace, tmp_path):
     assert not list((tmp_path / "j").glob("journal-*.log"))
 
 
+def test_shipper_process_chains_and_finishes_a_crashed_writers_journal(workspace, tmp_path):
+    journal = AuditJournal(
+        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process", workspace_root=workspace.root
+    )
+    journal.start()
+    ids = _record(journal, 40)
+    shipper = journal._process
+    # The server dies: its pipe to the shipper closes and its journal lock is released.
+    _crash(journal)
+    shipper.stdin.close()
+    assert shipper.wait(timeout=60) == 0
+    assert _chained_ids(workspace) == Counter(ids)
+    assert not list((tmp_path / "j").glob("journal-*.log*"))
+    assert workspace.audit.verify().ok
+
+
+def test_shipper_process_clean_close(workspace, tmp_path):
+    journal = AuditJournal(
+        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process", workspace_root=workspace.root
+    )
+    journal.start()
+    ids = _record(journal, 25)
+    journal.close()
+    assert _chained_ids(workspace) == Counter(ids)
+    assert not list((tmp_path / "j").glob("journal-*.log"))
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_rotation_keeps_every_event_exactly_once(workspace, tmp_path, monkeypatch, mode):
+    import mlward.serve.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "ROTATE_BYTES", 4000)
+    journal = AuditJournal(
+        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper=mode, workspace_root=workspace.root
+    )
+    journal.start()
+    ids = []
+    for start in range(0, 120, 10):
+        ids += _record(journal, 10, start=start)
+        time.sleep(0.06)
+    journal.close()
+    assert _chained_ids(workspace) == Counter(ids)
+    assert not list((tmp_path / "j").glob("journal-*.log"))
+    assert workspace.audit.verify().ok
+
+
 def test_kill_9_under_load_loses_no_acknowledged_prediction(template, tmp_path, servers):
     root = tmp_path / "ws"
     shutil.copytree(template.root, root)
-    overrides = base_overrides(template, journal_flush_interval=0.5)
+    overrides = base_overrides(template, journal_flush_interval=0.5, audit_shipper="process")
     server = start_server(root, overrides, tmp_path / "first.log")
     servers.append(server)
     acknowledged: list[str] = []
@@ -153,7 +202,10 @@ def test_kill_9_under_load_loses_no_acknowledged_prediction(template, tmp_path, 
         assert max(counts.values()) == 1  # replay never duplicates
     finally:
         ws.close()
-    assert "recovered 1 audit journal" in (tmp_path / "second.log").read_text()
+    # The killed server's shipper process drained its journal, or the restart replayed it.
+    assert not list((root / ".mlward" / "serve" / "journal").glob("journal-*.log")) or (
+        "recovered 1 audit journal" in (tmp_path / "second.log").read_text()
+    )
     verify = subprocess.run(
         [sys.executable, "-m", "mlward.cli.main", "--workspace", str(root), "audit", "verify"],
         capture_output=True,

@@ -62,6 +62,8 @@ class Gateway:
             journal_dir or workspace.state_dir / "serve" / "journal",
             workspace.audit,
             flush_interval=settings.journal_flush_interval,
+            shipper=settings.audit_shipper,
+            workspace_root=workspace.root,
         )
         self.manager = ModelManager(workspace, settings, self.metrics, self.alert)
         self._signing_key = signing_key(workspace)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ def valid_name(name: str) -> str:
         raise Problem(400, exc.message, kind="invalid-model-name") from None
 
 
-def input_digest(columns: list[str], values: list[list[Any]]) -> str:
+def input_digest(columns: list[str], values: Sequence[Sequence[Any]]) -> str:
     """SHA-256 of the canonical JSON of the validated rows (column names, then rows in order)."""
     canonical = json.dumps(
         {"columns": columns, "rows": values}, separators=(",", ":"), ensure_ascii=False, allow_nan=False

@@ -9,6 +9,7 @@ is the class of highest probability, and that probability is the prediction's co
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ class Predictor:
         self._proba = self.classes is not None and callable(getattr(model, "predict_proba", None))
         self.numeric_index = [i for i, c in enumerate(spec.columns) if c.numeric]
 
-    def inputs(self, values: list[list[Any]]) -> Any:
+    def inputs(self, values: Sequence[Sequence[Any]]) -> Any:
         """The estimator's input for rows given as value lists in feature order."""
         if self._frame:
             import pandas as pd
@@ -54,7 +55,7 @@ class Predictor:
             return pd.DataFrame(values, columns=self.columns)
         return np.asarray(values, dtype=np.float64)
 
-    def numeric(self, values: list[list[Any]]) -> np.ndarray:
+    def numeric(self, values: Sequence[Sequence[Any]]) -> np.ndarray:
         """The numeric features as a float matrix (missing values as NaN), for the guards."""
         if len(self.numeric_index) == len(self.columns) and not self._frame:
             return np.asarray(values, dtype=np.float64)

@@ -106,6 +106,9 @@ class ServeSettings(_Strict):
     """How long a verified API key is trusted before the database is asked again."""
     journal_flush_interval: float = 0.25
     """Seconds between moves of journaled audit events into the audit chain."""
+    audit_shipper: Literal["process", "thread"] = "process"
+    """Where journaled events are appended to the chain: a separate process per journal (keeps
+    the chain append off the serving process's GIL) or a thread of the server."""
     models: dict[str, ModelServeSpec] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=GuardSettings)
 
