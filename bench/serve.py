@@ -17,9 +17,9 @@ per request than the servers under test) sends them the same request bodies (100
 200 distinct 100-row batches) in short alternating bursts (--rounds per scenario, order
 flipped each round), so a machine whose load drifts treats both alike. Two shapes per batch
 size: one connection (latency: p50 / p99) and N connections (throughput: req/s at
-saturation). The server's own CPU time per request (from /proc: event loop, journal and
-flusher threads, fsync system time) is reported too, since it does not depend on how fast
-the load generator is.
+saturation). The server's own CPU time per request (from /proc: every thread, the fsync
+system time, and mlward's audit shipper processes) is reported too, since it does not
+depend on how fast the load generator is.
 Targets: mlward p99 within 1 ms of plain, throughput >= 80 % of plain.
 """
 
@@ -229,9 +229,24 @@ def loadgen_loop() -> None:
 
 
 # -- orchestration ----------------------------------------------------------------------------
-def _cpu_seconds(pid: int) -> float:
+def _proc_cpu(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system seconds) of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds of a server and of its live child processes (mlward's audit shippers)."""
+    total = _proc_cpu(pid)[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent, seconds = _proc_cpu(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                total += seconds
+    return total
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
