@@ -68,6 +68,17 @@ class ServeSection(Section):
     require_signed_requests: bool = False
     abuse_policy: Literal["log", "flag", "block"] = "flag"
     jwt: dict[str, Any] = Field(default_factory=dict)
+    rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
+    rate_limit_prefix: str = "mlward"
+    model_rate_limit: str = ""
+    registry_poll_interval: float = Field(default=5, gt=0)
+    token_cache_seconds: float = Field(default=2.0, ge=0)
+    signature_skew_seconds: int = Field(default=300, ge=1)
+    journal_flush_interval: float = Field(default=0.25, gt=0)
+    audit_shipper: Literal["process", "thread"] = "process"
+    # Validated by the serve package (ModelServeSpec / GuardSettings) when the gateway starts.
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    guards: dict[str, Any] = Field(default_factory=dict)
 
 
 class DatasetSpec(Section):
