@@ -71,6 +71,16 @@ class Method(enum.StrEnum):
     shards = "shards"
 
 
+# Options shared by ``sign`` and ``verify``.
+IgnoreOption = Annotated[
+    list[str] | None,
+    typer.Option("--ignore", help="Model-relative path to leave out (repeatable)."),
+]
+FormatOption = Annotated[
+    OutputFormat | None, typer.Option("--format", "-f", help="table or json (default: global).")
+]
+
+
 def sign(
     path: Annotated[Path, typer.Argument(help="Model file or directory to sign.")],
     key: Annotated[
@@ -88,13 +98,8 @@ def sign(
     shard_size: Annotated[
         int, typer.Option(min=1, help="Shard size in bytes (shards method).")
     ] = DEFAULT_SHARD_SIZE,
-    ignore: Annotated[
-        list[str] | None,
-        typer.Option("--ignore", help="Model-relative path to leave out (repeatable)."),
-    ] = None,
-    fmt: Annotated[
-        OutputFormat | None, typer.Option("--format", "-f", help="table or json (default: global).")
-    ] = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Sign a model in the OpenSSF model-signing v1.0 format (Sigstore bundle)."""
     chosen = resolve_format(fmt)
@@ -123,13 +128,8 @@ def verify(
         Path | None,
         typer.Option("--public-key", "-k", help="PEM public key (default: the workspace key)."),
     ] = None,
-    ignore: Annotated[
-        list[str] | None,
-        typer.Option("--ignore", help="Model-relative path to leave out (repeatable)."),
-    ] = None,
-    fmt: Annotated[
-        OutputFormat | None, typer.Option("--format", "-f", help="table or json (default: global).")
-    ] = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Verify a model against its signature; exit 1 naming every changed, missing or extra file."""
     chosen = resolve_format(fmt)
