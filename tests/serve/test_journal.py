@@ -58,8 +58,9 @@ def _chained_ids(ws) -> Counter:
     return Counter(e.details.get("event_id") for e in ws.audit.query(action="serve.predict"))
 
 
-def test_acknowledged_events_are_on_disk_before_the_answer(workspace, tmp_path):
-    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600)
+@pytest.mark.parametrize("durability", ["process", "disk"])
+def test_acknowledged_events_are_on_disk_before_the_answer(workspace, tmp_path, durability):
+    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600, durability=durability)
     journal.start()
     ids = _record(journal, 50)
     _crash(journal)
@@ -75,8 +76,9 @@ def test_acknowledged_events_are_on_disk_before_the_answer(workspace, tmp_path):
     assert workspace.audit.verify().ok
 
 
-def test_replay_is_idempotent_after_a_crash_between_commit_and_checkpoint(workspace, tmp_path):
-    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600)
+@pytest.mark.parametrize("durability", ["process", "disk"])
+def test_replay_is_idempotent_after_a_crash_between_commit_and_checkpoint(workspace, tmp_path, durability):
+    journal = AuditJournal(tmp_path / "j", workspace.audit, flush_interval=3600, durability=durability)
     journal.start()
     first = _record(journal, 20)
     assert journal._flush_once()  # chained, checkpoint written
@@ -94,6 +96,31 @@ def test_replay_is_idempotent_after_a_crash_between_commit_and_checkpoint(worksp
     chained = _chained_ids(workspace)
     assert chained == Counter(first + second)  # every event exactly once
     assert workspace.audit.verify().ok
+
+
+def test_process_durability_syncs_in_the_background_and_disk_durability_before_the_answer(
+    workspace, tmp_path
+):
+    slow = AuditJournal(tmp_path / "p", workspace.audit, flush_interval=3600, sync_interval=3600)
+    slow.start()
+    _record(slow, 3)
+    # Written (a kill -9 cannot lose it) but not yet synced: the sync thread has not run.
+    assert slow._size > slow._synced
+    slow.close()
+    fast = AuditJournal(tmp_path / "q", workspace.audit, flush_interval=3600, sync_interval=0.01)
+    fast.start()
+    _record(fast, 3)
+    deadline = time.monotonic() + 5
+    while fast._synced != fast._size and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fast._synced == fast._size
+    fast.close()
+    disk = AuditJournal(tmp_path / "d", workspace.audit, flush_interval=3600, durability="disk")
+    disk.start()
+    _record(disk, 3)
+    assert disk._synced == disk._size  # every acknowledged event was synced before the answer
+    disk.close()
+    assert sum(_chained_ids(workspace).values()) == 9 and workspace.audit.verify().ok
 
 
 def test_a_live_journal_is_not_replayed_by_another_process(workspace, tmp_path):

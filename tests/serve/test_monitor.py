@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from serve_testlib import bearer, good_row, wait_chained
 
 from mlward.serve.monitor import PredictionMonitor
@@ -92,3 +93,19 @@ def test_health_and_readiness(make_client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_incremental_window_counts_match_a_recount(categorical):
+    rng = np.random.default_rng(3)
+    draw = (lambda n: rng.integers(0, 4, n).astype(float)) if categorical else (lambda n: rng.beta(2, 5, n))
+    monitor = PredictionMonitor(200, 0.25, categorical=categorical)
+    monitor.observe(draw(200))
+    seen: list[np.ndarray] = []
+    for size in rng.integers(1, 260, 40):  # batches smaller and larger than the window
+        batch = draw(int(size))
+        monitor.observe(batch)
+        seen.append(batch)
+    window = np.concatenate(seen)[-200:]
+    expected = np.bincount(monitor._bin_index(window), minlength=len(monitor._counts))
+    assert np.array_equal(monitor._counts, expected)

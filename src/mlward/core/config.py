@@ -76,6 +76,8 @@ class ServeSection(Section):
     signature_skew_seconds: int = Field(default=300, ge=1)
     journal_flush_interval: float = Field(default=0.25, gt=0)
     audit_shipper: Literal["process", "thread"] = "process"
+    audit_durability: Literal["process", "disk"] = "process"
+    journal_sync_interval: float = Field(default=0.05, gt=0, le=10)
     # Validated by the serve package (ModelServeSpec / GuardSettings) when the gateway starts.
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guards: dict[str, Any] = Field(default_factory=dict)

@@ -24,7 +24,7 @@ from mlward import __version__
 from mlward.core.workspace import Workspace
 from mlward.serve import management, prediction
 from mlward.serve.gateway import Gateway
-from mlward.serve.problems import Problem, install_handlers, problem_response
+from mlward.serve.problems import Problem, install_handlers, known_error_response, problem_response
 from mlward.serve.settings import load_settings
 
 WORKSPACE_ENV = "MLWARD_SERVE_WORKSPACE"
@@ -66,6 +66,41 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counted, send)
+
+
+class FastPredictMiddleware:
+    """Send ``POST /v1/models/{name}/predict`` straight to its handler.
+
+    The prediction route is the hot path: this skips FastAPI's routing, dependency
+    solving and exception middleware for it (the route stays declared, for the OpenAPI
+    document and for anything this does not take). Errors become the same problem+json
+    responses as everywhere else; unexpected ones go on to the server-error handler.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX):
+                name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
+                if name and "/" not in name:
+                    request = Request(scope, receive)
+                    try:
+                        response = await prediction.predict(name, request)
+                    except Exception as exc:
+                        known = known_error_response(exc, path)
+                        if known is None:
+                            raise
+                        response = known
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+_PREDICT_PREFIX = "/v1/models/"
+_PREDICT_SUFFIX = "/predict"
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -127,7 +162,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(FastPredictMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)  # outermost: first to look
     app.include_router(prediction.router)
     app.include_router(management.router)
 

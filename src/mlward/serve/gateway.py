@@ -64,6 +64,8 @@ class Gateway:
             flush_interval=settings.journal_flush_interval,
             shipper=settings.audit_shipper,
             workspace_root=workspace.root,
+            durability=settings.audit_durability,
+            sync_interval=settings.journal_sync_interval,
         )
         self.manager = ModelManager(workspace, settings, self.metrics, self.alert)
         self._signing_key = signing_key(workspace)
@@ -75,9 +77,10 @@ class Gateway:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Recover the journal, load the production models, start the background loops."""
-        # The journal threads hold the GIL only briefly; a short switch interval keeps the
-        # flusher's chain appends from stalling the event loop for up to 5 ms at a time.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        if self.settings.audit_shipper == "thread":
+            # A short switch interval keeps the flusher thread's chain appends from stalling
+            # the event loop for up to 5 ms at a time (a shipper process needs none).
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.replay = await asyncio.to_thread(self.journal.start)
         if self.replay.files:
             log.warning(

@@ -1,9 +1,18 @@
 """Durable, batched audit of predictions: a write-ahead journal drained into the audit chain.
 
-A request's audit event is appended to this process's journal and the request waits until
-a writer thread has ``fdatasync``-ed it (group commit: every event that arrived while the
-previous sync ran goes out in the next single write + sync), so an acknowledged prediction
-is on disk before the client hears back. A shipper then moves the events into the
+A request's audit event is appended to this process's journal before the client hears
+back. How durable the append is before the answer goes out is ``durability``:
+
+* ``process`` (the default of ``mlward serve``): the request writes its event to the
+  journal file itself (one ``write`` into the kernel's page cache, microseconds), so it
+  survives any crash of the server, ``kill -9`` included; a background thread
+  ``fdatasync``-s the file every ``sync_interval`` (50 ms), which bounds what a power loss
+  or kernel crash can take (the same trade as auditd's default ``incremental_async``).
+* ``disk``: the request waits until a writer thread has ``fdatasync``-ed its event (group
+  commit: every event that arrived while the previous sync ran goes out in the next single
+  write + sync), so an acknowledged prediction is on the disk itself.
+
+A shipper then moves the events into the
 hash-chained audit log (``mlward.serve.shipper``): a thread of this process
 (``shipper="thread"``) or a separate process per journal (``shipper="process"``, the
 default of ``mlward serve``, so the chain append never holds this process's GIL).
@@ -35,6 +44,8 @@ from mlward.serve.shipper import ChainShipper
 
 log = logging.getLogger("mlward.serve.journal")
 ROTATE_BYTES = 64 << 20
+SYNC_INTERVAL = 0.05
+Durability = Literal["process", "disk"]
 _ID_PREFIX = os.urandom(8).hex()
 _ID_COUNTER = itertools.count()
 Waiter = tuple[dict[str, Any], asyncio.AbstractEventLoop | None, asyncio.Future[None] | None]
@@ -56,6 +67,8 @@ class AuditJournal:
         flush_interval: float = 0.25,
         shipper: Literal["thread", "process"] = "thread",
         workspace_root: Path | None = None,
+        durability: Durability = "process",
+        sync_interval: float = SYNC_INTERVAL,
     ) -> None:
         if shipper == "process" and workspace_root is None:
             raise ValueError("a shipper process needs the workspace root")
@@ -63,6 +76,9 @@ class AuditJournal:
         self.audit = audit
         self.flush_interval = flush_interval
         self.mode = shipper
+        self.durability = durability
+        self.sync_interval = sync_interval
+        self._synced = 0
         self._root = workspace_root
         self._cond = threading.Condition()
         self._queue: list[Waiter] = []
@@ -87,9 +103,12 @@ class AuditJournal:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         result = replay_orphans(self.directory, self.audit)
         self._open_segment()
-        self._thread(self._write_loop, "journal-writer")
-        if self.mode == "thread":
-            self._thread(self._flush_loop, "journal-flusher")
+        if self.durability == "process":
+            self._thread(self._background_loop, "journal-sync")
+        else:
+            self._thread(self._write_loop, "journal-writer")
+            if self.mode == "thread":
+                self._thread(self._flush_loop, "journal-flusher")
         return result
 
     def _thread(self, target: Any, name: str) -> None:
@@ -110,6 +129,7 @@ class AuditJournal:
         finally:
             os.close(dir_fd)
         self._fd, self._path, self._n, self._size, self._acked = fd, path, 0, len(header), 0
+        self._synced = self._size
         if self.mode == "process":
             self._spawn_shipper(path)
 
@@ -177,7 +197,14 @@ class AuditJournal:
                 "o": event.outcome, "d": details}  # fmt: skip
 
     async def record(self, event: EventInput) -> None:
-        """Journal ``event`` and return once it is on disk."""
+        """Journal ``event`` and return once it is durable (see the module's docstring)."""
+        if self.durability == "process":
+            try:
+                self._append([self._entry(event)])
+            except OSError as exc:  # the disk failed: nobody may be told "ok"
+                log.error("audit journal write failed: %s", exc)
+                raise OSError("the audit journal could not be written") from None
+            return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._cond:
@@ -187,6 +214,12 @@ class AuditJournal:
 
     def record_nowait(self, event: EventInput) -> None:
         """Journal ``event`` without waiting for the sync (denials, alerts)."""
+        if self.durability == "process":
+            try:
+                self._append([self._entry(event)])
+            except OSError as exc:
+                log.error("audit journal write failed: %s", exc)
+            return
         with self._cond:
             self._queue.append((self._entry(event), None, None))
             self._cond.notify()
@@ -211,26 +244,35 @@ class AuditJournal:
             if self.mode == "process" and self._size > ROTATE_BYTES:
                 self._rotate()
 
-    def _write(self, batch: list[Waiter]) -> None:
-        error: BaseException | None = None
+    def _append(self, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
+        """Number and write ``entries`` in one ``write`` (then ``fdatasync`` when ``sync``)."""
         with self._io:
+            if self._fd < 0:
+                raise OSError("the audit journal is closed")
             chunks = []
-            for entry, _, _ in batch:
+            for entry in entries:
                 self._n += 1
                 entry["n"] = self._n
                 chunks.append(encode(entry))
             data = b"".join(chunks)
-            try:
-                os.write(self._fd, data)
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"short write to the audit journal ({written} of {len(data)} bytes)")
+            self._size += len(data)
+            if sync:
                 os.fdatasync(self._fd)
-            except OSError as exc:  # the disk failed: nobody may be told "ok"
-                error = exc
-                log.error("audit journal write failed: %s", exc)
-            else:
-                self._size += len(data)
-                if self.mode == "thread":
-                    with self._durable_lock:
-                        self._durable.extend(entry for entry, _, _ in batch)
+                self._synced = self._size
+            if self.mode == "thread":
+                with self._durable_lock:
+                    self._durable.extend(entries)
+
+    def _write(self, batch: list[Waiter]) -> None:
+        error: BaseException | None = None
+        try:
+            self._append([entry for entry, _, _ in batch], sync=True)
+        except OSError as exc:  # the disk failed: nobody may be told "ok"
+            error = exc
+            log.error("audit journal write failed: %s", exc)
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, loop, future in batch:
             if loop is not None and future is not None:
@@ -250,6 +292,9 @@ class AuditJournal:
                         self._durable[:0] = remaining
                     return
             old_fd, old_path, old_process = self._fd, self._path, self._process
+            if self.durability == "process":
+                with contextlib.suppress(OSError):
+                    os.fdatasync(old_fd)  # what the last sync interval wrote
             self._open_segment()
             if old_process is not None and old_process.stdin is not None:
                 old_process.stdin.close()  # it finishes the old segment and removes it
@@ -257,6 +302,31 @@ class AuditJournal:
             os.close(old_fd)
             if self.mode == "thread" and old_path is not None:
                 old_path.unlink(missing_ok=True)
+
+    # -- process durability: periodic sync ------------------------------------------------
+    def _background_loop(self) -> None:
+        # The one thread that syncs, ships (thread shipper), rotates and closes segments,
+        # so none of these races another; requests only ever append.
+        next_flush = time.monotonic() + self.flush_interval
+        while not self._wake.wait(self.sync_interval):
+            self._sync()
+            if self.mode == "thread" and time.monotonic() >= next_flush:
+                self._flush_once()
+                next_flush = time.monotonic() + self.flush_interval
+            if self._size > ROTATE_BYTES:
+                self._rotate()
+        self._sync()
+
+    def _sync(self) -> None:
+        size = self._size
+        if size == self._synced or self._fd < 0:
+            return
+        try:
+            os.fdatasync(self._fd)  # without the lock: appends go on while the disk syncs
+        except OSError as exc:
+            log.error("audit journal sync failed: %s", exc)
+        else:
+            self._synced = size
 
     # -- thread shipper ------------------------------------------------------------------
     def _flush_loop(self) -> None:

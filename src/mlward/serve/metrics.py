@@ -75,6 +75,24 @@ class Metrics:
             "mlward_audit_journal_pending", "Audit events journaled but not yet chained.", **gauge_kw
         )
 
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def requests_for(self, model: str, status: str) -> Any:
+        """The request counter of ``model`` and ``status`` (looked up once, then kept)."""
+        key = ("requests", model, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.requests.labels(model=model, status=status)
+        return child
+
+    def latency_for(self, model: str) -> Any:
+        """The latency histogram of ``model`` (looked up once, then kept)."""
+        key = ("latency", model)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(model=model)
+        return child
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         if self.shared:

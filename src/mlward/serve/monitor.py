@@ -32,7 +32,12 @@ class DriftUpdate:
 
 
 class PredictionMonitor:
-    """Rolling drift of one model version's outputs."""
+    """Rolling drift of one model version's outputs.
+
+    The window keeps each prediction's bin and the bin counts are updated as predictions
+    come and go, so a comparison costs a few operations on ``BINS`` numbers, not a pass
+    over the window.
+    """
 
     def __init__(
         self, window: int, threshold: float, *, categorical: bool, reference: np.ndarray | None = None
@@ -44,8 +49,10 @@ class PredictionMonitor:
         self._reference_size = 0
         self._edges: np.ndarray | None = None
         self._ref_mass: np.ndarray | None = None
-        self._values = np.zeros(window)
-        self._conf = np.full(window, np.nan)
+        self._slot_bins = np.full(window, -1, dtype=np.intp)
+        self._counts = np.zeros(0, dtype=np.int64)
+        self._conf = np.zeros(window)
+        self._has_conf = False
         self._filled = 0
         self._pos = 0
         self._since = 0
@@ -54,28 +61,24 @@ class PredictionMonitor:
         if reference is not None and len(reference):
             self._set_reference(np.asarray(reference, dtype=np.float64))
 
-    def _bins(self, values: np.ndarray) -> np.ndarray:
+    def _bin_index(self, values: np.ndarray) -> np.ndarray:
+        assert self._edges is not None
         if self.categorical:
-            assert self._edges is not None
             index = np.searchsorted(self._edges, values)
             known = (index < len(self._edges)) & (
                 self._edges[np.minimum(index, len(self._edges) - 1)] == values
             )
-            counts = np.bincount(np.where(known, index, len(self._edges)), minlength=len(self._edges) + 1)
-        else:
-            assert self._edges is not None
-            counts = np.bincount(
-                np.searchsorted(self._edges, values, side="right"), minlength=len(self._edges) + 1
-            )
-        return counts / max(counts.sum(), 1)
+            return np.where(known, index, len(self._edges))
+        return np.searchsorted(self._edges, values, side="right")
 
     def _set_reference(self, values: np.ndarray) -> None:
         if self.categorical:
             self._edges = np.unique(values)
         else:
-            inner = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
-            self._edges = inner
-        self._ref_mass = self._bins(values)
+            self._edges = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
+        counts = np.bincount(self._bin_index(values), minlength=len(self._edges) + 1)
+        self._ref_mass = counts / max(counts.sum(), 1)
+        self._counts = np.zeros(len(self._edges) + 1, dtype=np.int64)
 
     def observe(self, values: np.ndarray, confidence: np.ndarray | None = None) -> DriftUpdate | None:
         """Add predictions; returns an update when a comparison ran."""
@@ -87,9 +90,17 @@ class PredictionMonitor:
                 self._reference.clear()
             return None
         n = min(len(values), self.window)
+        size = len(self._counts)
         index = (self._pos + np.arange(n)) % self.window
-        self._values[index] = values[-n:]
-        self._conf[index] = confidence[-n:] if confidence is not None else np.nan
+        leaving = self._slot_bins[index]
+        if self._filled + n > self.window:
+            self._counts -= np.bincount(leaving[leaving >= 0], minlength=size)
+        fresh = self._bin_index(values[-n:])
+        self._counts += np.bincount(fresh, minlength=size)
+        self._slot_bins[index] = fresh
+        if confidence is not None:
+            self._conf[index] = confidence[-n:]
+            self._has_conf = True
         self._pos = (self._pos + n) % self.window
         self._filled = min(self._filled + n, self.window)
         self._since += n
@@ -98,8 +109,8 @@ class PredictionMonitor:
         self._since = 0
         from mlward.data.drift.binned import psi  # first use only: it pulls in the profile engine
 
-        value = psi(self._ref_mass, self._bins(self._values))
-        mean_conf = float(np.nanmean(self._conf)) if not np.isnan(self._conf).all() else None
+        value = psi(self._ref_mass, self._counts / self.window)
+        mean_conf = float(self._conf.mean()) if self._has_conf else None
         alarm = value >= self.threshold
         changed = alarm != self.alarm
         self.alarm = alarm

@@ -10,7 +10,6 @@ the response is sent only after its audit event is on disk.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from mlward.audit.log import EventInput
@@ -28,6 +27,7 @@ from mlward.serve.abuse import AbuseSignal
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway, new_request_id
 from mlward.serve.hosting import READY, ServedModel
+from mlward.serve.jsonio import FastJSONResponse, dumps
 from mlward.serve.problems import Problem, validation_problem
 from mlward.serve.schema import row_values
 
@@ -67,11 +67,12 @@ def valid_name(name: str) -> str:
 
 
 def input_digest(columns: list[str], values: Sequence[Sequence[Any]]) -> str:
-    """SHA-256 of the canonical JSON of the validated rows (column names, then rows in order)."""
-    canonical = json.dumps(
-        {"columns": columns, "rows": values}, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the canonical JSON of the validated rows (column names, then rows in order).
+
+    Canonical: compact UTF-8 JSON of ``{"columns": [...], "rows": [[...], ...]}`` with values
+    in feature order, so key order and spacing in the request do not change it.
+    """
+    return hashlib.sha256(dumps({"columns": columns, "rows": values})).hexdigest()
 
 
 def _served(gateway: Gateway, name: str) -> ServedModel:
@@ -164,7 +165,7 @@ async def predict(name: str, request: Request) -> Response:
     try:
         payload = served.request.model_validate_json(body)
     except ValidationError as exc:
-        gateway.metrics.requests.labels(model=name, status="422").inc()
+        gateway.metrics.requests_for(name, "422").inc()
         return validation_problem(list(exc.errors(include_input=False)), request.url.path)
     rows = payload.rows  # type: ignore[attr-defined]
     values = row_values(served.spec, rows)
@@ -181,7 +182,7 @@ async def predict(name: str, request: Request) -> Response:
         else:
             prediction = predictor.predict(inputs)
     except (ValueError, TypeError) as exc:  # the estimator refused these values
-        gateway.metrics.requests.labels(model=name, status="422").inc()
+        gateway.metrics.requests_for(name, "422").inc()
         raise Problem(422, f"the model rejected the input: {str(exc)[:200]}", kind="invalid-input") from None
     drift = gateway.manager.monitors[name].observe(prediction.monitored, prediction.confidence)
     if drift is not None:
@@ -203,8 +204,8 @@ async def predict(name: str, request: Request) -> Response:
     latency = time.perf_counter() - started
     details["latency_ms"] = round(latency * 1000, 3)
     await gateway.journal.record(EventInput(principal.name, "serve.predict", version.ref, "ok", details))
-    gateway.metrics.requests.labels(model=name, status="200").inc()
-    gateway.metrics.latency.labels(model=name).observe(time.perf_counter() - started)
+    gateway.metrics.requests_for(name, "200").inc()
+    gateway.metrics.latency_for(name).observe(time.perf_counter() - started)
     content: dict[str, Any] = {
         "model": name,
         "version": version.version,
@@ -214,7 +215,7 @@ async def predict(name: str, request: Request) -> Response:
     if prediction.probabilities is not None and predictor.classes is not None:
         content["classes"] = predictor.classes.tolist()
         content["probabilities"] = prediction.probabilities
-    return JSONResponse(
+    return FastJSONResponse(
         content,
         headers={
             "X-Request-ID": request_id,

@@ -128,40 +128,36 @@ def validation_problem(errors: list[dict[str, Any]], instance: str | None = None
     )
 
 
+def known_error_response(exc: Exception, path: str) -> Response | None:
+    """The problem response for an error the gateway expects; None for anything else."""
+    if isinstance(exc, Problem):
+        return problem_response(
+            exc.status, exc.detail, kind=exc.kind, instance=path, headers=exc.headers, extra=exc.extra
+        )
+    if isinstance(exc, StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
+        return problem_response(exc.status_code, detail, instance=path, headers=dict(exc.headers or {}))
+    if isinstance(exc, RequestValidationError):
+        return validation_problem(list(exc.errors()), path)
+    if isinstance(exc, MlwardError):
+        status = status_of(exc)
+        if status >= 500:
+            log.error("request %s failed: %s", path, exc.message)
+            return problem_response(status, "the server could not complete the request", instance=path)
+        return problem_response(status, exc.message, instance=path)
+    return None
+
+
 def install_handlers(app: FastAPI) -> None:
     """Make every error response of ``app`` a problem+json body."""
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(
-            exc.status,
-            exc.detail,
-            kind=exc.kind,
-            instance=request.url.path,
-            headers=exc.headers,
-            extra=exc.extra,
-        )
+    async def _known(request: Request, exc: Exception) -> Response:
+        response = known_error_response(exc, request.url.path)
+        assert response is not None
+        return response
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
-        return problem_response(
-            exc.status_code, detail, instance=request.url.path, headers=dict(exc.headers or {})
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return validation_problem(list(exc.errors()), request.url.path)
-
-    @app.exception_handler(MlwardError)
-    async def _mlward(request: Request, exc: MlwardError) -> Response:
-        status = status_of(exc)
-        if status >= 500:
-            log.error("request %s failed: %s", request.url.path, exc.message)
-            return problem_response(
-                status, "the server could not complete the request", instance=request.url.path
-            )
-        return problem_response(status, exc.message, instance=request.url.path)
+    for kind in (Problem, StarletteHTTPException, RequestValidationError, MlwardError):
+        app.add_exception_handler(kind, _known)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

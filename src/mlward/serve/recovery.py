@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mlward.audit.log import AuditLog, EventInput
+from mlward.serve.jsonio import dumps
 from mlward.store.models import AuditAnchor, AuditEvent
 
 PAGE = 5000
@@ -45,7 +46,7 @@ class ReplayResult:
 
 def encode(record: dict[str, Any]) -> bytes:
     """One journal line."""
-    return json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n"
+    return dumps(record) + b"\n"
 
 
 def to_event(entry: dict[str, Any]) -> EventInput:

@@ -109,6 +109,11 @@ class ServeSettings(_Strict):
     audit_shipper: Literal["process", "thread"] = "process"
     """Where journaled events are appended to the chain: a separate process per journal (keeps
     the chain append off the serving process's GIL) or a thread of the server."""
+    audit_durability: Literal["process", "disk"] = "process"
+    """When a prediction is answered: once its audit event is written to the journal (survives
+    any crash of the server; synced every ``journal_sync_interval``) or once it is synced to disk."""
+    journal_sync_interval: float = Field(default=0.05, gt=0, le=10)
+    """Seconds between ``fdatasync`` calls of the journal under ``audit_durability: process``."""
     models: dict[str, ModelServeSpec] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=GuardSettings)
 

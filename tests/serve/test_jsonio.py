@@ -1,0 +1,21 @@
+"""Fast JSON on the prediction path: same data as the standard library, and its fallback."""
+
+from __future__ import annotations
+
+import json
+
+from mlward.serve.jsonio import FastJSONResponse, dumps
+
+
+def test_dumps_round_trips_and_falls_back_for_wide_integers():
+    value = {"rows": [[1, 2.5, "é", None, True]], "columns": ["a", "b", "c", "d", "e"]}
+    assert json.loads(dumps(value)) == value
+    assert b" " not in dumps(value)  # compact, like the canonical digest expects
+    wide = {"n": 2**80}
+    assert json.loads(dumps(wide)) == wide  # orjson refuses it; the standard library does not
+
+
+def test_response_body_is_json():
+    response = FastJSONResponse({"predictions": [0, 1]}, headers={"X-Request-ID": "r"})
+    assert json.loads(response.body) == {"predictions": [0, 1]}
+    assert response.headers["content-type"] == "application/json"
