@@ -34,6 +34,7 @@ def traffic():
 def _monitor(detector, **settings):
     columns = list(contract_columns(CONTRACT).values())
     settings.setdefault("outlier_sample_rate", 1.0)
+    settings.setdefault("outlier_rows_per_second", 0)  # these feed thousands of queries a second
     return AbuseMonitor(
         GuardSettings(**settings),
         4,
@@ -164,7 +165,7 @@ def test_sampled_outlier_scoring_still_sees_a_flood(detector):
     columns = list(contract_columns(CONTRACT).values())
     # Defaults: a quarter of the requests, one random row of each, is scored.
     monitor = AbuseMonitor(
-        GuardSettings(outlier_min_rows=10),
+        GuardSettings(outlier_min_rows=10, outlier_rows_per_second=0),
         4,
         scale=feature_scale(columns, detector),
         scorer=DetectorScorer(detector),
@@ -177,3 +178,54 @@ def test_sampled_outlier_scoring_still_sees_a_flood(detector):
     ).astype(float)
     assert "outliers" in _feed(monitor, "batch-prober", odd, batch=10)
     assert 10 <= monitor._clients["batch-prober"].out_rows < 80  # far fewer rows scored than sent
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_scoring_budget_bounds_the_work_and_still_sees_a_mixed_flood(detector, traffic):
+    columns = list(contract_columns(CONTRACT).values())
+    clock = _Clock()
+    monitor = AbuseMonitor(
+        GuardSettings(outlier_rows_per_second=20, outlier_min_rows=30),
+        4,
+        scale=feature_scale(columns, detector),
+        scorer=DetectorScorer(detector),
+        columns=FEATURES,
+        seed=1,
+        clock=clock,
+    )
+    rng = np.random.default_rng(5)
+    benign = traffic[rng.choice(len(traffic), 4000)]
+    # 4000 benign queries at 1000 a second: about 20 rows a second are scored, not 1000.
+    for row in benign:
+        clock.now += 0.001
+        assert "outliers" not in [s.kind for s in monitor.observe("fast", row[None, :], [row.tolist()])]
+    scored = monitor._clients["fast"].out_rows
+    assert 40 <= scored <= 160, scored
+    # A prober that goes slow on benign queries (scored often) and fast on outliers (scored
+    # rarely) is judged on its real mix: scored rows count for the queries they stand for.
+    odd = np.column_stack(
+        [rng.integers(95, 100, 800), rng.uniform(8e5, 1e6, 800), rng.uniform(9e5, 1e6, 800), np.full(800, 60)]
+    ).astype(float)
+    kinds: list[str] = []
+    for cycle in range(8):
+        for row in benign[cycle * 300 : cycle * 300 + 300]:
+            clock.now += 0.5
+            kinds += [s.kind for s in monitor.observe("mixed", row[None, :], [row.tolist()])]
+        burst = odd[cycle * 100 : cycle * 100 + 100]
+        for row in burst if cycle % 2 else np.repeat(burst, 3, axis=0):
+            clock.now += 0.0005
+            kinds += [s.kind for s in monitor.observe("mixed", row[None, :], [row.tolist()])]
+    client = monitor._clients["mixed"]
+    weighted = client.out_weighted_hits / client.out_weighted_rows
+    unweighted = client.out_hits / client.out_rows
+    # 1,600 of the 4,000 queries are outliers: the weighted share finds that; counting scored
+    # rows alone would see a quarter and let the prober through.
+    assert 0.3 <= weighted <= 0.5 and unweighted < GuardSettings().outlier_ratio
+    assert "outliers" in kinds

@@ -102,7 +102,9 @@ def test_incremental_window_counts_match_a_recount(categorical):
     monitor = PredictionMonitor(200, 0.25, categorical=categorical)
     monitor.observe(draw(200))
     seen: list[np.ndarray] = []
-    for size in rng.integers(1, 260, 40):  # batches smaller and larger than the window
+    # Batches of one, and smaller and larger than the window.
+    sizes = [*rng.integers(1, 260, 40), *[1] * 250, 3, 1]
+    for size in sizes:
         batch = draw(int(size))
         monitor.observe(batch)
         seen.append(batch)

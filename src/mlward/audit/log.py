@@ -12,6 +12,7 @@ transaction-scoped advisory lock) so concurrent writers never fork the chain.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from mlward.core import fastjson
 from mlward.store.metadata import MetadataStore
 from mlward.store.models import AuditAnchor, AuditEvent
 
@@ -86,11 +88,16 @@ class ChainVerification:
     """What is wrong, in words."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return _SECRET_KEY_RE.search(key) is not None
+
+
 def scrub(details: dict[str, Any]) -> dict[str, Any]:
     """Replace values under secret-looking keys so secrets never reach the log."""
     clean: dict[str, Any] = {}
     for key, value in details.items():
-        if _SECRET_KEY_RE.search(str(key)):
+        if _secret_key(str(key)):
             clean[key] = REDACTED
         elif isinstance(value, dict):
             clean[key] = scrub(value)
@@ -155,7 +162,7 @@ class AuditLog:
             for item in events:
                 seq += 1
                 now = datetime.now(UTC).isoformat(timespec="microseconds")
-                details = json.loads(json.dumps(scrub(item.details), default=str))
+                details = fastjson.loads(fastjson.dumps(scrub(item.details)))
                 digest = event_hash(
                     seq, now, item.actor, item.action, item.target, item.outcome, details, prev
                 )

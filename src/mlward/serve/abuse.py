@@ -26,7 +26,7 @@ import random
 import time
 import warnings
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +62,21 @@ class _Client:
         "blocked_until",
         "distances",
         "dup_window",
+        "gap",
         "history",
         "last",
         "norms",
         "out_hits",
         "out_rows",
+        "out_weighted_hits",
+        "out_weighted_rows",
         "out_window",
         "pos",
         "raised",
         "run_feature",
         "run_length",
         "run_step",
+        "seen",
         "since_test",
         "size",
     )
@@ -89,9 +93,13 @@ class _Client:
         self.run_step = 0.0
         self.run_length = 0
         self.dup_window: deque[bool] = deque(maxlen=_DUPLICATE_WINDOW)
-        self.out_window: deque[tuple[int, int]] = deque()
+        self.out_window: deque[tuple[int, int, float]] = deque()
         self.out_rows = 0
         self.out_hits = 0
+        self.out_weighted_rows = 0.0
+        self.out_weighted_hits = 0.0
+        self.seen = -1.0
+        self.gap = 1.0
         self.raised: dict[str, float] = {}
         self.blocked: AbuseSignal | None = None
         self.blocked_until = 0.0
@@ -109,13 +117,16 @@ class AbuseMonitor:
         scorer: InputScorer | None = None,
         columns: Sequence[str] = (),
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.width = width
         self.scorer = scorer
         self.columns = list(columns)
         # Python's generator: a draw costs ~50 ns, numpy's ~1 us, and there is one per request.
+        # Seeded from os.urandom unless a seed is given; its draws never leave the process.
         self._rng = random.Random(seed)
+        self._clock = clock
         self._inv_scale = 1.0 / scale if scale is not None else np.ones(width)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
 
@@ -138,7 +149,7 @@ class AbuseMonitor:
     def blocked(self, principal: str) -> AbuseSignal | None:
         """The signal a principal is blocked for, while the block lasts."""
         client = self._clients.get(principal)
-        if client is None or client.blocked is None or client.blocked_until <= time.monotonic():
+        if client is None or client.blocked is None or client.blocked_until <= self._clock():
             return None
         return client.blocked
 
@@ -146,7 +157,7 @@ class AbuseMonitor:
         """Refuse the principal's requests for ``block_seconds``."""
         client = self._client(principal)
         client.blocked = signal
-        client.blocked_until = time.monotonic() + self.settings.block_seconds
+        client.blocked_until = self._clock() + self.settings.block_seconds
 
     def unblock(self, principal: str) -> bool:
         """Lift a block; True when there was one."""
@@ -162,8 +173,11 @@ class AbuseMonitor:
         """Account one request (numeric matrix, raw rows for the scorer); returns new signals."""
         client = self._client(principal)
         found: list[AbuseSignal] = []
-        if self.scorer is not None and len(values) and self._rng.random() < self.settings.outlier_sample_rate:
-            found += self._outliers(client, values)
+        now = self._clock()
+        if self.scorer is not None and len(values):
+            chance = self._score_chance(client, now)
+            if self._rng.random() < chance:
+                found += self._outliers(client, values, 1.0 / chance)
         if self.width and len(rows):
             step = max(1, len(rows) // self.settings.rows_per_request)
             sample = rows[::step][: self.settings.rows_per_request] * self._inv_scale
@@ -173,7 +187,6 @@ class AbuseMonitor:
             if np.isnan(sample).any():
                 np.nan_to_num(sample, copy=False)
             found += self._history_tests(client, sample)
-        now = time.monotonic()
         fresh = []
         for signal in found:
             if client.raised.get(signal.kind, -1e18) + self.settings.block_seconds <= now:
@@ -181,23 +194,48 @@ class AbuseMonitor:
                 fresh.append(signal)
         return fresh
 
-    def _outliers(self, client: _Client, rows: Sequence[Sequence[Any]]) -> list[AbuseSignal]:
+    def _score_chance(self, client: _Client, now: float) -> float:
+        """Probability of scoring this request: the sample rate, lowered to keep within budget.
+
+        The budget (``outlier_rows_per_second``) bounds the detector's cost per principal
+        whatever its request rate: the chance falls with the principal's smoothed request
+        rate, and each scored request counts for the requests it stands for (weight
+        1/chance), so the outlier share stays an unbiased estimate when a client mixes slow
+        and fast phases.
+        """
+        if client.seen >= 0:
+            client.gap += 0.05 * (max(now - client.seen, 0.0) - client.gap)
+        client.seen = now
+        chance = self.settings.outlier_sample_rate
+        budget = self.settings.outlier_rows_per_second
+        if budget > 0:
+            limit = self.settings.outlier_rows_per_request
+            chance = min(chance, budget * max(client.gap, 1e-6) / limit)
+        return chance
+
+    def _outliers(
+        self, client: _Client, rows: Sequence[Sequence[Any]], weight: float = 1.0
+    ) -> list[AbuseSignal]:
         assert self.scorer is not None
         limit = self.settings.outlier_rows_per_request
         if len(rows) > limit:
             # A random sample, so a client cannot hide outliers where the sample never looks.
             rows = [rows[i] for i in self._rng.sample(range(len(rows)), limit)]
         hits = int(np.count_nonzero(self.scorer.outliers(self.columns, rows)))
-        client.out_window.append((len(rows), hits))
+        client.out_window.append((len(rows), hits, weight))
         client.out_rows += len(rows)
         client.out_hits += hits
+        client.out_weighted_rows += weight * len(rows)
+        client.out_weighted_hits += weight * hits
         while (
             len(client.out_window) > 1 and client.out_rows - client.out_window[0][0] >= _OUTLIER_WINDOW_ROWS
         ):
-            old_rows, old_hits = client.out_window.popleft()
+            old_rows, old_hits, old_weight = client.out_window.popleft()
             client.out_rows -= old_rows
             client.out_hits -= old_hits
-        ratio = client.out_hits / client.out_rows
+            client.out_weighted_rows -= old_weight * old_rows
+            client.out_weighted_hits -= old_weight * old_hits
+        ratio = min(max(client.out_weighted_hits / max(client.out_weighted_rows, 1e-12), 0.0), 1.0)
         if client.out_rows >= self.settings.outlier_min_rows and ratio >= self.settings.outlier_ratio:
             return [
                 AbuseSignal("outliers", f"{ratio:.0%} of the last {client.out_rows} rows are outliers", ratio)

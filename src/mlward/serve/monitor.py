@@ -90,17 +90,28 @@ class PredictionMonitor:
                 self._reference.clear()
             return None
         n = min(len(values), self.window)
-        size = len(self._counts)
-        index = (self._pos + np.arange(n)) % self.window
-        leaving = self._slot_bins[index]
-        if self._filled + n > self.window:
-            self._counts -= np.bincount(leaving[leaving >= 0], minlength=size)
-        fresh = self._bin_index(values[-n:])
-        self._counts += np.bincount(fresh, minlength=size)
-        self._slot_bins[index] = fresh
-        if confidence is not None:
-            self._conf[index] = confidence[-n:]
-            self._has_conf = True
+        if n == 1:  # single-row requests: scalar updates, no temporary arrays
+            slot = self._pos
+            if self._filled == self.window:
+                self._counts[self._slot_bins[slot]] -= 1
+            fresh_bin = int(self._bin_index(values[-1:])[0])
+            self._counts[fresh_bin] += 1
+            self._slot_bins[slot] = fresh_bin
+            if confidence is not None:
+                self._conf[slot] = confidence[-1]
+                self._has_conf = True
+        else:
+            size = len(self._counts)
+            index = (self._pos + np.arange(n)) % self.window
+            leaving = self._slot_bins[index]
+            if self._filled + n > self.window:
+                self._counts -= np.bincount(leaving[leaving >= 0], minlength=size)
+            fresh = self._bin_index(values[-n:])
+            self._counts += np.bincount(fresh, minlength=size)
+            self._slot_bins[index] = fresh
+            if confidence is not None:
+                self._conf[index] = confidence[-n:]
+                self._has_conf = True
         self._pos = (self._pos + n) % self.window
         self._filled = min(self._filled + n, self.window)
         self._since += n

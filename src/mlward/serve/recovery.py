@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mlward.audit.log import AuditLog, EventInput
-from mlward.serve.jsonio import dumps
+from mlward.core.fastjson import dumps, loads
 from mlward.store.models import AuditAnchor, AuditEvent
 
 PAGE = 5000
@@ -102,7 +101,7 @@ class JournalReader:
         entries = []
         for raw in data[:end].splitlines():
             try:
-                record = json.loads(raw)
+                record = loads(raw)
             except ValueError:
                 continue  # a line cut by a crash mid-write: never acknowledged, never promised
             if "journal" in record:

@@ -52,6 +52,9 @@ class GuardSettings(_Strict):
     """At most this many rows of a batch enter the per-principal history (a spread sample)."""
     outlier_sample_rate: float = Field(default=0.25, gt=0, le=1)
     """Share of requests whose rows are scored by the outlier detector (chosen at random)."""
+    outlier_rows_per_second: float = Field(default=50, ge=0)
+    """Budget of scored rows per principal and second (0: none): above it the sampling chance
+    falls with the principal's request rate, and scored rows are weighted to stay unbiased."""
     outlier_rows_per_request: int = Field(default=1, ge=1, le=1000)
     """Rows of each request scored by the outlier detector, chosen at random: an unbiased
     estimate of the principal's outlier share at a fixed cost per request."""
