@@ -175,7 +175,7 @@ async def predict(name: str, request: Request) -> Response:
     decision_text = (
         _apply_abuse_policy(gateway, principal, served, signals, request_id) if signals else "allowed"
     )
-    inputs = predictor.inputs(values)
+    inputs = predictor.inputs(values, numeric)
     try:
         if len(values) >= THREAD_ROWS:
             prediction = await run_in_threadpool(predictor.predict, inputs)

@@ -47,12 +47,17 @@ class Predictor:
         self._proba = self.classes is not None and callable(getattr(model, "predict_proba", None))
         self.numeric_index = [i for i, c in enumerate(spec.columns) if c.numeric]
 
-    def inputs(self, values: Sequence[Sequence[Any]]) -> Any:
-        """The estimator's input for rows given as value lists in feature order."""
+    def inputs(self, values: Sequence[Sequence[Any]], numeric: np.ndarray | None = None) -> Any:
+        """The estimator's input for rows given as value lists in feature order.
+
+        ``numeric`` (from ``numeric``) is reused when it already is that input.
+        """
         if self._frame:
             import pandas as pd
 
             return pd.DataFrame(values, columns=self.columns)
+        if numeric is not None and numeric.shape == (len(values), len(self.columns)):
+            return numeric
         return np.asarray(values, dtype=np.float64)
 
     def numeric(self, values: Sequence[Sequence[Any]]) -> np.ndarray:

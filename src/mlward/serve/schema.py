@@ -8,9 +8,9 @@
 * else the model's ``feature_names_in_`` gives named numeric fields;
 * else ``n_features_in_`` gives rows as arrays of exactly that many numbers.
 
-``request_model`` turns the spec into a pydantic model (``create_model``) with unknown
-fields forbidden, strict types, finite numbers, and the batch size bounded, so invalid
-input is a 422 naming the field before the model sees it.
+``request_model`` turns the spec into a pydantic model (``create_model``; rows are
+``TypedDict``s) with unknown fields forbidden, strict types, finite numbers, and the batch
+size bounded, so invalid input is a 422 naming the field before the model sees it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from mlward.core.errors import ConfigError
 
@@ -204,31 +205,18 @@ def _field_type(column: Column) -> Any:
     return base | None if column.nullable else base
 
 
-def _identifier(name: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() else "_" for ch in name)
-    return (
-        cleaned if cleaned and cleaned[0].isalpha() and not cleaned.startswith("model_") else f"f_{cleaned}"
-    )
-
-
 def request_model(spec: FeatureSpec, model_name: str, max_batch: int) -> type[BaseModel]:
     """A pydantic model of ``{"rows": [...]}`` for ``spec`` with at most ``max_batch`` rows."""
     title = "".join(part.capitalize() for part in model_name.replace(".", "-").replace("_", "-").split("-"))
     if spec.named:
-        fields: dict[str, Any] = {}
-        used: set[str] = set()
-        for column in spec.columns:
-            attr = _identifier(column.name)
-            while attr in used:
-                attr += "_"
-            used.add(attr)
-            default = ... if column.required else None
-            fields[attr] = (_field_type(column), Field(default, alias=column.name))
-        row: Any = create_model(
-            f"{title}Row",
-            __config__=ConfigDict(extra="forbid", strict=True, populate_by_name=False),
-            **fields,
-        )
+        # A TypedDict, not a model: pydantic validates it into a plain dict, about a quarter
+        # faster on large batches, and its keys are the contract's column names as they are.
+        fields: dict[str, Any] = {
+            column.name: (Required if column.required else NotRequired)[_field_type(column)]
+            for column in spec.columns
+        }
+        row: Any = TypedDict(f"{title}Row", fields)  # type: ignore[operator]
+        row.__pydantic_config__ = ConfigDict(extra="forbid", strict=True)
     else:
         number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
         row = Annotated[list[number], Field(min_length=spec.width, max_length=spec.width)]
@@ -243,8 +231,10 @@ def row_values(spec: FeatureSpec, rows: Sequence[Any]) -> list[Sequence[Any]]:
     """Validated rows as value sequences in the model's feature order."""
     if not spec.named or not rows:
         return list(rows)
-    names = list(type(rows[0]).model_fields)
+    names = [c.name for c in spec.columns]
+    if not all(c.required for c in spec.columns):
+        return [[row.get(name) for name in names] for row in rows]
     if len(names) == 1:
-        return [[getattr(r, names[0])] for r in rows]
-    values = operator.attrgetter(*names)  # one C call per row instead of one getattr per cell
-    return [values(r) for r in rows]
+        return [[row[names[0]]] for row in rows]
+    values = operator.itemgetter(*names)  # one C call per row instead of one lookup per cell
+    return [values(row) for row in rows]
