@@ -223,3 +223,19 @@ def test_management_routes_need_their_permission(client, template):
     _problem(client.get("/v1/tokens", headers=bearer(tokens["auditor"])), 403)
     assert client.get("/v1/tokens", headers=bearer(tokens["admin"])).status_code == 200
     _problem(client.get("/v1/models"), 401)
+
+
+def test_cached_api_key_is_refused_once_the_cache_expires_after_an_outside_revocation(
+    make_client, template, ws_copy
+):
+    from mlward.serve.tokens import create_token, revoke_token
+
+    client = make_client(token_cache_seconds=0.5)
+    issued = create_token(ws_copy, ["predictor"], name="cached")
+    for _ in range(3):  # verified once, then served from the cache
+        assert _predict(client, bearer(issued.token)).status_code == 200
+    revoke_token(ws_copy, issued.info.id)  # another process: this gateway learns within the TTL
+    time.sleep(0.6)
+    assert _problem(_predict(client, bearer(issued.token)), 401)["detail"] == "token revoked"
+    wrong = issued.token[:-4] + ("AAAA" if not issued.token.endswith("AAAA") else "BBBB")
+    assert _predict(client, bearer(wrong)).status_code == 401  # a near miss is never a cache hit

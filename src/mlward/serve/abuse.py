@@ -82,8 +82,10 @@ class _Client:
     )
 
     def __init__(self, capacity: int, width: int) -> None:
+        # Earlier queries stored as -2 * query, with their squared norms (+inf for empty
+        # slots, so they never win a minimum): a distance test is one matrix product.
         self.history = np.zeros((capacity, width))
-        self.norms = np.zeros(capacity)
+        self.norms = np.full(capacity, np.inf)
         self.size = 0
         self.pos = 0
         self.last: list[float] | None = None
@@ -183,7 +185,8 @@ class AbuseMonitor:
             sample = rows[::step][: self.settings.rows_per_request] * self._inv_scale
             # NaN (nullable features) as 0; bounded so squared distances stay finite whatever
             # an unconstrained client sends.
-            np.clip(sample, -_CLIP, _CLIP, out=sample)
+            np.minimum(sample, _CLIP, out=sample)
+            np.maximum(sample, -_CLIP, out=sample)
             if np.isnan(sample).any():
                 np.nan_to_num(sample, copy=False)
             found += self._history_tests(client, sample)
@@ -246,23 +249,19 @@ class AbuseMonitor:
         # Few numpy calls on purpose: on one-row requests their fixed cost dominates.
         found: list[AbuseSignal] = []
         count = len(sample)
-        norms = np.einsum("ij,ij->i", sample, sample)
         # Minimum distance of each new query to every earlier one (history, then the batch);
         # |a - h|^2 = |a|^2 + |h|^2 - 2 a.h turns it into one small matrix product.
-        if client.size:
-            squared = (
-                norms[:, None]
-                + client.norms[None, : client.size]
-                - 2.0 * (sample @ client.history[: client.size].T)
-            )
-            mins = squared.min(axis=1)
+        if count == 1:
+            row = sample[0]
+            norms = [float(row @ row)]
+            mins = [float((client.norms + client.history @ row).min()) + norms[0]]
         else:
-            mins = np.full(count, np.inf)
-        if count > 1:
+            norms = np.einsum("ij,ij->i", sample, sample)
+            squared = norms[:, None] + client.norms[None, :] + sample @ client.history.T
             inner = norms[:, None] + norms[None, :] - 2.0 * (sample @ sample.T)
             inner[_upper(count)] = np.inf
-            mins = np.minimum(mins, inner.min(axis=1))
-        fresh = [math.sqrt(max(d, 0.0)) for d in mins.tolist() if d != math.inf]
+            mins = np.minimum(squared.min(axis=1), inner.min(axis=1)).tolist()
+        fresh = [math.sqrt(max(d, 0.0)) for d in mins if d != math.inf]
         client.distances.extend(fresh)
         client.since_test += len(fresh)
         client.dup_window.extend(d < _SAME for d in fresh)
@@ -285,11 +284,11 @@ class AbuseMonitor:
                 )
         capacity = len(client.history)
         if count == 1:
-            client.history[client.pos] = sample[0]
+            client.history[client.pos] = sample[0] * -2.0
             client.norms[client.pos] = norms[0]
         else:
             slots = (client.pos + np.arange(count)) % capacity
-            client.history[slots] = sample
+            client.history[slots] = sample * -2.0
             client.norms[slots] = norms
         client.pos = (client.pos + count) % capacity
         client.size = min(client.size + count, capacity)

@@ -7,6 +7,8 @@ with ``rbac.permits``.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -14,7 +16,9 @@ from mlward.core.config import RoleSpec
 from mlward.core.workspace import Workspace
 from mlward.serve.jwt_auth import JwtVerifier
 from mlward.serve.rbac import permits
-from mlward.serve.tokens import TOKEN_PREFIX, TokenVerifier
+from mlward.serve.tokens import TOKEN_PREFIX, TokenInfo, TokenVerifier
+
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class Authenticator:
     ) -> None:
         self._roles: Mapping[str, RoleSpec] = workspace.config.roles
         self.tokens = TokenVerifier(workspace, cache_seconds)
+        self._ttl = cache_seconds
+        # Verified API keys -> principal, for as long as the token rows are cached. Keyed by
+        # the SHA-256 of the key, so no key is kept in memory past its request.
+        self._principals: dict[bytes, tuple[float, Principal, TokenInfo]] = {}
         self.jwt = JwtVerifier.from_config(jwt or {}, workspace.root)
 
     def permissions(self, roles: Iterable[str]) -> tuple[tuple[str, ...], frozenset[str]]:
@@ -73,17 +81,39 @@ class Authenticator:
         if scheme.lower() != "bearer" or not credential:
             raise AuthFailure("expected 'Authorization: Bearer <token>'")
         if credential.startswith(TOKEN_PREFIX):
-            info, reason = self.tokens.verify(credential)
-            if info is None:
-                subject = f"token:{credential[4:16]}" if len(credential) > 16 else "anonymous"
-                raise AuthFailure(reason, subject)
-            roles, granted = self.permissions(info.roles)
-            return Principal(info.principal, "api-key", info.name, roles, granted)
+            return self._api_key(credential)
         if self.jwt is None:
             raise AuthFailure("JWT bearer tokens are not configured (serve.jwt)")
         claims, reason = self.jwt.verify(credential)
         if claims is None:
             raise AuthFailure(reason)
         subject = str(claims["sub"])
+        # JWTs are verified every time: their signature check is the point, and it is cheap.
         roles, granted = self.permissions(self.jwt.roles(claims))
         return Principal(f"jwt:{subject}", "jwt", subject, roles, granted)
+
+    def _api_key(self, credential: str) -> Principal:
+        key = hashlib.sha256(credential.encode()).digest()
+        now = time.monotonic()
+        cached = self._principals.get(key)
+        if cached is not None and cached[0] > now and cached[2].active():
+            return cached[1]
+        info, reason = self.tokens.verify(credential)
+        if info is None:
+            self._principals.pop(key, None)
+            subject = f"token:{credential[4:16]}" if len(credential) > 16 else "anonymous"
+            raise AuthFailure(reason, subject)
+        roles, granted = self.permissions(info.roles)
+        principal = Principal(info.principal, "api-key", info.name, roles, granted)
+        if self._ttl > 0:
+            if len(self._principals) >= MAX_CACHED:
+                self._principals = {k: v for k, v in self._principals.items() if v[0] > now}
+                if len(self._principals) >= MAX_CACHED:
+                    self._principals.clear()
+            self._principals[key] = (now + self._ttl, principal, info)
+        return principal
+
+    def forget(self, token_id: str) -> None:
+        """Drop what is cached about a token (after a revocation in this process)."""
+        self.tokens.forget(token_id)
+        self._principals = {k: v for k, v in self._principals.items() if v[2].id != token_id}

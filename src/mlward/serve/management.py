@@ -196,7 +196,7 @@ async def delete_token(token_id: str, request: Request, principal: Caller) -> di
     info = await asyncio.to_thread(
         revoke_token, gateway.workspace, token_id, principal=principal.name, granted=principal.permissions
     )
-    gateway.auth.tokens.forget(info.id)
+    gateway.auth.forget(info.id)
     return info.to_dict()
 
 
