@@ -257,10 +257,10 @@ class AbuseMonitor:
             mins = [float((client.norms + client.history @ row).min()) + norms[0]]
         else:
             norms = np.einsum("ij,ij->i", sample, sample)
-            squared = norms[:, None] + client.norms[None, :] + sample @ client.history.T
-            inner = norms[:, None] + norms[None, :] - 2.0 * (sample @ sample.T)
+            to_history = (sample @ client.history.T + client.norms).min(axis=1)
+            inner = norms[None, :] - 2.0 * (sample @ sample.T)
             inner[_upper(count)] = np.inf
-            mins = np.minimum(squared.min(axis=1), inner.min(axis=1)).tolist()
+            mins = (np.minimum(to_history, inner.min(axis=1)) + norms).tolist()
         fresh = [math.sqrt(max(d, 0.0)) for d in mins if d != math.inf]
         client.distances.extend(fresh)
         client.since_test += len(fresh)

@@ -75,23 +75,23 @@ class Metrics:
             "mlward_audit_journal_pending", "Audit events journaled but not yet chained.", **gauge_kw
         )
 
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, model: str, **labels: str) -> Any:
+        """``metric.labels(model=model, **labels)``, looked up once and then kept."""
+        key = (metric, model, *labels.values())
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(model=model, **labels)
+        return found
 
     def requests_for(self, model: str, status: str) -> Any:
-        """The request counter of ``model`` and ``status`` (looked up once, then kept)."""
-        key = ("requests", model, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.requests.labels(model=model, status=status)
-        return child
+        """The request counter of ``model`` and ``status``."""
+        return self.child(self.requests, model, status=status)
 
     def latency_for(self, model: str) -> Any:
-        """The latency histogram of ``model`` (looked up once, then kept)."""
-        key = ("latency", model)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.latency.labels(model=model)
-        return child
+        """The latency histogram of ``model``."""
+        return self.child(self.latency, model)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -227,9 +227,9 @@ async def predict(name: str, request: Request) -> Response:
 
 def _record_drift(gateway: Gateway, served: ServedModel, drift: Any) -> None:
     name = served.version.name
-    gateway.metrics.drift.labels(model=name).set(drift.psi)
+    gateway.metrics.child(gateway.metrics.drift, name).set(drift.psi)
     if drift.confidence is not None and np.isfinite(drift.confidence):
-        gateway.metrics.confidence.labels(model=name).set(drift.confidence)
+        gateway.metrics.child(gateway.metrics.confidence, name).set(drift.confidence)
     if drift.changed:
         gateway.alert(
             "serve.drift",
