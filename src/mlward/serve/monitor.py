@@ -102,7 +102,11 @@ class PredictionMonitor:
                 self._has_conf = True
         else:
             size = len(self._counts)
-            index = (self._pos + np.arange(n)) % self.window
+            end = self._pos + n
+            # A slice (a view) unless the batch wraps around the end of the window.
+            index: slice | np.ndarray = (
+                slice(self._pos, end) if end <= self.window else np.arange(self._pos, end) % self.window
+            )
             leaving = self._slot_bins[index]
             if self._filled + n > self.window:
                 self._counts -= np.bincount(leaving[leaving >= 0], minlength=size)
