@@ -1,6 +1,6 @@
 """The cost of a guarded prediction: `mlward serve` vs a plain FastAPI endpoint, same model.
 
-Usage: python bench/serve.py [--duration 10] [--concurrency 16] [--rounds 5]
+Usage: python bench/serve.py [--duration 10] [--concurrency 16] [--rounds 10]
 
 One scikit-learn model (StandardScaler + LogisticRegression on four credit features),
 saved with joblib, served two ways on this machine, one after the other, each by uvicorn
@@ -20,7 +20,11 @@ size: one connection (latency: p50 / p99) and N connections (throughput: req/s a
 saturation). The server's own CPU time per request (from /proc: every thread, the fsync
 system time, and mlward's audit shipper processes) is reported too, since it does not
 depend on how fast the load generator is.
-Targets: mlward p99 within 1 ms of plain, throughput >= 80 % of plain.
+Targets: mlward p99 within 1 ms of plain, throughput >= 80 % of plain. Throughput is
+reported both summed over the rounds ("ratio") and as the median of the per-round ratios
+("paired": both servers measured back to back), which is what the target is judged on:
+on a shared VM whose speed drifts by tens of percent within a minute, the pairs are what
+compares like with like.
 """
 
 from __future__ import annotations
@@ -339,6 +343,9 @@ def measure(fixtures: dict[str, str], args: argparse.Namespace) -> dict[str, dic
                         cpu[kind] += _cpu_seconds(processes[kind].pid) - before
                 for kind in kinds:
                     result = _summary(parts[kind], cpu[kind])
+                    result["round_rps"] = [
+                        part["statuses"].get("200", 0) / part["seconds"] for part in parts[kind]
+                    ]
                     results[kind][f"{rows}-row/{shape}"] = result
                     print(
                         f"  {kind:6} {rows:3}-row {shape:10} {result['rps']:8.0f} req/s"
@@ -362,7 +369,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=["plain", "mlward"])
     parser.add_argument("--fixtures")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved bursts per scenario and server")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved bursts per scenario and server")
     parser.add_argument("--loadgen", action="store_true")
     args = parser.parse_args()
     if args.serve:
@@ -385,22 +392,29 @@ def report(plain: dict[str, Any], guarded: dict[str, Any], args: argparse.Namesp
     """Print the comparison table and write bench/results/serve.json."""
     summary = {}
     print(
-        f"\n{'scenario':10} {'plain req/s':>11} {'mlward req/s':>12} {'ratio':>6} {'plain p50/p99 ms':>17}"
+        f"\n{'scenario':10} {'plain req/s':>11} {'mlward req/s':>12} {'ratio':>6} {'paired':>6}"
+        f" {'plain p50/p99 ms':>17}"
         f" {'mlward p50/p99 ms':>18} {'Δp99 ms':>8} {'CPU µs/req plain→mlward':>24}"
     )
     for rows in (1, 100):
         p_lat, m_lat = plain[f"{rows}-row/latency"], guarded[f"{rows}-row/latency"]
         p_thr, m_thr = plain[f"{rows}-row/throughput"], guarded[f"{rows}-row/throughput"]
         ratio = m_thr["rps"] / p_thr["rps"]
+        # Each round ran both servers back to back: the ratio within a round is what the
+        # machine's drifting speed disturbs least, and its median what the target is judged on.
+        paired = [m / p for m, p in zip(m_thr["round_rps"], p_thr["round_rps"], strict=True) if p > 0]
+        paired_median = float(np.median(paired))
         delta = m_lat["p99_ms"] - p_lat["p99_ms"]
         summary[f"{rows}-row"] = {
             "throughput_ratio": ratio,
+            "paired_throughput_ratios": [round(x, 3) for x in paired],
+            "paired_throughput_ratio_median": paired_median,
             "p99_delta_ms": delta,
-            "meets_throughput_target": ratio >= TARGET_THROUGHPUT,
+            "meets_throughput_target": paired_median >= TARGET_THROUGHPUT,
             "meets_p99_target": delta <= TARGET_P99_MS,
         }
         print(
-            f"{rows:3}-row    {p_thr['rps']:11.0f} {m_thr['rps']:12.0f} {ratio:6.2f} "
+            f"{rows:3}-row    {p_thr['rps']:11.0f} {m_thr['rps']:12.0f} {ratio:6.2f} {paired_median:6.2f} "
             f"{p_lat['p50_ms']:8.2f}/{p_lat['p99_ms']:<8.2f} {m_lat['p50_ms']:9.2f}/{m_lat['p99_ms']:<8.2f}"
             f" {delta:8.2f} {p_thr['server_cpu_us_per_request']:11.0f} → "
             f"{m_thr['server_cpu_us_per_request']:.0f}"
