@@ -45,11 +45,6 @@ from mlward.data.profile.sketches import (
     mix64,
 )
 
-# Earlier private names, still imported by mlward.data.contract.rules.unique.
-_HLL_P = HLL_P
-_hll_add = hll_add
-_hll_estimate = hll_estimate
-
 __all__ = [
     "CATEGORICAL",
     "DEFAULT_CATEGORY_CAP",

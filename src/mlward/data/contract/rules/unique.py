@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from mlward.data.contract.rules.interface import SKIPPED, BatchContext, Example, Rule, RuleResult, RuleState
-from mlward.data.profile import _HLL_P, _hll_add, _hll_estimate
+from mlward.data.profile import HLL_P, hll_add, hll_estimate
 
 _SEEDS = {"seed": 0x5EED}
 """A fixed Polars hash seed: equal keys hash equally in every worker process."""
@@ -160,8 +160,8 @@ class UniqueRule(Rule):
     def _to_hll(extra: dict[str, Any]) -> None:
         if extra["hll"] is not None:
             return
-        registers = np.zeros(1 << _HLL_P, np.uint8)
-        _hll_add(registers, extra["hashes"])
+        registers = np.zeros(1 << HLL_P, np.uint8)
+        hll_add(registers, extra["hashes"])
         extra["hll"] = registers
         extra["hashes"] = np.empty(0, np.uint64)
         extra["rows"] = np.empty(0, np.int64)
@@ -173,7 +173,7 @@ class UniqueRule(Rule):
             return self.result(SKIPPED, f"optional column {self.columns[0]!r} is absent", state)
         if state.error is None and extra.get("hll") is not None:
             non_null = state.checked - (extra["null_keys"] if self.primary_key else 0)
-            distinct = _hll_estimate(extra["hll"])
+            distinct = hll_estimate(extra["hll"])
             state.failing = max(0, round(non_null - distinct)) + extra["null_keys"]
             result = super().finalize(state, rows)
             note = (
