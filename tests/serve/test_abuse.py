@@ -31,7 +31,8 @@ def traffic():
     return X
 
 
-def _monitor(detector, **settings):
+def _monitor(detector, *, extra=None, **settings):
+    """A monitor over the test contract; unless given, every request is scored, without budget."""
     columns = list(contract_columns(CONTRACT).values())
     settings.setdefault("outlier_sample_rate", 1.0)
     settings.setdefault("outlier_rows_per_second", 0)  # these feed thousands of queries a second
@@ -41,6 +42,7 @@ def _monitor(detector, **settings):
         scale=feature_scale(columns, detector),
         scorer=DetectorScorer(detector),
         columns=FEATURES,
+        **(extra or {}),
     )
 
 
@@ -162,16 +164,9 @@ def test_flag_policy_answers_but_marks_the_decision(make_client, template, ws_co
 
 
 def test_sampled_outlier_scoring_still_sees_a_flood(detector):
-    columns = list(contract_columns(CONTRACT).values())
     # Defaults: a quarter of the requests, one random row of each, is scored.
-    monitor = AbuseMonitor(
-        GuardSettings(outlier_min_rows=10, outlier_rows_per_second=0),
-        4,
-        scale=feature_scale(columns, detector),
-        scorer=DetectorScorer(detector),
-        columns=FEATURES,
-        seed=0,
-    )
+    sample_rate = GuardSettings().outlier_sample_rate
+    monitor = _monitor(detector, outlier_min_rows=10, outlier_sample_rate=sample_rate, extra={"seed": 0})
     rng = np.random.default_rng(4)
     odd = np.column_stack(
         [rng.integers(95, 100, 800), rng.uniform(8e5, 1e6, 800), rng.uniform(9e5, 1e6, 800), np.full(800, 60)]
@@ -189,16 +184,14 @@ class _Clock:
 
 
 def test_scoring_budget_bounds_the_work_and_still_sees_a_mixed_flood(detector, traffic):
-    columns = list(contract_columns(CONTRACT).values())
     clock = _Clock()
-    monitor = AbuseMonitor(
-        GuardSettings(outlier_rows_per_second=20, outlier_min_rows=30),
-        4,
-        scale=feature_scale(columns, detector),
-        scorer=DetectorScorer(detector),
-        columns=FEATURES,
-        seed=1,
-        clock=clock,
+    sample_rate = GuardSettings().outlier_sample_rate
+    monitor = _monitor(
+        detector,
+        outlier_rows_per_second=20,
+        outlier_min_rows=30,
+        outlier_sample_rate=sample_rate,
+        extra={"seed": 1, "clock": clock},
     )
     rng = np.random.default_rng(5)
     benign = traffic[rng.choice(len(traffic), 4000)]
