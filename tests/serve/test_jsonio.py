@@ -19,3 +19,20 @@ def test_response_body_is_json():
     response = FastJSONResponse({"predictions": [0, 1]}, headers={"X-Request-ID": "r"})
     assert json.loads(response.body) == {"predictions": [0, 1]}
     assert response.headers["content-type"] == "application/json"
+
+
+def test_numpy_values_stay_numbers_and_nan_becomes_null():
+    import numpy as np
+
+    value = {"f": np.float64(1.5), "i": np.int64(3), "b": np.bool_(True), "n": float("nan")}
+    encoded = json.loads(dumps(value))
+    assert encoded == {"f": 1.5, "i": 3, "b": True, "n": None}
+
+
+def test_audit_details_keep_numpy_numbers(workspace):
+    import numpy as np
+
+    details = {"psi": np.float64(0.25), "n": np.int64(7)}
+    record = workspace.audit.append("tester", "data.drift", "d@1", details=details)
+    assert record.details == {"psi": 0.25, "n": 7}
+    assert workspace.audit.verify().ok

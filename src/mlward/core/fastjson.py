@@ -17,9 +17,10 @@ _SEPARATORS = (",", ":")
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON; values JSON cannot hold become strings (``str``)."""
+    """Compact UTF-8 JSON; NumPy scalars and arrays as numbers, anything else JSON cannot hold
+    as its ``str``; NaN and infinities as ``null``."""
     try:
-        return orjson.dumps(value, default=str)
+        return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(value, separators=_SEPARATORS, ensure_ascii=False, default=str).encode()
 
