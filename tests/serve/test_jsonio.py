@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from mlward.serve.jsonio import FastJSONResponse, dumps
+from mlward.core.fastjson import dumps
+from mlward.serve.jsonio import FastJSONResponse
 
 
 def test_dumps_round_trips_and_falls_back_for_wide_integers():

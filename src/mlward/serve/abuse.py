@@ -78,7 +78,6 @@ class _Client:
         "run_step",
         "seen",
         "since_test",
-        "size",
     )
 
     def __init__(self, capacity: int, width: int) -> None:
@@ -86,7 +85,6 @@ class _Client:
         # slots, so they never win a minimum): a distance test is one matrix product.
         self.history = np.zeros((capacity, width))
         self.norms = np.full(capacity, np.inf)
-        self.size = 0
         self.pos = 0
         self.last: list[float] | None = None
         self.distances: deque[float] = deque(maxlen=_SHAPIRO_MAX)
@@ -291,7 +289,6 @@ class AbuseMonitor:
             client.history[slots] = sample * -2.0
             client.norms[slots] = norms
         client.pos = (client.pos + count) % capacity
-        client.size = min(client.size + count, capacity)
         return found
 
     def _enumeration(self, client: _Client, sample: list[list[float]]) -> list[AbuseSignal]:

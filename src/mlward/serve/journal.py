@@ -199,11 +199,8 @@ class AuditJournal:
     async def record(self, event: EventInput) -> None:
         """Journal ``event`` and return once it is durable (see the module's docstring)."""
         if self.durability == "process":
-            try:
-                self._append([self._entry(event)])
-            except OSError as exc:  # the disk failed: nobody may be told "ok"
-                log.error("audit journal write failed: %s", exc)
-                raise OSError("the audit journal could not be written") from None
+            if not self._append_now(event):  # the disk failed: nobody may be told "ok"
+                raise OSError("the audit journal could not be written")
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -215,14 +212,20 @@ class AuditJournal:
     def record_nowait(self, event: EventInput) -> None:
         """Journal ``event`` without waiting for the sync (denials, alerts)."""
         if self.durability == "process":
-            try:
-                self._append([self._entry(event)])
-            except OSError as exc:
-                log.error("audit journal write failed: %s", exc)
+            self._append_now(event)
             return
         with self._cond:
             self._queue.append((self._entry(event), None, None))
             self._cond.notify()
+
+    def _append_now(self, event: EventInput) -> bool:
+        """Write ``event`` from the calling thread (``process`` durability); False if it failed."""
+        try:
+            self._append([self._entry(event)])
+        except OSError as exc:
+            log.error("audit journal write failed: %s", exc)
+            return False
+        return True
 
     @property
     def pending(self) -> int:

@@ -8,8 +8,6 @@ from fastapi.responses import JSONResponse
 
 from mlward.core.fastjson import dumps
 
-__all__ = ["FastJSONResponse", "dumps"]
-
 
 class FastJSONResponse(JSONResponse):
     """A JSON response encoded by ``dumps``."""

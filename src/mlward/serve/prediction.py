@@ -22,12 +22,13 @@ from pydantic import ValidationError
 
 from mlward.audit.log import EventInput
 from mlward.core.errors import ConfigError
+from mlward.core.fastjson import dumps
 from mlward.model.registry import check_model_name
 from mlward.serve.abuse import AbuseSignal
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway, new_request_id
 from mlward.serve.hosting import READY, ServedModel
-from mlward.serve.jsonio import FastJSONResponse, dumps
+from mlward.serve.jsonio import FastJSONResponse
 from mlward.serve.problems import Problem, validation_problem
 from mlward.serve.schema import row_values
 
