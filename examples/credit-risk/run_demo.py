@@ -18,6 +18,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MLWARD = [sys.executable, "-m", "mlward.cli.main"]
+EXPECTED_FAILING_STAGE = "drift"
+EXPECTED_FAILING_GATE = "no-drift"
 ENV = {**os.environ, "MLWARD_PRINCIPAL": "demo", "COLUMNS": os.environ.get("COLUMNS", "120")}
 
 
@@ -26,8 +28,7 @@ def step(title: str, *args: str, check: bool = True) -> int:
     print(f"\n== {title}\n$ mlward {shlex.join(args)}", flush=True)
     code = subprocess.run([*MLWARD, *args], cwd=HERE, env=ENV, check=False).returncode
     if check and code != 0:
-        print(f"demo step failed with exit code {code}", file=sys.stderr)
-        sys.exit(code)
+        fail(f"step '{title}' (mlward {shlex.join(args)}) exited {code}", code)
     return code
 
 
@@ -52,9 +53,7 @@ def main() -> None:
     step("Create the workspace (keys, metadata store, object store)", "init", ".")
     _advisories_zip()
     code = step("Run the whole pipeline (mlward.yaml)", "run", check=False)
-    if code != 1:
-        print("the demo expected the drift gate to fail on the new batch", file=sys.stderr)
-        sys.exit(code or 1)
+    check_run_outcome(code)
     serve_round_trip()
     step("Workspace status", "status")
     step("Audit trail: verify the hash chain", "audit", "verify")
@@ -62,6 +61,51 @@ def main() -> None:
     print("\nNext: start the gateway yourself with")
     print(f"  cd {HERE} && MLWARD_PRINCIPAL=demo mlward serve --port 8080")
     print("and call it with `mlward predict credit-risk --data @row.json --token TOKEN --sign`.")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """End the demo with the real cause on the last line."""
+    print(f"demo failed: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def check_run_outcome(code: int) -> None:
+    """The run must fail only because the drift stage's ``no-drift`` gate failed.
+
+    Every other stage must be ``ok``; anything else (a stage error, another gate, a skipped
+    stage) ends the demo with that stage's own error as the last line.
+    """
+    import json
+
+    shown = subprocess.run(
+        [*MLWARD, "run", "show", "--format", "json"], cwd=HERE, env=ENV, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        fail(f"`mlward run show` exited {shown.returncode}: {shown.stderr.strip()[-500:]}", 3)
+    record = json.loads(shown.stdout)
+    problems = []
+    for name, stage in record["stages"].items():
+        gates = stage.get("gates", [])
+        failed_gates = [g["gate"] for g in gates if not g["passed"] and not g.get("waived_by")]
+        if name == EXPECTED_FAILING_STAGE:
+            if stage["status"] != "gate-failed" or failed_gates != [EXPECTED_FAILING_GATE]:
+                problems.append(
+                    f"stage {name}: expected only gate {EXPECTED_FAILING_GATE} to fail, got status "
+                    f"{stage['status']} with failed gates {failed_gates}: {stage.get('error') or ''}"
+                )
+        elif stage["status"] != "ok" or failed_gates:
+            problems.append(f"stage {name} is {stage['status']}: {stage.get('error') or failed_gates}")
+    if EXPECTED_FAILING_STAGE not in record["stages"]:
+        problems.append(f"stage {EXPECTED_FAILING_STAGE} did not run")
+    if problems:
+        # the first problem in stage order is the cause (later stages were skipped for it)
+        print("\n".join(problems[1:]), file=sys.stderr)
+        fail(problems[0], code or 1)
+    if code != 1:
+        fail(f"`mlward run` exited {code}; expected 1 (the drift gate fails on purpose)", code or 1)
+    print(
+        f"\nas planned: every stage ok; {EXPECTED_FAILING_STAGE} failed only its {EXPECTED_FAILING_GATE} gate"
+    )
 
 
 def _free_port() -> int:
@@ -118,8 +162,7 @@ def serve_round_trip() -> None:
             except OSError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                print("the gateway did not become ready", file=sys.stderr)
-                sys.exit(3)
+                fail("the gateway did not become ready within 60 s", 3)
             time.sleep(0.5)
         row = {
             "age": 41,
@@ -154,7 +197,7 @@ def serve_round_trip() -> None:
             check=False,
         ).returncode
         if code != 0:
-            sys.exit(code)
+            fail(f"the signed prediction was not answered (mlward predict exited {code})", code)
         print("\n== The same request without a token is refused (401, audited)", flush=True)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/models/credit-risk/predict",
@@ -164,10 +207,11 @@ def serve_round_trip() -> None:
         )
         try:
             urllib.request.urlopen(request, timeout=5)
-            print("unexpected: an anonymous request was served", file=sys.stderr)
-            sys.exit(1)
+            fail("an anonymous request was served")
         except urllib.error.HTTPError as denied:
             print(f"HTTP {denied.code}: {json.loads(denied.read()).get('title', '')}")
+            if denied.code != 401:
+                fail(f"the anonymous request got HTTP {denied.code}, expected 401")
     finally:
         server.terminate()
         server.wait(timeout=30)

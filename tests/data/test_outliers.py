@@ -119,6 +119,14 @@ def test_saved_model_is_safetensors_json_and_verifies_its_digest(fitted, tmp_pat
         OutlierDetector.load(tmp_path / "absent")
 
 
+def test_a_model_is_never_written_under_a_misleading_name(fitted, tmp_path) -> None:
+    """Issue 17: `outliers fit -o outliers.json` wrote a binary safetensors file as .json."""
+    for name in ("outliers.json", "outliers.bin", "outliers"):
+        with pytest.raises(InputError, match="safetensors"):
+            fitted.save(tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
 def test_configuration_errors() -> None:
     with pytest.raises(InputError, match="target_fpr"):
         OutlierDetector(target_fpr=0.0)

@@ -78,31 +78,33 @@ def validate(
     now: Annotated[str | None, typer.Option(help="Reference time of freshness rules (ISO 8601).")] = None,
 ) -> None:
     """Validate a dataset against its data contract; exit 1 when a rule fails."""
-    from mlward.data.contract import resolve_contract, resolve_dataset
+    from mlward.data.contract import resolve_contract
     from mlward.data.contract import validate as validate_data
     from mlward.data.contract.format import to_json, to_junit_xml, to_table
     from mlward.data.contract.values import parse_datetime
+    from mlward.data.targets import data_target
 
     chosen = resolve_format(format, _VALIDATE_FORMATS)
     workspace = _workspace()
-    path, declared = resolve_dataset(target, workspace)
-    reference = contract or declared
-    if reference is None:
-        raise ConfigError(
-            f"no contract for {target!r}", hint="pass --contract NAME|FILE or set datasets.<name>.contract"
-        )
-    name, parsed = resolve_contract(reference, workspace)
-    try:
-        reference_time = parse_datetime(now) if now else None
-    except ValueError as exc:
-        raise ConfigError(f"--now: {exc}") from None
-    runner = _engine(engine, scheduler, workspace)
-    try:
-        result = validate_data(str(path), parsed, engine=runner, name=name, now=reference_time)
-    finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close()
+    with data_target(target, workspace) as resolved:
+        reference = contract or resolved.contract
+        if reference is None:
+            raise ConfigError(
+                f"no contract for {target!r}",
+                hint="pass --contract NAME|FILE or set datasets.<name>.contract",
+            )
+        name, parsed = resolve_contract(reference, workspace)
+        try:
+            reference_time = parse_datetime(now) if now else None
+        except ValueError as exc:
+            raise ConfigError(f"--now: {exc}") from None
+        runner = _engine(engine, scheduler, workspace)
+        try:
+            result = validate_data(str(resolved.path), parsed, engine=runner, name=name, now=reference_time)
+        finally:
+            close = getattr(runner, "close", None)
+            if close is not None:
+                close()
     if workspace is not None:
         workspace.audit.append(
             current_principal(),
@@ -142,11 +144,13 @@ def contract_infer(
     pii: Annotated[bool, typer.Option("--pii/--no-pii", help="Scan for PII and declare it.")] = True,
 ) -> None:
     """Propose a contract from a dataset (types, nulls, ranges, allowed values, keys, formats)."""
-    from mlward.data.contract import infer_contract, resolve_dataset
+    from mlward.data.contract import infer_contract
+    from mlward.data.targets import data_target
 
     workspace = _workspace()
-    data, _ = resolve_dataset(path, workspace)
-    contract = infer_contract(str(data), margin=margin, detect_pii=pii)
+    with data_target(path, workspace) as resolved:
+        data = resolved.dataset or resolved.path
+        contract = infer_contract(str(resolved.path), margin=margin, detect_pii=pii)
     label = name or (path if workspace is not None and path in workspace.config.datasets else Path(path).stem)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     header = f"# Proposed by 'mlward data contract infer' from {data} on {stamp}; review before use.\n"

@@ -41,6 +41,7 @@ from mlward.data.pii import (
 )
 from mlward.data.pii.format import to_json, to_sarif, to_table
 from mlward.data.pii.writers import write_tables
+from mlward.data.targets import data_target
 from mlward.engine.dask import make_engine
 
 DataKeyLoader = Callable[[], bytes]
@@ -112,7 +113,13 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def scan(
-    target: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file, or a directory of them.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="CSV, Parquet or JSON Lines file, a directory of them, or a dataset name (mlward.yaml or "
+            "`mlward data add`)."
+        ),
+    ],
     format: Annotated[
         OutputFormat | None, typer.Option("--format", "-f", help="table, json or sarif.")
     ] = None,
@@ -141,7 +148,8 @@ def scan(
     threshold = None if fail_on.lower() == "none" else Severity.parse(fail_on)
     runner = make_engine(engine, scheduler=scheduler, workers=workers)
     try:
-        result = scan_data(target, engine=runner, sample_cells=sample_cells, columns=columns)
+        with data_target(target, _optional_workspace()) as resolved:
+            result = scan_data(resolved.path, engine=runner, sample_cells=sample_cells, columns=columns)
     finally:
         close = getattr(runner, "close", None)
         if close is not None:
@@ -193,9 +201,10 @@ def protect(
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
-    source = _resolve_target(target)
-    result, _ = protect_data(source, _policy(policy_file), _data_key(), output)
-    extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
+    with data_target(target, _optional_workspace()) as resolved:
+        result, _ = protect_data(resolved.path, _policy(policy_file), _data_key(), output)
+        source = Path(resolved.dataset) if resolved.dataset else resolved.path
+        extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
     if extra and chosen is not OutputFormat.json:
         for line in extra.get("lines", []):
             console.print(line)
@@ -223,22 +232,15 @@ def protect(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-def _resolve_target(target: str) -> Path:
-    """A path as given, or the path of a dataset declared under ``datasets:``."""
-    path = Path(target)
-    if path.exists():
-        return path
+def _optional_workspace() -> object:
+    """The current workspace, or None outside one (files still work without a workspace)."""
     from mlward.cli.context import STATE
     from mlward.core.errors import WorkspaceNotFound
 
     try:
-        workspace = STATE.workspace()
+        return STATE.workspace()
     except WorkspaceNotFound:
-        workspace = None
-    spec = workspace.config.datasets.get(target) if workspace else None
-    if spec is None:
-        raise InputError(f"{target}: no such file, directory or declared dataset")
-    return workspace.root / spec.path  # type: ignore[union-attr]
+        return None
 
 
 def _after_protect(
@@ -308,7 +310,7 @@ def _after_protect(
 
 def reveal(
     target: Annotated[Path, typer.Argument(help="Protected Parquet file (its metadata names the actions).")],
-    output: Annotated[Path, typer.Argument(help="Where to write the revealed data.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the revealed data.")],
     columns: Annotated[
         list[str] | None, typer.Option("--column", "-c", help="Reveal only these columns (repeatable).")
     ] = None,

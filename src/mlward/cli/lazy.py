@@ -18,7 +18,9 @@ Context = typer.Context
 def _load(target: str) -> Any:
     module, _, attribute = target.partition(":")
     built = getattr(importlib.import_module(module), attribute)()
-    return typer.main.get_command(built) if isinstance(built, typer.Typer) else built
+    # get_group, not get_command: a Typer app with a single command would otherwise collapse
+    # into that command, and the group's subcommand name ("deps audit") would be lost.
+    return typer.main.get_group(built) if isinstance(built, typer.Typer) else built
 
 
 class LazyGroup(TyperGroup):

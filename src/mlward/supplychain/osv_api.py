@@ -7,14 +7,16 @@ id is then fetched with ``GET /v1/vulns/{id}`` for its ranges, ratings and alias
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
+from mlward.core.errors import ConfigError
 from mlward.supplychain.interface import (
     ECOSYSTEM,
     PackageVersion,
@@ -40,14 +42,25 @@ class OsvApiService(VulnerabilityService):
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         *,
         client: httpx.Client | None = None,
         timeout: float = 30.0,
         max_workers: int = 8,
     ) -> None:
         """Use ``client`` when given (tests pass one with a MockTransport), else a new one."""
-        self.base_url = base_url.rstrip("/")
+        # MLWARD_OSV_API_URL points at a mirror of the OSV API (an internal proxy, or a local
+        # server in tests); plain http is accepted only on the loopback interface.
+        chosen = base_url or os.environ.get("MLWARD_OSV_API_URL") or DEFAULT_BASE_URL
+        parsed = urlsplit(chosen)
+        if parsed.scheme != "https" and not (
+            parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
+        ):
+            raise ConfigError(
+                f"OSV API URL {chosen!r} must use https (plain http only on 127.0.0.1)",
+                hint="set MLWARD_OSV_API_URL to an https:// URL",
+            )
+        self.base_url = chosen.rstrip("/")
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
         self._max_workers = max_workers
 

@@ -68,10 +68,10 @@ def test_protect_then_reveal_with_guard(app: typer.Typer, customers: Path, tmp_p
             raise AccessDenied("pii:reveal of whole tables is not allowed here")
 
     data_pii.set_loaders(data_key=lambda: KEY, all_data_keys=lambda: [OLD_KEY, KEY], reveal_guard=guard)
-    denied = runner.invoke(app, ["reveal", str(protected), str(tmp_path / "all.parquet")])
+    denied = runner.invoke(app, ["reveal", str(protected), "-o", str(tmp_path / "all.parquet")])
     assert isinstance(denied.exception, AccessDenied)
     out = tmp_path / "revealed.parquet"
-    allowed = runner.invoke(app, ["reveal", str(protected), str(out), "-c", "email", "-c", "ssn"])
+    allowed = runner.invoke(app, ["reveal", str(protected), "-o", str(out), "-c", "email", "-c", "ssn"])
     assert allowed.exit_code == 0, allowed.output
     assert seen == [None, ["email", "ssn"]]
     original = pq.read_table(customers)

@@ -233,7 +233,16 @@ class OutlierDetector:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     def save(self, path: str | os.PathLike[str]) -> str:
-        """Write ``to_bytes()`` to ``path`` atomically; return the digest."""
+        """Write ``to_bytes()`` to ``path`` atomically; return the digest.
+
+        The file is safetensors, so the name must say so: a binary under ``.json`` (or any
+        other name) misleads people and the tools that pick a reader by extension.
+        """
+        if not os.fspath(path).endswith(".safetensors"):
+            raise InputError(
+                f"{os.fspath(path)}: an outlier model is a safetensors file",
+                hint="name it *.safetensors, for example outliers.safetensors",
+            )
         data = self.to_bytes()
         tmp = f"{os.fspath(path)}.tmp"
         with open(tmp, "wb") as handle:
