@@ -132,7 +132,10 @@ def scan(
     ] = None,
     fail_on: Annotated[
         str,
-        typer.Option("--fail-on", help="Exit 1 when unprotected PII this severe is found (or none)."),
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when unprotected PII this severe is found or a column was not scanned (or none).",
+        ),
     ] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
 ) -> None:
@@ -160,7 +163,8 @@ def scan(
         _write(json.dumps(to_sarif(result), indent=2), output)
     if threshold is not None:
         worst = [f for f in result.to_findings() if f.properties["protection"] is None]
-        if any(f.severity >= threshold for f in worst):
+        # Fail closed: a column that could not be scanned fails any threshold.
+        if result.not_scanned_columns() or any(f.severity >= threshold for f in worst):
             raise typer.Exit(EXIT_FINDINGS)
 
 
