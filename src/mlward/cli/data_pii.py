@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
 from mlward.cli.output import OutputFormat, console, emit_json, emit_text
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.core.findings import Severity
@@ -138,13 +139,16 @@ def scan(
         ),
     ] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Discover PII per column and cell; report entity types, shares and masked examples."""
     chosen = resolve_format(format, ("table", "json", "sarif"))
     threshold = None if fail_on.lower() == "none" else Severity.parse(fail_on)
     runner = make_engine(engine, scheduler=scheduler, workers=workers)
     try:
-        result = scan_data(target, engine=runner, sample_cells=sample_cells, columns=columns)
+        source = data_source(target, delimiter, encoding)
+        result = scan_data(source, engine=runner, sample_cells=sample_cells, columns=columns)
     finally:
         close = getattr(runner, "close", None)
         if close is not None:
@@ -194,11 +198,14 @@ def protect(
         str | None, typer.Option("--sensitive", help="Sensitive column for l-diversity.")
     ] = None,
     format: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")] = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
     source = _resolve_target(target)
-    result, _ = protect_data(source, _policy(policy_file), _data_key(), output)
+    data = data_source(source, delimiter, encoding)
+    result, _ = protect_data(data, _policy(policy_file), _data_key(), output)
     extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
     if extra and chosen is not OutputFormat.json:
         for line in extra.get("lines", []):
