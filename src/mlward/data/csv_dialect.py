@@ -23,7 +23,10 @@ from mlward.core.errors import InputError
 DELIMITERS = (",", ";", "\t", "|")
 """Delimiters the sniffer chooses between."""
 SAMPLE_BYTES = 64 << 10
-"""Bytes of each file looked at."""
+"""Bytes of each file the delimiter is sniffed from."""
+ENCODING_SAMPLE_BYTES = 8 << 20
+"""Bytes of each file the encoding is detected from: Arrow's first CSV block, from which
+it infers the column types, so no text column of that block can turn ``binary``."""
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -132,15 +135,17 @@ def detect_dialect(
     """Sniff the delimiter and encoding of the CSV file at ``path`` (overrides win)."""
     try:
         with path.open("rb") as handle:
-            sample = handle.read(SAMPLE_BYTES + 1)
+            sample = handle.read(ENCODING_SAMPLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    complete = len(sample) <= SAMPLE_BYTES
-    sample = sample[:SAMPLE_BYTES]
-    chosen_encoding = parse_encoding(encoding) if encoding else detect_encoding(sample, complete=complete)
+    whole = len(sample) <= ENCODING_SAMPLE_BYTES
+    sample = sample[:ENCODING_SAMPLE_BYTES]
+    chosen_encoding = parse_encoding(encoding) if encoding else detect_encoding(sample, complete=whole)
     if delimiter:
         return CsvDialect(parse_delimiter(delimiter), chosen_encoding)
-    text = codecs.getincrementaldecoder(chosen_encoding)(errors="replace").decode(sample, final=complete)
+    complete = len(sample) <= SAMPLE_BYTES
+    head = sample[:SAMPLE_BYTES]
+    text = codecs.getincrementaldecoder(chosen_encoding)(errors="replace").decode(head, final=complete)
     preferred = "\t" if path.suffix.lower() == ".tsv" else ","
     sniffed = sniff_delimiter(text, complete=complete, preferred=preferred)
     if sniffed is None:
@@ -159,5 +164,5 @@ def _warn_if_ambiguous(path: Path, text: str, delimiter: str, *, complete: bool)
             f"{path}: read as one column, but its values contain {shown}; "
             "pass --delimiter (delimiter=) if that is the field separator",
             InputWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

@@ -76,7 +76,9 @@ class Partition:
         try:
             yield from _read_batches(self, batch_rows)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot parse {self.path} as {self.fmt}: {exc}") from exc
+            undecodable = isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc)
+            hint = f"read as {self.encoding}; pass --encoding (encoding=)" if undecodable else None
+            raise InputError(f"cannot parse {self.path} as {self.fmt}: {exc}", hint=hint) from exc
 
     def read(self) -> pa.Table:
         """Read the whole partition into one table."""

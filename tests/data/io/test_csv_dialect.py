@@ -152,3 +152,27 @@ def test_real_one_column_file_does_not_warn(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert open_dataset(path).read().column_names == ["id"]
+
+
+def test_latin1_past_the_sniff_sample_is_still_detected(tmp_path: Path) -> None:
+    row = "1,plain text value,x@example.com\n"
+    path = tmp_path / "late.csv"
+    path.write_bytes(("id,name,email\n" + row * 4000).encode() + "2,José,y@example.com\n".encode("latin-1"))
+
+    table = open_dataset(path).read()
+
+    assert table.schema.field("name").type == pa.string()
+    assert table.column("name")[-1].as_py() == "José"
+
+
+def test_undecodable_text_past_the_first_block_is_a_clear_error(tmp_path: Path) -> None:
+    row = "1,plain text value here,x@example.com\n"
+    body = "id,name,email\n" + row * ((9 << 20) // len(row))
+    path = tmp_path / "huge.csv"
+    path.write_bytes(body.encode() + "2,José,y@example.com\n".encode("latin-1"))
+
+    with pytest.raises(InputError, match="invalid UTF8") as caught:
+        open_dataset(path).read()
+
+    assert caught.value.hint is not None and "--encoding" in caught.value.hint
+    assert open_dataset(path, encoding="latin-1").read().column("name")[-1].as_py() == "José"
