@@ -70,7 +70,9 @@ def test_pre_commit_data_hook_scans_every_staged_file(tmp_path: Path):
         clean.append(tmp_path / f"clean{i}.csv")
         clean[-1].write_text("colour,size\n" + "".join(f"red,{n}\n" for n in range(40)))
     leaky = tmp_path / "leaky.csv"
-    leaky.write_text("ssn\n" + "".join(f"{123 + n:03d}-{45 + n % 50:02d}-{6789 - n:04d}\n" for n in range(40)))
+    leaky.write_text(
+        "ssn\n" + "".join(f"{123 + n:03d}-{45 + n % 50:02d}-{6789 - n:04d}\n" for n in range(40))
+    )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     ok = subprocess.run(f"{entry} " + " ".join(map(str, clean)), shell=True, env=env, cwd=tmp_path)
     assert ok.returncode == 0

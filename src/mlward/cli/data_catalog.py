@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
 from mlward.cli.output import OutputFormat, console, emit_json
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def add(
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (dask engine).")] = None,
     format: FormatOption = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Version a dataset: content-addressed files, schema, profile, PII labels, lineage."""
     from mlward.data.catalog import add_dataset
@@ -98,7 +101,7 @@ def add(
     try:
         version = add_dataset(
             workspace,
-            path,
+            data_source(path, delimiter, encoding),
             name,
             owner=owner,
             tags=tag,

@@ -15,6 +15,7 @@ import yaml
 from rich.console import Console
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
 from mlward.cli.output import OutputFormat, console, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError, WorkspaceNotFound
 from mlward.core.workspace import current_principal
@@ -76,6 +77,8 @@ def validate(
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
     now: Annotated[str | None, typer.Option(help="Reference time of freshness rules (ISO 8601).")] = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Validate a dataset against its data contract; exit 1 when a rule fails."""
     from mlward.data.contract import resolve_contract
@@ -100,7 +103,13 @@ def validate(
             raise ConfigError(f"--now: {exc}") from None
         runner = _engine(engine, scheduler, workspace)
         try:
-            result = validate_data(str(resolved.path), parsed, engine=runner, name=name, now=reference_time)
+            result = validate_data(
+                data_source(str(resolved.path), delimiter, encoding),
+                parsed,
+                engine=runner,
+                name=name,
+                now=reference_time,
+            )
         finally:
             close = getattr(runner, "close", None)
             if close is not None:
@@ -142,6 +151,8 @@ def contract_infer(
     ] = None,
     margin: Annotated[float, typer.Option(help="Widen observed numeric ranges by this share.")] = 0.1,
     pii: Annotated[bool, typer.Option("--pii/--no-pii", help="Scan for PII and declare it.")] = True,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Propose a contract from a dataset (types, nulls, ranges, allowed values, keys, formats)."""
     from mlward.data.contract import infer_contract
@@ -150,7 +161,9 @@ def contract_infer(
     workspace = _workspace()
     with data_target(path, workspace) as resolved:
         data = resolved.dataset or resolved.path
-        contract = infer_contract(str(resolved.path), margin=margin, detect_pii=pii)
+        contract = infer_contract(
+            data_source(str(resolved.path), delimiter, encoding), margin=margin, detect_pii=pii
+        )
     label = name or (path if workspace is not None and path in workspace.config.datasets else Path(path).stem)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     header = f"# Proposed by 'mlward data contract infer' from {data} on {stamp}; review before use.\n"

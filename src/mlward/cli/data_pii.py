@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
 from mlward.cli.output import OutputFormat, console, emit_json, emit_text
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.core.findings import Severity
@@ -139,9 +140,14 @@ def scan(
     ] = None,
     fail_on: Annotated[
         str,
-        typer.Option("--fail-on", help="Exit 1 when unprotected PII this severe is found (or none)."),
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when unprotected PII this severe is found or a column was not scanned (or none).",
+        ),
     ] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Discover PII per column and cell; report entity types, shares and masked examples."""
     chosen = resolve_format(format, ("table", "json", "sarif"))
@@ -149,7 +155,12 @@ def scan(
     runner = make_engine(engine, scheduler=scheduler, workers=workers)
     try:
         with data_target(target, _optional_workspace()) as resolved:
-            result = scan_data(resolved.path, engine=runner, sample_cells=sample_cells, columns=columns)
+            result = scan_data(
+                data_source(resolved.path, delimiter, encoding),
+                engine=runner,
+                sample_cells=sample_cells,
+                columns=columns,
+            )
     finally:
         close = getattr(runner, "close", None)
         if close is not None:
@@ -168,7 +179,8 @@ def scan(
         _write(json.dumps(to_sarif(result), indent=2), output)
     if threshold is not None:
         worst = [f for f in result.to_findings() if f.properties["protection"] is None]
-        if any(f.severity >= threshold for f in worst):
+        # Fail closed: a column that could not be scanned fails any threshold.
+        if result.not_scanned_columns() or any(f.severity >= threshold for f in worst):
             raise typer.Exit(EXIT_FINDINGS)
 
 
@@ -198,11 +210,15 @@ def protect(
         str | None, typer.Option("--sensitive", help="Sensitive column for l-diversity.")
     ] = None,
     format: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")] = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
     with data_target(target, _optional_workspace()) as resolved:
-        result, _ = protect_data(resolved.path, _policy(policy_file), _data_key(), output)
+        result, _ = protect_data(
+            data_source(resolved.path, delimiter, encoding), _policy(policy_file), _data_key(), output
+        )
         source = Path(resolved.dataset) if resolved.dataset else resolved.path
         extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
     if extra and chosen is not OutputFormat.json:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
 from mlward.cli.output import OutputFormat, console, emit_json, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.data.drift import ColumnRule, DriftDetector, DriftReport
@@ -181,15 +182,18 @@ def drift(
         bool, typer.Option("--multivariate", help="Also run a domain classifier.")
     ] = False,
     fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift/--no-fail-on-drift")] = True,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Compare current data with a reference; exit 1 when the dataset drifted."""
     chosen = resolve_format(format, FORMATS)
     with _engine(engine, scheduler) as runner:
         detector = build_detector(test, threshold, share_threshold, multivariate, runner)
         with _progress("profiling reference") as tick:
-            detector.fit(load_reference(reference), progress=tick)
+            detector.fit(data_source(load_reference(reference), delimiter, encoding), progress=tick)
         with _progress("profiling current") as tick:
-            report = detector.compare(load_reference(current), progress=tick)
+            compared = data_source(load_reference(current), delimiter, encoding)
+            report = detector.compare(compared, progress=tick)
     if chosen is OutputFormat.json:
         _emit_json(report.to_dict(), output)
     elif chosen is OutputFormat.html:
@@ -210,10 +214,12 @@ def profile(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the profile JSON.")],
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Profile a dataset (mergeable sketches) and write it as JSON, e.g. as a drift reference."""
     with _engine(engine, scheduler) as runner, _progress("profiling") as tick:
-        result = profile_dataset(data, runner, progress=tick)
+        result = profile_dataset(data_source(data, delimiter, encoding), runner, progress=tick)
     output.write_text(result.to_json(), encoding="utf-8")
     table = Table(title=f"profile of {data} ({result.rows} rows)")
     for name in ("column", "type", "nulls", "distinct", "mean", "std"):
@@ -242,10 +248,13 @@ def outliers_fit(
     ] = None,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Fit an outlier detector on reference data and save it (no pickle); prints its digest."""
     with _engine(engine, scheduler) as runner:
-        detector = OutlierDetector(target_fpr, columns=column).fit(reference, runner)
+        source = data_source(reference, delimiter, encoding)
+        detector = OutlierDetector(target_fpr, columns=column).fit(source, runner)
     digest = detector.save(output)
     console.print(
         f"wrote {output} (sha256 {digest}); threshold {detector.threshold_:.4f}, "
@@ -265,12 +274,14 @@ def outliers_score(
     ] = False,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Score rows with a saved outlier detector and explain the most anomalous ones."""
     chosen = resolve_format(format, FORMATS)
     detector = OutlierDetector.load(model, expected_digest=digest)
     with _engine(engine, scheduler) as runner, _progress("scoring") as tick:
-        scan = scan_dataset(detector, data, runner, top=top, progress=tick)
+        scan = scan_dataset(detector, data_source(data, delimiter, encoding), runner, top=top, progress=tick)
     flagged = scan.flagged
     if chosen is OutputFormat.json:
         _emit_json(scan.to_dict(), output)
@@ -306,6 +317,8 @@ def fairness(
     min_group_share: Annotated[float | None, typer.Option("--min-group-share")] = None,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Check fairness of data (label rates) or of a model's predictions; exit 1 if a limit fails."""
     chosen = resolve_format(format, FORMATS)
@@ -317,13 +330,14 @@ def fairness(
     )
     if prediction is None:
         with _engine(engine, scheduler) as runner:
+            source = data_source(data, delimiter, encoding)
             report = data_fairness(
-                data, sensitive, label, positive_label=_typed(positive_label), engine=runner
+                source, sensitive, label, positive_label=_typed(positive_label), engine=runner
             )
     else:
         if label is None:
             raise ConfigError("--prediction needs --label (the ground truth)")
-        table = open_dataset(data).read()
+        table = open_dataset(data, delimiter=delimiter, encoding=encoding).read()
         missing = [c for c in [*sensitive, label, prediction] if c not in table.column_names]
         if missing:
             raise InputError(f"columns not found in {data}: {', '.join(missing)}")

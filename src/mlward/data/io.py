@@ -9,6 +9,7 @@ batch size, not by the dataset size, and the Dask engine can ship partitions to 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mlward.core.errors import InputError
+from mlward.data.csv_dialect import InputWarning, detect_dialect
 
 SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -64,13 +66,19 @@ class Partition:
     """``csv``, ``parquet`` or ``jsonl``."""
     row_groups: tuple[int, ...] | None = None
     """Parquet row groups in this partition (None: the whole file)."""
+    delimiter: str = ","
+    """CSV field delimiter (sniffed by ``open_dataset`` unless given)."""
+    encoding: str = "utf-8"
+    """CSV text encoding (detected by ``open_dataset`` unless given); read as UTF-8."""
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Yield the partition's rows as record batches of at most ``batch_rows`` rows."""
         try:
             yield from _read_batches(self, batch_rows)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot parse {self.path} as {self.fmt}: {exc}") from exc
+            undecodable = isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc)
+            hint = f"read as {self.encoding}; pass --encoding (encoding=)" if undecodable else None
+            raise InputError(f"cannot parse {self.path} as {self.fmt}: {exc}", hint=hint) from exc
 
     def read(self) -> pa.Table:
         """Read the whole partition into one table."""
@@ -94,11 +102,15 @@ def _read_batches(part: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
         parquet = pq.ParquetFile(part.path)
         yield from parquet.iter_batches(batch_size=batch_rows, row_groups=part.row_groups)
     elif part.fmt == "csv":
-        delimiter = "\t" if part.path.endswith(".tsv") else ","
+        # Arrow reads UTF-8 natively and transcodes any other encoding through the
+        # Python codec as it streams, so text columns stay strings, never ``binary``.
+        native = part.encoding in ("utf-8", "utf8")
         reader = pacsv.open_csv(
             part.path,
-            read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            read_options=pacsv.ReadOptions(
+                block_size=_CSV_BLOCK_BYTES, encoding="utf8" if native else part.encoding
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=part.delimiter, newlines_in_values=True),
         )
         for batch in reader:
             yield from _split(batch, batch_rows)
@@ -123,6 +135,17 @@ class Dataset:
     """The file or directory the user named."""
     partitions: tuple[Partition, ...]
     """Pieces to read, in a stable order."""
+
+    # A Dataset is path-like, so every function that takes a path takes an opened
+    # dataset too, with the delimiter / encoding it was opened with (open_dataset
+    # returns a Dataset unchanged); labels and lineage see the path.
+    def __fspath__(self) -> str:
+        """The path the user named."""
+        return os.fspath(self.root)
+
+    def __str__(self) -> str:
+        """The path the user named."""
+        return str(self.root)
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Yield every batch of every partition in order."""
@@ -151,8 +174,22 @@ def _files_under(root: Path) -> list[Path]:
     return files
 
 
-def open_dataset(path: str | os.PathLike[str], *, row_groups_per_partition: int = 1) -> Dataset:
-    """Describe the file or directory at ``path`` as a ``Dataset`` of partitions."""
+def open_dataset(
+    path: str | os.PathLike[str] | Dataset,
+    *,
+    row_groups_per_partition: int = 1,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> Dataset:
+    """Describe the file or directory at ``path`` as a ``Dataset`` of partitions.
+
+    Each CSV file's delimiter (``,`` ``;`` tab ``|``) and encoding (BOM, UTF-8, else
+    CP1252 / Latin-1) are detected from a sample; ``delimiter`` and ``encoding`` override
+    the detection for every CSV file. A ``Dataset`` is returned as it is, so the
+    functions that take a path also take an opened dataset (with its overrides).
+    """
+    if isinstance(path, Dataset):
+        return path
     root = Path(path)
     if not root.exists():
         raise InputError(f"{root}: no such file or directory")
@@ -171,20 +208,74 @@ def open_dataset(path: str | os.PathLike[str], *, row_groups_per_partition: int 
             for start in range(0, max(groups, 1), step):
                 chunk = tuple(range(start, min(start + step, groups)))
                 parts.append(Partition(str(file), fmt, chunk or None))
+        elif fmt == "csv":
+            dialect = detect_dialect(file, delimiter=delimiter, encoding=encoding)
+            parts.append(Partition(str(file), fmt, None, dialect.delimiter, dialect.encoding))
         else:
             parts.append(Partition(str(file), fmt))
     return Dataset(root, tuple(parts))
 
 
+
 def to_arrow(data: Any) -> pa.Table:
-    """Convert pandas, Polars or Arrow data to an Arrow table."""
+    """Convert pandas, Polars or Arrow data to an Arrow table.
+
+    A pandas object column mixing types (``[1, 2, "abc"]``) is read as text, with an
+    ``InputWarning`` naming it; any other value Arrow cannot convert is an ``InputError``
+    naming the column.
+    """
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     module = type(data).__module__
     if module.startswith("polars"):
-        return data.to_arrow()
+        try:
+            return data.to_arrow()
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError(f"cannot convert the Polars frame to Arrow: {exc}") from exc
     if module.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _pandas_to_arrow(data)
     raise InputError(f"unsupported data object {type(data).__name__}; pass pandas, Polars or Arrow")
+
+
+def _pandas_to_arrow(frame: Any) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass  # find the columns at fault below, and say which
+    if getattr(frame, "ndim", 2) == 1:  # a Series
+        frame = frame.to_frame()
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        try:
+            columns[str(name)] = pa.array(series, from_pandas=True)
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            if series.dtype != object:
+                raise InputError(
+                    f"column {name!r} ({series.dtype}) cannot be converted to Arrow: {exc}"
+                ) from exc
+        warnings.warn(
+            f"column {name!r} mixes value types; it is read as text (cast it to one type first)",
+            InputWarning,
+            stacklevel=4,
+        )
+        columns[str(name)] = pa.array([_as_text(value) for value in series], type=pa.string())
+    return pa.table(columns)
+
+
+def _as_text(value: Any) -> str | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+    from pandas.api.types import is_scalar
+
+    return value is None or (bool(is_scalar(value)) and bool(pd.isna(value)))

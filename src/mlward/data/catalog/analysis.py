@@ -151,7 +151,7 @@ def _partition_keys(dataset: Dataset) -> list[str]:
     return list(keys)
 
 
-def analyze(path: Path, engine: Engine) -> Analysis:
+def analyze(path: Path | Dataset, engine: Engine) -> Analysis:
     """Read the dataset once: schema, profile and PII classification."""
     dataset = open_dataset(path)
     schema = read_schema(dataset)

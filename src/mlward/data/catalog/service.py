@@ -40,6 +40,7 @@ from mlward.data.catalog.models import (
 from mlward.data.catalog.records import all_rows, find_version_row, latest_rows, load_versions
 from mlward.data.catalog.results import DatasetDetails, DatasetFile, DatasetVersion
 from mlward.data.catalog.storage import load_profile_blob, store_file, store_profile
+from mlward.data.io import Dataset
 from mlward.data.profile import DatasetProfile
 from mlward.store.models import Artifact, RunIO
 
@@ -203,14 +204,17 @@ def _twin(workspace: Workspace, manifest: Manifest) -> DatasetVersion | None:
 
 
 def _analyze_or_reuse(
-    workspace: Workspace, manifest: Manifest, engine: Engine | None
+    workspace: Workspace, manifest: Manifest, engine: Engine | None, opened: Dataset | None = None
 ) -> tuple[Analysis, DatasetVersion | None]:
     """Analyze the rows, unless identical content was analyzed before (the digest says so).
 
     Reusing matters beyond speed: sketches are randomized, so a fresh profile of the same
     bytes would be a new blob and re-adding identical content must store nothing new.
+    An ``opened`` dataset (explicit delimiter / encoding) is always analyzed as opened:
+    the earlier analysis may have read the same bytes differently.
     """
-    twin = _twin(workspace, manifest)
+    source: Path | Dataset = opened if opened is not None else manifest.root
+    twin = _twin(workspace, manifest) if opened is None else None
     if twin is not None:
         classification = Classification(
             entities={c.name: c.entities for c in twin.columns},
@@ -220,12 +224,12 @@ def _analyze_or_reuse(
         )
         return Analysis(schema=dict(twin.schema), rows=twin.rows, classification=classification), twin
     if engine is not None:
-        return analyze(manifest.root, engine), None
+        return analyze(source, engine), None
     from mlward.engine.dask import make_engine
 
     own = make_engine(workspace.config.data.engine, scheduler=workspace.config.data.scheduler)
     try:
-        return analyze(manifest.root, own), None
+        return analyze(source, own), None
     finally:
         close = getattr(own, "close", None)  # a private Dask cluster must not outlive the add
         if close is not None:
@@ -261,7 +265,7 @@ def _default(value: str | None, fallback: str) -> str:
 
 def add_dataset(
     workspace: Workspace,
-    path: str | Path,
+    path: str | Path | Dataset,
     name: str,
     *,
     owner: str | None = None,
@@ -295,7 +299,8 @@ def add_dataset(
         previous = None
     if previous and previous.digest == manifest.digest and previous.layout == manifest.layout:
         return dataclasses.replace(previous, unchanged=True)
-    analysis, twin = _analyze_or_reuse(workspace, manifest, engine)
+    opened = path if isinstance(path, Dataset) else None
+    analysis, twin = _analyze_or_reuse(workspace, manifest, engine, opened)
     label = analysis.classification.label
     encrypt = workspace.config.data.encrypt_sensitive and label in SENSITIVE_LABELS
     files, profile_blob, new_blobs = _store(workspace, manifest, analysis, twin, encrypt=encrypt)

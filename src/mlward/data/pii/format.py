@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from mlward.data.pii.entities import EntityType, category
-from mlward.data.pii.result import PiiScanResult
+from mlward.data.pii.result import NOT_SCANNED_RULE, PiiScanResult
 from mlward.report.sarif import to_sarif as to_sarif_log
 
 SARIF_TOOL_NAME = "mlward pii scan"
@@ -23,16 +23,22 @@ def to_json(result: PiiScanResult) -> dict[str, Any]:
 
 def to_table(result: PiiScanResult) -> Table:
     """A Rich table: one row per column, with its entity types and masked examples."""
+    missed = result.not_scanned_columns()
     table = Table(
         title=(
             f"PII scan of {result.source}: {result.rows} rows, "
             f"sensitivity [bold]{result.sensitivity.label}[/]"
+            + (f", [bold red]{len(missed)} column(s) NOT SCANNED[/]" if missed else "")
         ),
         show_lines=False,
     )
     for header in ("column", "kind", "entities", "confidence", "share", "validated", "examples"):
         table.add_column(header, overflow="fold")
     for column in result.columns:
+        if column.not_scanned:
+            unreadable = f"unreadable {column.dtype}"
+            table.add_row(column.name, "[bold red]NOT SCANNED[/]", unreadable, "", "", "", "")
+            continue
         if not column.entities:
             table.add_row(column.name, column.kind, "-", "", "", _validated(column), "")
             continue
@@ -56,10 +62,12 @@ def _validated(column: Any) -> str:
 
 def sarif_rules() -> dict[str, str]:
     """SARIF rule descriptions: ``MW-PII-<ENTITY>`` -> one line."""
-    return {
+    rules = {
         f"MW-PII-{entity.value}": f"Column holds {entity.value} data ({category(entity)})"
         for entity in EntityType
     }
+    rules[NOT_SCANNED_RULE] = "Column could not be scanned for PII (unreadable values)"
+    return rules
 
 
 def to_sarif(result: PiiScanResult) -> dict[str, Any]:

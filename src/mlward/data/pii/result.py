@@ -3,7 +3,7 @@
 JSON schema, version 1 (documented in docs/pii.md)::
 
     {"schema_version": 1, "source": str, "rows": int, "sensitivity": str,
-     "engine": str, "duration_s": float,
+     "engine": str, "duration_s": float, "not_scanned": [str],
      "columns": [{"name", "dtype", "kind", "rows", "non_null", "cells_candidate",
                   "cells_validated", "sampled", "sensitivity", "protection",
                   "entity_types": [str],
@@ -21,6 +21,10 @@ from mlward.core.findings import Finding, Location, Severity
 from mlward.data.pii.entities import EntityType, Sensitivity, category, sensitivity, severity
 
 SCHEMA_VERSION = 1
+NOT_SCANNED = "not_scanned"
+"""Column kind of values the scan could not read (binary, nested): never counted clean."""
+NOT_SCANNED_RULE = "MW-PII-NOT-SCANNED"
+"""Finding rule id of a column that was not scanned."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ class ColumnReport:
     dtype: str
     """Arrow type."""
     kind: str
-    """``structured``, ``free_text`` or ``skipped`` (types that cannot hold PII text)."""
+    """``structured``, ``free_text``, ``skipped`` (types that cannot hold PII text) or
+    ``not_scanned`` (values that may hold PII but could not be read: binary, nested)."""
     rows: int
     """Rows scanned."""
     non_null: int
@@ -107,6 +112,11 @@ class ColumnReport:
     def sensitivity(self) -> Sensitivity:
         """Highest sensitivity of the entities found."""
         return max((sensitivity(e) for e in self.entity_types), default=Sensitivity.PUBLIC)
+
+    @property
+    def not_scanned(self) -> bool:
+        """Whether the column may hold PII the scan could not read (fails ``--fail-on``)."""
+        return self.kind == NOT_SCANNED
 
     @property
     def unprotected(self) -> bool:
@@ -151,6 +161,10 @@ class PiiScanResult:
         """Columns holding PII without a recorded protection."""
         return tuple(c for c in self.columns if c.unprotected)
 
+    def not_scanned_columns(self) -> tuple[ColumnReport, ...]:
+        """Columns whose values could not be scanned (a gate treats them as failures)."""
+        return tuple(c for c in self.columns if c.not_scanned)
+
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (see the module docstring)."""
         return {
@@ -160,13 +174,14 @@ class PiiScanResult:
             "sensitivity": self.sensitivity.label,
             "engine": self.engine,
             "duration_s": round(self.duration_s, 3),
+            "not_scanned": [c.name for c in self.not_scanned_columns()],
             "settings": self.settings,
             "columns": [_column_dict(c) for c in self.columns],
         }
 
     def to_findings(self) -> list[Finding]:
         """One ``Finding`` per (column, entity): for gates, SARIF and the audit trail."""
-        findings = []
+        findings = [_not_scanned_finding(self.source, c) for c in self.not_scanned_columns()]
         for column in self.columns:
             for report in column.entities:
                 level = severity(report.entity)
@@ -196,6 +211,20 @@ class PiiScanResult:
                     )
                 )
         return findings
+
+
+def _not_scanned_finding(source: str, column: ColumnReport) -> Finding:
+    # HIGH, as every check that could not complete: a default gate must not let it pass.
+    return Finding(
+        rule_id=NOT_SCANNED_RULE,
+        severity=Severity.HIGH,
+        message=(
+            f"column {column.name!r} ({column.dtype}) was not scanned for PII: its values "
+            "could not be read as text (check the file's encoding, or cast the column)"
+        ),
+        location=Location(path=source, detail=f"column:{column.name}"),
+        properties={"column": column.name, "dtype": column.dtype, "entity": None, "protection": None},
+    )
 
 
 def _column_dict(column: ColumnReport) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from mlward.data.pii.entities import EntityType
 from mlward.data.pii.hints import hints_for
 from mlward.data.pii.masking import mask_example
 from mlward.data.pii.ner import NerRecognizer
-from mlward.data.pii.result import CellFinding, ColumnReport, EntityReport, PiiScanResult
+from mlward.data.pii.result import NOT_SCANNED, CellFinding, ColumnReport, EntityReport, PiiScanResult
 from mlward.data.pii.spans import find_hits
 from mlward.engine.base import Computation
 
@@ -122,6 +122,20 @@ def column_text(array: pa.Array | pa.ChunkedArray) -> tuple[pl.Series | None, bo
     return None, False
 
 
+def _may_hold_text(kind: pa.DataType) -> bool:
+    """Whether a type ``column_text`` cannot read might still hold PII (bytes, nested values).
+
+    Floats, decimals, booleans, times and durations cannot spell a name or an e-mail;
+    anything else left unread (``binary`` from undecodable text, lists, structs, maps,
+    unions, extension types) is reported as not scanned, never as clean.
+    """
+    cannot = (
+        pa.types.is_floating, pa.types.is_decimal, pa.types.is_boolean, pa.types.is_null,
+        pa.types.is_time, pa.types.is_duration, pa.types.is_interval,
+    )  # fmt: skip
+    return not any(check(kind) for check in cannot)
+
+
 class PiiScan(Computation[ScanTally, PiiScanResult]):
     """The PII scan computation (picklable; runs on the local and Dask engines)."""
 
@@ -155,8 +169,8 @@ class PiiScan(Computation[ScanTally, PiiScanResult]):
         tally = ColumnTally(dtype=str(field_.type), rows=len(array), protection=protection_of(field_))
         series, numeric = column_text(array)
         if series is None:
-            tally.kind = "skipped"
             tally.non_null = len(array) - array.null_count
+            tally.kind = NOT_SCANNED if tally.non_null and _may_hold_text(field_.type) else "skipped"
             return tally
         present = (series.is_not_null() & (series.str.len_bytes() > 0)).to_numpy()
         tally.non_null = int(present.sum())
@@ -375,7 +389,9 @@ def _merge_column(mine: ColumnTally, theirs: ColumnTally, offset: int, settings:
     mine.candidates += theirs.candidates
     mine.validated += theirs.validated
     mine.text_cells += theirs.text_cells
-    if mine.kind != theirs.kind:
+    if NOT_SCANNED in (mine.kind, theirs.kind):
+        mine.kind = NOT_SCANNED  # unscanned cells in any batch leave the column unscanned
+    elif mine.kind != theirs.kind:
         mine.kind = "free_text" if mine.text_cells * 2 >= mine.non_null else "structured"
     mine.protection = mine.protection or theirs.protection
     for entity, entry in theirs.entities.items():
