@@ -85,7 +85,7 @@ def test_unreadable_data_exits_3_with_one_line(cli, contract_file: Path, tmp_pat
     assert code == 3 and out == ""
     assert err.startswith("error:") and "broken.parquet" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("validate", str(tmp_path / "absent.csv"), "-c", str(contract_file))
-    assert code == 3 and "no such file or directory" in err
+    assert code == 3 and "no such file, directory or dataset" in err
 
 
 def test_bad_contract_exits_2_naming_the_key(cli, demo_csv: Path, tmp_path: Path) -> None:
