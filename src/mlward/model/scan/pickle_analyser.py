@@ -50,6 +50,14 @@ class Malformed(Exception):
     """The stream cannot be followed past this point (the unpickler would raise too)."""
 
 
+class LimitReached(Malformed):
+    """The analyser stops at one of its own bounds where a real unpickler would go on.
+
+    Always HIGH (fail closed): whatever follows the bound is unseen, whether or not
+    anything was imported before it.
+    """
+
+
 @dataclass(frozen=True)
 class PickleOutcome:
     """How the analysis of one pickle stream ended."""
@@ -68,6 +76,8 @@ class PickleOutcome:
     """Every distinct global imported, in order."""
     error: str | None = None
     """Why the stream broke, when it did."""
+    limit: bool = False
+    """True when the analysis stopped at a scanner bound, not at an error of the stream."""
 
 
 class PickleAnalyser(CallChecks):
@@ -117,16 +127,20 @@ class PickleAnalyser(CallChecks):
         error: str | None = None
         value: Any = ANY
         complete = False
+        limit = False
         try:
             value, complete = self._follow(dispatch)
         except Malformed as exc:
             op = self.last_op
             self.op_name = OPCODE_NAMES.get(op, f"0x{op:02x}") if op >= 0 else ""
             error = f"{exc} at {self.op_name}" if self.op_name else str(exc)
+            limit = isinstance(exc, LimitReached)
             if self.report_malformed:
-                self.report_break(error)
+                self.report_break(error, limit=limit)
         except RecursionError:  # pragma: no cover - nested joblib streams only
-            error = "nesting too deep"
+            error, limit = "nesting too deep to follow", True
+            if self.report_malformed:
+                self.report_break(error, limit=True)
         return PickleOutcome(
             start=start,
             end=bs.tell(),
@@ -135,6 +149,7 @@ class PickleAnalyser(CallChecks):
             calls=self.calls,
             globals_seen=tuple(self.globals_seen),
             error=error,
+            limit=limit,
         )
 
     def _follow(self, dispatch: list[Any]) -> tuple[Any, bool]:
@@ -237,16 +252,26 @@ class PickleAnalyser(CallChecks):
             end = len(buf)
             bits = self.memo_bits
 
-    def report_break(self, error: str) -> None:
-        """Report where the stream broke: HIGH once something was imported or called."""
+    def report_break(self, error: str, *, limit: bool = False) -> None:
+        """Report where the stream broke: HIGH once something was imported or called.
+
+        A scanner bound (``limit``) is HIGH whatever came before: the loader goes on
+        reading where the analyser stopped.
+        """
         ran = bool(self.calls or self.globals_seen)
+        if limit:
+            message = (f"{self.label} not analysed past a scanner limit: {error}; "
+                       "a loader reads on, so what follows is unchecked (fail closed)")
+        else:
+            message = f"malformed {self.label}: {error}" + (
+                "; the payload before the break runs when it is loaded" if ran else "")
         self.report(
             rules.PICKLE_MALFORMED,
-            Severity.HIGH if ran else Severity.MEDIUM,
-            f"malformed {self.label}: {error}"
-            + ("; the payload before the break runs when it is loaded" if ran else ""),
+            Severity.HIGH if ran or limit else Severity.MEDIUM,
+            message,
             key=error,
             offset=self.op_at,
+            limit=limit,
         )
 
     # -- findings ----------------------------------------------------------------------
@@ -320,7 +345,7 @@ class PickleAnalyser(CallChecks):
             self.memo_len += 1
         elif key not in self.memo_sparse:
             if len(self.memo_sparse) >= _MEMO_SPARSE_MAX:
-                raise Malformed("memo too large to follow")
+                raise LimitReached(f"memo has more than {_MEMO_SPARSE_MAX} sparse keys")
             self.memo_sparse.add(key)
             self.memo_len += 1
         if value.__class__ in _KEPT and (
@@ -358,6 +383,8 @@ class PickleAnalyser(CallChecks):
         """Read a newline-terminated operand."""
         data = self.bs.readline(self.max_line)
         if data is None:
+            if self.bs.size - self.bs.tell() > self.max_line:
+                raise LimitReached(f"text operand longer than {self.max_line} bytes")
             raise Malformed("unterminated text operand")
         return data
 

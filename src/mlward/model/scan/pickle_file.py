@@ -42,8 +42,8 @@ def scan_pickle_sequence(
         first = analyser.run()
         outcomes.append(first)
         if probe and not first.complete:
-            if first.calls or first.globals_seen:
-                analyser.report_break(first.error or "broken stream")
+            if first.calls or first.globals_seen or first.limit:
+                analyser.report_break(first.error or "broken stream", limit=first.limit)
             else:
                 # Breaks before importing or calling anything: nothing can run, so this
                 # is simply not a pickle (raw weights named .bin, say).
@@ -71,8 +71,11 @@ def scan_pickle_sequence(
                                  report_malformed=False, label=f"pickle #{n}").run()
             outcomes.append(nxt)
             if not nxt.complete:
+                # What a loader reading pickle #n runs before its break was reported by
+                # the analyser; the break itself is HIGH when something ran or a limit hit.
+                ran = bool(nxt.calls or nxt.globals_seen or nxt.limit)
                 ctx.add(
-                    rules.PICKLE_TRAILING, Severity.MEDIUM,
+                    rules.PICKLE_TRAILING, Severity.HIGH if ran else Severity.MEDIUM,
                     f"{bs.size - nxt.start} bytes after pickle #{n - 1} are not a valid pickle "
                     f"({nxt.error}); a loader reading further pickles may run them",
                     member=artifact.member, offset=nxt.start,

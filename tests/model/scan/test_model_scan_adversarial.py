@@ -1,0 +1,133 @@
+"""Adversarial round 2 (issue #18): bypass classes, each with crafted files whose payload
+really runs under the real loader (it only touches a marker under ``tmp_path``) and that
+the scanner must report at HIGH or above."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from model_corpus_malicious import glob, s0, u
+
+from mlward.core.findings import Severity
+from mlward.model.scan import ScanLimits, scan_file
+from mlward.model.scan import rules as R
+from mlward.model.scan.interface import FileReport
+
+
+def touch_payload(marker: Path) -> bytes:
+    """Protocol 0 ``builtins.exec("...touch marker...")`` without STOP."""
+    code = f"import pathlib; pathlib.Path({str(marker)!r}).touch()"
+    return glob("builtins", "exec") + b"(" + s0(code) + b"tR"
+
+
+def runs(marker: Path, load: Callable[[], object]) -> bool:
+    """Run ``load`` (the real loader) and tell whether the payload touched ``marker``."""
+    marker.unlink(missing_ok=True)
+    try:
+        load()
+    except Exception:  # the loader may fail after the payload ran: that is the point
+        pass
+    ran = marker.exists()
+    marker.unlink(missing_ok=True)
+    return ran
+
+
+def loads_runs(data: bytes, marker: Path) -> bool:
+    return runs(marker, lambda: pickle.loads(data))
+
+
+def high(report: FileReport, *rule_ids: str) -> list[str]:
+    """Rule ids of the HIGH-or-above findings (restricted to ``rule_ids`` when given)."""
+    return [f.rule_id for f in report.findings if f.severity >= Severity.HIGH
+            and (not rule_ids or f.rule_id in rule_ids)]
+
+
+def scan_bytes(tmp_path: Path, name: str, data: bytes, **kw: object) -> FileReport:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return scan_file(path, **kw)  # type: ignore[arg-type]
+
+
+# -- 1. limits fail closed ----------------------------------------------------------------
+
+def test_payload_after_an_overlong_text_operand_is_high(tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    data = b"\x80\x02V" + b"a" * (3 << 20) + b"\n0" + touch_payload(marker) + b"."
+    assert loads_runs(data, marker)
+    report = scan_bytes(tmp_path, "long.pkl", data)
+    assert ScanLimits().max_line < 3 << 20
+    assert R.PICKLE_MALFORMED in high(report)
+    assert any(f.properties.get("limit") for f in report.findings)
+
+
+def test_payload_after_the_sparse_memo_bound_is_high(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlward.model.scan import pickle_analyser
+
+    monkeypatch.setattr(pickle_analyser, "_MEMO_BITMAP_MAX", 1024)
+    monkeypatch.setattr(pickle_analyser, "_MEMO_SPARSE_MAX", 4)
+    marker = tmp_path / "m"
+    puts = b"".join(b"r" + struct.pack("<I", 5000 + i) for i in range(6))
+    data = b"\x80\x02N" + puts + b"0" + touch_payload(marker) + b"."
+    assert loads_runs(data, marker)
+    report = scan_bytes(tmp_path, "memo.pkl", data)
+    assert R.PICKLE_MALFORMED in high(report)
+    assert "sparse keys" in next(f.message for f in report.findings
+                                 if f.rule_id == R.PICKLE_MALFORMED)
+
+
+def test_payload_in_a_second_pickle_that_then_breaks_is_high(tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    data = pickle.dumps({"w": 1}, protocol=2) + touch_payload(marker) + b"\xff"
+
+    def load_twice() -> None:
+        f = io.BytesIO(data)
+        pickle.load(f)
+        pickle.load(f)
+
+    assert runs(marker, load_twice)
+    report = scan_bytes(tmp_path, "two.pkl", data)
+    assert R.PICKLE_TRAILING in high(report)
+    assert R.PICKLE_GLOBAL_CRITICAL in high(report)
+
+
+def test_payload_below_the_nesting_limit_is_high(tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    inner = b"\x80\x02" + touch_payload(marker) + b"."
+    assert loads_runs(inner, marker)
+    data = inner
+    for level in range(8):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(f"level{level}.zip" if level else "evil.pkl", data)
+        data = buf.getvalue()
+    report = scan_bytes(tmp_path, "deep.zip", data)
+    assert R.ARCHIVE_BOMB in high(report)
+
+
+def test_encrypted_member_is_not_scanned_and_high(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("evil.pkl", b"\x80\x02" + touch_payload(tmp_path / "m") + b".")
+    enc = bytearray(buf.getvalue())
+    enc[6] |= 1
+    enc[enc.rfind(b"PK\x01\x02") + 8] |= 1
+    report = scan_bytes(tmp_path, "enc.zip", bytes(enc))
+    assert R.ARCHIVE_UNREADABLE in high(report)
+
+
+def test_break_before_anything_ran_stays_medium(tmp_path: Path) -> None:
+    report = scan_bytes(tmp_path, "t.pkl", b"\x80\x04K\x01\xff")
+    assert [(f.rule_id, f.severity) for f in report.findings] == [
+        (R.PICKLE_MALFORMED, Severity.MEDIUM)]
+    assert not loads_runs(b"\x80\x04K\x01\xff", tmp_path / "m")
+
+
+_ = u  # used by later sections
