@@ -131,3 +131,71 @@ def test_break_before_anything_ran_stays_medium(tmp_path: Path) -> None:
 
 
 _ = u  # used by later sections
+
+
+# -- 2. format confusion: every reading a real loader applies is analysed -------------------
+
+def _tar_with_pickle_in_header(marker: Path) -> bytes:
+    """A ustar file whose name field starts a pickle that skips into the member data."""
+    import tarfile
+
+    body = b"0" + touch_payload(marker) + b"."
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("x")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    data = bytearray(buf.getvalue())
+    name = b"\x80\x02B" + struct.pack("<I", 512 - 7)
+    data[: len(name)] = name
+    data[148:156] = b" " * 8
+    data[148:156] = b"%06o\x00 " % sum(data[:512])
+    return bytes(data)
+
+
+def _polyglots(marker: Path) -> dict[str, bytes]:
+    payload = touch_payload(marker) + b"."
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("weights.npy", b"\x93NUMPY")
+    # 'G' (BINFLOAT) eats the 8-byte safetensors length and the '{' of its header.
+    st_len = int.from_bytes(b"G\x10" + bytes(6), "little")
+    safetensors = b"G\x10" + bytes(6) + b"{0" + payload
+    return {
+        "model.gguf": b"GGUF" + struct.pack("<I", 3) + b"\x000" + payload,  # 'G' eats 8
+        "model.safetensors": safetensors + b" " * (8 + st_len - len(safetensors)),
+        "model.zip": b"\x80\x02" + payload + zipped.getvalue(),
+        "model.tar": _tar_with_pickle_in_header(marker),
+        "config.json": b"I1\n0" + payload,
+        "notes.txt": b"J\x00\x00\x00\x000" + payload,
+        "tokenizer.model": b"N0" + payload,
+        "flax_model.msgpack": b"K\x010" + payload,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_polyglots(Path("m"))))
+def test_polyglot_is_also_analysed_as_a_pickle(name: str, tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    data = _polyglots(marker)[name]
+    assert loads_runs(data, marker), f"{name} is not a working pickle"
+    assert runs(marker, lambda: pickle.load(io.BytesIO(data)))
+    report = scan_bytes(tmp_path, name, data)
+    import joblib
+
+    assert runs(marker, lambda: joblib.load(tmp_path / name))
+    assert R.PICKLE_GLOBAL_CRITICAL in high(report), report.findings
+    if name.endswith((".gguf", ".safetensors", ".zip", ".tar")):
+        assert R.FORMAT_POLYGLOT in high(report)
+        assert report.format != "pickle"  # the other format was still detected first
+
+
+def test_tar_polyglot_is_a_real_tar(tmp_path: Path) -> None:
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(_tar_with_pickle_in_header(tmp_path / "m"))) as tar:
+        assert len(tar.getmembers()) == 1
+
+
+def test_text_that_merely_starts_like_a_global_is_not_a_pickle(tmp_path: Path) -> None:
+    report = scan_bytes(tmp_path, "words.txt", b"cat dog\nbird fish\nmore words\n")
+    assert report.findings == ()

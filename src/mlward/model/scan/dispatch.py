@@ -59,8 +59,12 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
                 f"containers nest deeper than {ctx.limits.max_depth} levels; not scanned",
                 member=artifact.member)
         return "nested"
+    from mlward.model.scan.pickle_file import PickleScanner, scan_also_as_pickle
+
     scanner = detect(artifact)
     if scanner is None:
+        if scan_also_as_pickle(artifact, ctx, "unknown-format"):
+            return "pickle"
         if artifact.size and not artifact.name.lower().endswith(_DATA_SUFFIXES):
             ctx.add(rules.FORMAT_UNKNOWN, Severity.LOW,
                     f"unknown format ({os.path.basename(artifact.name)}), not scanned",
@@ -68,6 +72,9 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
         return "unknown"
     ctx.formats.append(scanner.format_name)
     scanner.scan(artifact, ctx)
+    if not isinstance(scanner, PickleScanner):
+        # First matching magic must not win: every reading a real loader applies counts.
+        scan_also_as_pickle(artifact, ctx, scanner.format_name)
     return scanner.format_name
 
 

@@ -29,6 +29,11 @@ TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _importable(module: str, name: str) -> bool:
+    """True when ``module``/``name`` are dotted identifiers, the only names import finds."""
+    return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
+
+
 class CallChecks:
     """Import and call checks; expects the attributes ``PickleAnalyser`` defines."""
 
@@ -40,6 +45,9 @@ class CallChecks:
     calls: int
     op_at: int
     globals_seen: dict[str, None]
+    strict_names: bool = False
+    """Treat a global whose dotted names are not identifiers as the end of the stream
+    (set when a file of another format is also read as a pickle)."""
 
     def report(self, rule_id: str, severity: Severity, message: str, *, key: str,
                offset: int | None = None, opcode: str | None = None, **props: Any) -> None:
@@ -47,6 +55,11 @@ class CallChecks:
 
     def import_global(self, module: str, name: str, opcode: str) -> GlobalRef:
         """Classify an import and report it unless it is allowlisted."""
+        if self.strict_names and not _importable(module, name):
+            from mlward.model.scan.pickle_analyser import Malformed
+
+            # find_class would raise: this reading of the bytes stops here, nothing ran.
+            raise Malformed("global name that no import can resolve")
         allowlist = self.ctx.allowlist
         status = allowlist.classify(module, name, self.proto)
         ref = GlobalRef(module, name, status)

@@ -85,6 +85,42 @@ def scan_pickle_sequence(
     return outcomes
 
 
+def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> bool:
+    """Read a file of another format as a pickle too: the most severe reading wins.
+
+    ``pickle.load``, ``joblib.load`` and ``torch.load`` do not look at magic bytes, so
+    bytes that start like GGUF, safetensors, a zip (prepended data) or JSON may still be
+    a pickle to them. The reading is tried on a scratch context and stops at the first
+    opcode that is not a pickle; only when it gets as far as importing a global (or an
+    EXT code) are the bytes analysed as a pickle for real, plus a HIGH polyglot finding.
+    Returns True in that case.
+    """
+    from mlward.model.scan.interface import ScanContext as Scratch
+
+    if artifact.size < 2:
+        return False
+    scratch = Scratch(path=ctx.path, allowlist=ctx.allowlist, limits=ctx.limits)
+    bs = ByteStream(artifact.stream, 0, artifact.size)
+    analyser = PickleAnalyser(bs, scratch, artifact.member, report_malformed=False,
+                              label="pickle reading", depth=artifact.depth)
+    analyser.strict_names = True
+    try:
+        outcome = analyser.run()
+    finally:
+        ctx.bytes_scanned += bs.bytes_read
+    ext = any(f.rule_id == rules.PICKLE_EXT for f in scratch.findings)
+    if not (outcome.globals_seen or ext):
+        return False
+    shown = ", ".join(outcome.globals_seen[:5]) or "extension-registry codes"
+    ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
+            f"{detected} content also reads as a pickle that imports {shown}; "
+            "pickle.load / joblib.load / torch.load would run it",
+            member=artifact.member, offset=0, detected=detected)
+    ctx.formats.append("pickle")
+    scan_pickle_sequence(artifact, ctx, label=f"pickle reading of {detected}")
+    return True
+
+
 class PickleScanner(Scanner):
     """Binary pickles (protocol 2+): they start with the PROTO opcode."""
 

@@ -19,6 +19,7 @@ ARCHIVE_INCONSISTENT = "MW-ARCHIVE-003"
 ARCHIVE_PATH = "MW-ARCHIVE-004"
 FORMAT_UNKNOWN = "MW-FORMAT-001"
 FORMAT_MALFORMED = "MW-FORMAT-002"
+FORMAT_POLYGLOT = "MW-FORMAT-003"
 KERAS_LAMBDA = "MW-KERAS-001"
 KERAS_MODULE = "MW-KERAS-002"
 KERAS_CUSTOM = "MW-KERAS-003"
@@ -54,6 +55,8 @@ RULES: dict[str, str] = {
     ARCHIVE_PATH: "Archive member path is absolute or escapes the extraction directory.",
     FORMAT_UNKNOWN: "File format not recognised; the file was not scanned.",
     FORMAT_MALFORMED: "File is malformed for its format; loaders may behave unpredictably.",
+    FORMAT_POLYGLOT: "File of another format also reads as a pickle that imports globals "
+    "(format confusion: pickle-based loaders ignore magic bytes).",
     KERAS_LAMBDA: "Keras model contains a Lambda layer or serialized Python code.",
     KERAS_MODULE: "Keras config references a module outside the allowlisted Keras namespaces.",
     KERAS_CUSTOM: "Keras config references a registered custom object (user code).",
