@@ -8,6 +8,8 @@ import contextlib
 import io
 import pickle
 import struct
+import sys
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -199,3 +201,110 @@ def test_tar_polyglot_is_a_real_tar(tmp_path: Path) -> None:
 def test_text_that_merely_starts_like_a_global_is_not_a_pickle(tmp_path: Path) -> None:
     report = scan_bytes(tmp_path, "words.txt", b"cat dog\nbird fish\nmore words\n")
     assert report.findings == ()
+
+
+# -- 3. FRAME differentials ------------------------------------------------------------------
+
+_FRAME_CALLS: list[tuple[str, str]] = []
+
+
+def _record(*args: object) -> None:
+    """The harmless callable every recorded global resolves to."""
+
+
+def _recording(base: type) -> type:
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def find_class(self, module: str, name: str) -> object:
+            _FRAME_CALLS.append((module, name))
+            return _record
+
+    return Recording
+
+
+_C_UNPICKLER = _recording(pickle.Unpickler)
+_PY_UNPICKLER = _recording(pickle._Unpickler)  # type: ignore[attr-defined]
+
+
+class _RecordingModule(types.ModuleType):
+    """Stands in for ``mlward_fake_mod`` so that ``pickle.loads`` (C, from bytes) records
+    the names it resolves instead of importing anything."""
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _FRAME_CALLS.append((self.__name__, name))
+        return _record
+
+
+@pytest.fixture()
+def fake_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mlward_fake_mod", _RecordingModule("mlward_fake_mod"))
+
+
+def _resolved_globals(data: bytes) -> set[tuple[str, str]]:
+    """Globals resolved by C ``pickle.loads`` (bytes), C ``Unpickler`` and
+    ``pickle._Unpickler`` (file readers): three readings of the same bytes."""
+    _FRAME_CALLS.clear()
+    with contextlib.suppress(Exception):
+        pickle.loads(data)
+    for unpickler in (_C_UNPICKLER, _PY_UNPICKLER):
+        with contextlib.suppress(Exception):
+            unpickler(io.BytesIO(data)).load()
+    return set(_FRAME_CALLS)
+
+
+_FRAMED_OPS = [u("mlward_fake_mod"), b"\x94", u("touch"), b"\x94", b"\x93", b"\x94",
+               u("arg"), b"\x85", b"R", b"0", glob("mlward_fake_mod", "other"), b")R", b"."]
+
+
+def test_straddling_frame_is_high(tmp_path: Path, fake_module: None) -> None:
+    body = b"".join(_FRAMED_OPS)
+    data = b"\x80\x04\x95" + struct.pack("<Q", 4) + body  # ends inside the first operand
+    assert ("mlward_fake_mod", "touch") in _resolved_globals(data)
+    report = scan_bytes(tmp_path, "frame.pkl", data)
+    assert R.PICKLE_FRAMING in high(report)
+
+
+def test_framed_pickles_from_pickle_dumps_are_clean(tmp_path: Path) -> None:
+    import collections
+
+    value = {"a": list(range(30000)), "b": b"x" * 300000, "c": collections.OrderedDict(a=1)}
+    for proto in (4, 5):
+        report = scan_bytes(tmp_path, f"p{proto}.pkl", pickle.dumps(value, protocol=proto))
+        assert report.findings == ()
+
+
+def _framed_stream(draw: object) -> bytes:
+    from hypothesis import strategies as st
+
+    draw_ = draw  # type: ignore[assignment]
+    body = bytearray(b"".join(_FRAMED_OPS))
+    frames = draw_(st.lists(st.tuples(st.integers(0, len(body)), st.integers(-6, 6),
+                                      st.booleans()), max_size=4))
+    # Insert from the back so earlier positions stay valid; lengths are near the real
+    # distance to the end of the body (exact, short, long) or to the next insertion.
+    for at, delta, to_end in sorted(frames, reverse=True):
+        length = max(0, (len(body) - at if to_end else draw_(st.integers(0, 24))) + delta)
+        body[at:at] = b"\x95" + struct.pack("<Q", length)
+    return b"\x80\x04" + bytes(body)
+
+
+def test_every_global_a_real_unpickler_resolves_is_reported(
+    tmp_path_factory: pytest.TempPathFactory, fake_module: None
+) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    where = tmp_path_factory.mktemp("frames")
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(st.composite(_framed_stream)())
+    def check(data: bytes) -> None:
+        resolved = _resolved_globals(data)
+        report = scan_bytes(where, "f.pkl", data)
+        reported = {f.properties.get("global") for f in report.findings}
+        framing = R.PICKLE_FRAMING in high(report)
+        for module, name in resolved:
+            assert framing or f"{module}.{name}" in reported, (data, module, name)
+
+    check()

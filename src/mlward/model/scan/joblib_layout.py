@@ -68,6 +68,7 @@ def skip_joblib_array(a: PickleAnalyser, wrapper: Instance) -> None:
     """After BUILD of a NumpyArrayWrapper: consume its payload the way joblib reads it."""
     from mlward.model.scan.pickle_analyser import LimitReached, Malformed, PickleAnalyser
 
+    a.end_frame_for_raw_payload()
     state = wrapper.state
     items = state.items if isinstance(state, DictValue) else None
     shape = items.get("shape") if items else None

@@ -116,6 +116,8 @@ class PickleAnalyser(CallChecks):
         self._reported: dict[tuple[str, str], dict[str, Any]] = {}
         self.max_line = ctx.limits.max_line
         self.last_op = -1
+        self.frame_end = -1
+        """Absolute offset where the current FRAME ends; -1 outside frames."""
 
     # -- running -----------------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class PickleAnalyser(CallChecks):
         memo = self.memo
         bits = self.memo_bits
         buf, pos = bs.buf, bs.pos
-        end = len(buf)
+        end = self._buffer_end()
         while True:
             if pos + 2 < end:
                 op = buf[pos]
@@ -231,12 +233,16 @@ class PickleAnalyser(CallChecks):
                     pos += 1
                     continue
             elif pos >= end:
+                if 0 <= self.frame_end <= bs.base + pos:
+                    self.frame_end = -1  # the frame ended on an opcode boundary
+                    end = len(buf)
+                    continue
                 bs.pos = pos
                 self.op_at = bs.base + pos
                 if not bs.fill(1):
                     raise Malformed("stream ends before STOP (truncated pickle)")
                 buf, pos = bs.buf, bs.pos
-                end = len(buf)
+                end = self._buffer_end()
                 continue
             # General path: the table handler reads operands through ``bs``.
             op = buf[pos]
@@ -249,8 +255,53 @@ class PickleAnalyser(CallChecks):
             if handler():
                 return (stack.pop() if len(stack) > self.fence else ANY), True
             buf, pos = bs.buf, bs.pos
-            end = len(buf)
+            if 0 <= self.frame_end <= bs.base + pos:
+                if self.op_at < self.frame_end < bs.base + pos:
+                    self.report_framing(f"{OPCODE_NAMES.get(op, hex(op))} straddles the "
+                                        "end of its FRAME")
+                self.frame_end = -1
+            end = self._buffer_end()
             bits = self.memo_bits
+
+    def _buffer_end(self) -> int:
+        """End of the buffer for the inline opcodes: clamped to the current frame's end,
+        so that an opcode crossing it takes the general path, which checks framing."""
+        end = len(self.bs.buf)
+        if self.frame_end >= 0:
+            end = min(end, max(self.frame_end - self.bs.base, self.bs.pos))
+        return end
+
+    def start_frame(self, length: int) -> None:
+        """FRAME: C's ``_pickle`` only prefetches ``length`` bytes, ``pickle._Unpickler``
+        enforces the frame; where the two readings can differ, report it (HIGH)."""
+        here = self.bs.tell()
+        if self.op_at < self.frame_end < here:
+            self.report_framing("FRAME opcode straddles the end of the previous frame")
+        elif here < self.frame_end:
+            self.report_framing(f"FRAME starts {self.frame_end - here} bytes before the end "
+                                "of the current frame")
+        if here + length > self.bs.size:
+            self.report_framing(f"FRAME declares {length} bytes but {self.bs.size - here} "
+                                "follow")
+        self.frame_end = here + length if length else -1
+
+    def end_frame_for_raw_payload(self) -> None:
+        """joblib reads array bytes from the file around the framer (it commits the frame
+        before writing them), so a frame must end exactly where the payload starts."""
+        here = self.bs.tell()
+        if self.frame_end >= 0 and here != self.frame_end:
+            self.report_framing("joblib array bytes start inside a FRAME, or after its end")
+        self.frame_end = -1
+
+    def report_framing(self, why: str) -> None:
+        """One HIGH finding per stream for inconsistent framing (later ones are counted)."""
+        self.report(
+            rules.PICKLE_FRAMING,
+            Severity.HIGH,
+            f"{self.label} has inconsistent framing ({why}): CPython's C unpickler and "
+            "pickle._Unpickler, file and bytes readers, may run different opcodes",
+            key="framing",
+        )
 
     def report_break(self, error: str, *, limit: bool = False) -> None:
         """Report where the stream broke: HIGH once something was imported or called.
