@@ -308,3 +308,60 @@ def test_every_global_a_real_unpickler_resolves_is_reported(
             assert framing or f"{module}.{name}" in reported, (data, module, name)
 
     check()
+
+
+# -- 4. nested loaders ------------------------------------------------------------------------
+
+def _binbytes(data: bytes) -> bytes:
+    return b"B" + struct.pack("<I", len(data)) + data
+
+
+def _nested(marker: Path) -> dict[str, bytes]:
+    import zlib
+
+    inner = b"\x80\x02" + touch_payload(marker) + b"."
+    call = b"(" + _binbytes(inner) + b"tR."
+    return {
+        "pickle.loads": glob("pickle", "loads") + call,
+        "_pickle.loads": glob("_pickle", "loads") + call,
+        "dill.loads": glob("dill", "loads") + call,
+        "joblib.load(BytesIO)": glob("joblib", "load") + b"(" + glob("_io", "BytesIO") + b"("
+        + _binbytes(inner) + b"tRtR.",
+        "pickle.loads(zlib)": glob("pickle", "loads") + b"(" + glob("zlib", "decompress")
+        + b"(" + _binbytes(zlib.compress(inner)) + b"tRtR.",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_nested(Path("m"))))
+def test_inner_loader_payload_is_analysed(name: str, tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    data = _nested(marker)[name]
+    assert loads_runs(data, marker)
+    report = scan_bytes(tmp_path, "outer.pkl", data)
+    inner = [f for f in report.findings if f.location.member and "bytes@" in f.location.member]
+    if name.endswith("(zlib)"):
+        assert any(f.rule_id == R.PICKLE_HIGHER_ORDER and f.severity >= Severity.HIGH
+                   and f.properties.get("global") == "pickle.loads" for f in report.findings)
+    else:
+        assert any(f.properties.get("global") == "builtins.exec"
+                   and f.severity is Severity.CRITICAL for f in inner), report.findings
+
+
+def test_torch_load_from_bytes_payload_is_analysed(tmp_path: Path) -> None:
+    import torch
+
+    marker = tmp_path / "m"
+    inner = b"\x80\x02" + touch_payload(marker) + b"."
+    data = b"\x80\x02" + glob("torch.storage", "_load_from_bytes") + b"(" + _binbytes(
+        inner) + b"tR."
+    assert runs(marker, lambda: torch.load(io.BytesIO(data), weights_only=False))
+    report = scan_bytes(tmp_path, "outer.pt", data)
+    assert any(f.properties.get("global") == "builtins.exec" and f.location.member
+               for f in report.findings)
+
+
+def test_inner_loader_with_a_computed_argument_is_high(tmp_path: Path) -> None:
+    data = b"\x80\x02" + glob("torch.storage", "_load_from_bytes") + b"(" + glob(
+        "collections", "OrderedDict") + b")RtR."
+    report = scan_bytes(tmp_path, "outer.pkl", data)
+    assert R.PICKLE_HIGHER_ORDER in high(report)
