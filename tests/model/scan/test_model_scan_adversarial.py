@@ -365,3 +365,19 @@ def test_inner_loader_with_a_computed_argument_is_high(tmp_path: Path) -> None:
         "collections", "OrderedDict") + b")RtR."
     report = scan_bytes(tmp_path, "outer.pkl", data)
     assert R.PICKLE_HIGHER_ORDER in high(report)
+
+
+def test_polyglot_after_a_plain_pickle_or_past_a_limit_is_high(tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    second = b"GGUF\x03\x00\x00\x00\x00N." + touch_payload(marker) + b"."
+
+    def load_twice() -> None:
+        f = io.BytesIO(second)
+        pickle.load(f)
+        pickle.load(f)
+
+    assert runs(marker, load_twice)
+    assert R.PICKLE_GLOBAL_CRITICAL in high(scan_bytes(tmp_path, "two.gguf", second))
+    long_line = b"V" + b"a" * (3 << 20) + b"\n0" + touch_payload(marker) + b"."
+    assert loads_runs(long_line, marker)
+    assert R.FORMAT_POLYGLOT in high(scan_bytes(tmp_path, "long.txt", long_line))

@@ -101,19 +101,28 @@ def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> 
         return False
     scratch = Scratch(path=ctx.path, allowlist=ctx.allowlist, limits=ctx.limits)
     bs = ByteStream(artifact.stream, 0, artifact.size)
-    analyser = PickleAnalyser(bs, scratch, artifact.member, report_malformed=False,
-                              label="pickle reading", depth=artifact.depth)
-    analyser.strict_names = True
+    seen: list[str] = []
+    limit = False
     try:
-        outcome = analyser.run()
+        # Plain-data pickles that end with STOP may be followed by one that does not.
+        while True:
+            analyser = PickleAnalyser(bs, scratch, artifact.member, report_malformed=False,
+                                      label="pickle reading", depth=artifact.depth)
+            analyser.strict_names = True
+            outcome = analyser.run()
+            seen.extend(outcome.globals_seen)
+            limit = outcome.limit
+            if seen or limit or not outcome.complete or bs.at_eof():
+                break
     finally:
         ctx.bytes_scanned += bs.bytes_read
     ext = any(f.rule_id == rules.PICKLE_EXT for f in scratch.findings)
-    if not (outcome.globals_seen or ext):
+    if not (seen or ext or limit):
         return False
-    shown = ", ".join(outcome.globals_seen[:5]) or "extension-registry codes"
+    shown = (f"imports {', '.join(seen[:5])}" if seen else "uses extension-registry codes"
+             if ext else f"cannot be followed past a scanner limit ({outcome.error})")
     ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
-            f"{detected} content also reads as a pickle that imports {shown}; "
+            f"{detected} content also reads as a pickle that {shown}; "
             "pickle.load / joblib.load / torch.load would run it",
             member=artifact.member, offset=0, detected=detected)
     ctx.formats.append("pickle")
