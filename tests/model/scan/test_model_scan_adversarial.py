@@ -381,3 +381,58 @@ def test_polyglot_after_a_plain_pickle_or_past_a_limit_is_high(tmp_path: Path) -
     long_line = b"V" + b"a" * (3 << 20) + b"\n0" + touch_payload(marker) + b"."
     assert loads_runs(long_line, marker)
     assert R.FORMAT_POLYGLOT in high(scan_bytes(tmp_path, "long.txt", long_line))
+
+
+# -- 5. Keras configs --------------------------------------------------------------------------
+
+def _keras_zip(config: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("config.json", config)
+        z.writestr("metadata.json", b'{"keras_version": "3.6.0"}')
+        z.writestr("model.weights.h5", b"")
+    return buf.getvalue()
+
+
+def _deep_lambda(depth: int) -> dict[str, object]:
+    layer: dict[str, object] = {
+        "module": "keras.layers", "class_name": "keras.layers.Lambda",
+        "config": {"name": "l", "function": {"class_name": "__lambda__",
+                                             "config": {"code": "4wEAAAAAAAAA"}}}}
+    for i in range(depth):
+        layer = {"module": "keras.layers", "class_name": "TimeDistributed",
+                 "config": {"name": f"t{i}", "layer": {"nested": [layer]}}}
+    return {"module": "keras", "class_name": "Sequential", "config": {"layers": [layer]}}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32-le"])
+def test_keras_config_in_any_encoding_json_loads_reads_is_checked(
+    encoding: str, tmp_path: Path
+) -> None:
+    import json
+
+    raw = ("\n \t" + json.dumps(_deep_lambda(40))).encode(encoding)
+    assert json.loads(raw)["class_name"] == "Sequential"  # what keras' saving_lib calls
+    report = scan_bytes(tmp_path, "m.keras", _keras_zip(raw))
+    assert R.KERAS_LAMBDA in high(report)
+
+
+def test_invalid_config_json_in_a_keras_zip_is_high(tmp_path: Path) -> None:
+    report = scan_bytes(tmp_path, "m.keras", _keras_zip(b'{"class_name": "Lambda", '))
+    assert R.FORMAT_MALFORMED in high(report)
+
+
+def test_keras_config_beyond_the_node_bound_is_high(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from mlward.model.scan import keras_config
+
+    monkeypatch.setattr(keras_config, "_MAX_NODES", 50)
+    doc = _deep_lambda(0)
+    doc["config"]["layers"] = [*({"x": i} for i in range(100)), *doc["config"]["layers"]]  # type: ignore[index]
+    doc["config"]["layers"].reverse()  # type: ignore[index]
+    report = scan_bytes(tmp_path, "m.keras", _keras_zip(json.dumps(doc).encode()))
+    assert any("config nodes" in f.message and f.severity >= Severity.HIGH
+               for f in report.findings)
