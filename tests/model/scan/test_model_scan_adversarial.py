@@ -436,3 +436,18 @@ def test_keras_config_beyond_the_node_bound_is_high(
     report = scan_bytes(tmp_path, "m.keras", _keras_zip(json.dumps(doc).encode()))
     assert any("config nodes" in f.message and f.severity >= Severity.HIGH
                for f in report.findings)
+
+
+def test_file_that_ends_like_a_zip_is_also_read_as_one(tmp_path: Path) -> None:
+    import json
+
+    marker = tmp_path / "m"
+    # A pickle longer than the sniffed head, then a .keras zip: pickle.load runs the
+    # first, zipfile (Keras, numpy .npz) opens the second.
+    prefix = b"\x80\x02" + _binbytes(b"\x00" * 2048) + b"0" + touch_payload(marker) + b"."
+    data = prefix + _keras_zip(json.dumps(_deep_lambda(3)).encode())
+    assert loads_runs(data, marker)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert json.loads(z.read("config.json"))["class_name"] == "Sequential"
+    report = scan_bytes(tmp_path, "model.pkl", data)
+    assert {R.FORMAT_POLYGLOT, R.KERAS_LAMBDA, R.PICKLE_GLOBAL_CRITICAL} <= set(high(report))

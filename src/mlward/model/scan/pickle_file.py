@@ -100,7 +100,8 @@ def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> 
     if artifact.size < 2:
         return False
     scratch = Scratch(path=ctx.path, allowlist=ctx.allowlist, limits=ctx.limits)
-    bs = ByteStream(artifact.stream, 0, artifact.size)
+    # Small reads: most files stop being a pickle within a few bytes.
+    bs = ByteStream(artifact.stream, 0, artifact.size, chunk=4096)
     seen: list[str] = []
     limit = False
     try:
