@@ -451,3 +451,24 @@ def test_file_that_ends_like_a_zip_is_also_read_as_one(tmp_path: Path) -> None:
         assert json.loads(z.read("config.json"))["class_name"] == "Sequential"
     report = scan_bytes(tmp_path, "model.pkl", data)
     assert {R.FORMAT_POLYGLOT, R.KERAS_LAMBDA, R.PICKLE_GLOBAL_CRITICAL} <= set(high(report))
+
+
+def test_cli_fails_on_high_for_a_polyglot(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from mlward.cli.model_scan import scan
+
+    app = typer.Typer()
+    app.command()(scan)
+    marker = tmp_path / "m"
+    path = tmp_path / "model.gguf"
+    path.write_bytes(_polyglots(marker)["model.gguf"])
+
+    def load_file() -> None:
+        with path.open("rb") as fh:
+            pickle.load(fh)
+
+    assert runs(marker, load_file)
+    result = CliRunner().invoke(app, [str(path), "--fail-on", "high"])
+    assert result.exit_code == 1 and R.FORMAT_POLYGLOT in result.output

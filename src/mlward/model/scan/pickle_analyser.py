@@ -23,6 +23,7 @@ from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
 from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_checks import CallChecks
+from mlward.model.scan.pickle_framing import FrameChecks
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
 from mlward.model.scan.pickle_values import (
     ANY,
@@ -80,7 +81,7 @@ class PickleOutcome:
     """True when the analysis stopped at a scanner bound, not at an error of the stream."""
 
 
-class PickleAnalyser(CallChecks):
+class PickleAnalyser(CallChecks, FrameChecks):
     """Analyses one pickle stream from the current position of a ``ByteStream``."""
 
     def __init__(
@@ -262,46 +263,6 @@ class PickleAnalyser(CallChecks):
                 self.frame_end = -1
             end = self._buffer_end()
             bits = self.memo_bits
-
-    def _buffer_end(self) -> int:
-        """End of the buffer for the inline opcodes: clamped to the current frame's end,
-        so that an opcode crossing it takes the general path, which checks framing."""
-        end = len(self.bs.buf)
-        if self.frame_end >= 0:
-            end = min(end, max(self.frame_end - self.bs.base, self.bs.pos))
-        return end
-
-    def start_frame(self, length: int) -> None:
-        """FRAME: C's ``_pickle`` only prefetches ``length`` bytes, ``pickle._Unpickler``
-        enforces the frame; where the two readings can differ, report it (HIGH)."""
-        here = self.bs.tell()
-        if self.op_at < self.frame_end < here:
-            self.report_framing("FRAME opcode straddles the end of the previous frame")
-        elif here < self.frame_end:
-            self.report_framing(f"FRAME starts {self.frame_end - here} bytes before the end "
-                                "of the current frame")
-        if here + length > self.bs.size:
-            self.report_framing(f"FRAME declares {length} bytes but {self.bs.size - here} "
-                                "follow")
-        self.frame_end = here + length if length else -1
-
-    def end_frame_for_raw_payload(self) -> None:
-        """joblib reads array bytes from the file around the framer (it commits the frame
-        before writing them), so a frame must end exactly where the payload starts."""
-        here = self.bs.tell()
-        if self.frame_end >= 0 and here != self.frame_end:
-            self.report_framing("joblib array bytes start inside a FRAME, or after its end")
-        self.frame_end = -1
-
-    def report_framing(self, why: str) -> None:
-        """One HIGH finding per stream for inconsistent framing (later ones are counted)."""
-        self.report(
-            rules.PICKLE_FRAMING,
-            Severity.HIGH,
-            f"{self.label} has inconsistent framing ({why}): CPython's C unpickler and "
-            "pickle._Unpickler, file and bytes readers, may run different opcodes",
-            key="framing",
-        )
 
     def report_break(self, error: str, *, limit: bool = False) -> None:
         """Report where the stream broke: HIGH once something was imported or called.
