@@ -472,3 +472,21 @@ def test_cli_fails_on_high_for_a_polyglot(tmp_path: Path) -> None:
     assert runs(marker, load_file)
     result = CliRunner().invoke(app, [str(path), "--fail-on", "high"])
     assert result.exit_code == 1 and R.FORMAT_POLYGLOT in result.output
+
+
+def test_gguf_and_json_scanner_bounds_are_high(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlward.model.scan import gguf_fmt, jsonconfig
+
+    monkeypatch.setattr(gguf_fmt, "_MAX_STR", 8)
+    key = b"tokenizer.chat_template"
+    gguf = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+            + struct.pack("<IQ", 8, 5) + b"hello")
+    report = scan_bytes(tmp_path, "m.gguf", gguf)
+    assert R.GGUF_INVALID in high(report)
+    assert any(f.properties.get("limit") for f in report.findings)
+    monkeypatch.setattr(jsonconfig, "_MAX_JSON", 16)
+    report = scan_bytes(tmp_path, "m.keras", _keras_zip(b'{"class_name": "Sequential", '
+                                                          b'"config": {}}'))
+    assert R.FORMAT_MALFORMED in high(report)

@@ -123,7 +123,7 @@ class ZipScanner(Scanner):
         if kind == "zip-lzma":
             inflater = _zip_lzma(artifact, entry)
         if inflater is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
+            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     f"zip member {entry.name} uses unsupported method {entry.method}",
                     member=artifact.member)
             return None, 0

@@ -18,15 +18,20 @@ class JsonConfigScanner(Scanner):
     format_name = "json"
 
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
+        if artifact.name.endswith("config.json") and head:
+            return True  # Keras json.loads()es it whatever it starts with (or its size)
         if artifact.size > _MAX_JSON or not head:
             return False
-        if artifact.name.endswith("config.json"):
-            return True  # Keras json.loads()es it whatever it starts with
         # json.loads(bytes), as Keras calls it, detects UTF-8 (BOM), UTF-16 and UTF-32.
         text = head.decode(json.detect_encoding(head), "ignore")
         return text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[")
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
+        if artifact.size > _MAX_JSON:
+            ctx.add(rules.FORMAT_MALFORMED, Severity.HIGH,
+                    f"{artifact.name} is larger than {_MAX_JSON >> 20} MiB; not checked "
+                    "(fail closed)", member=artifact.member, limit=True)
+            return
         artifact.stream.seek(0)
         raw = artifact.stream.read()
         ctx.bytes_scanned += len(raw)
