@@ -183,8 +183,10 @@ def test_polyglot_is_also_analysed_as_a_pickle(name: str, tmp_path: Path) -> Non
     assert runs(marker, lambda: pickle.load(io.BytesIO(data)))
     report = scan_bytes(tmp_path, name, data)
     import joblib
+    import torch
 
     assert runs(marker, lambda: joblib.load(tmp_path / name))
+    assert runs(marker, lambda: torch.load(tmp_path / name, weights_only=False))
     assert R.PICKLE_GLOBAL_CRITICAL in high(report), report.findings
     if name.endswith((".gguf", ".safetensors", ".zip", ".tar")):
         assert R.FORMAT_POLYGLOT in high(report)
