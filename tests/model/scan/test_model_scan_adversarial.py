@@ -186,7 +186,9 @@ def test_polyglot_is_also_analysed_as_a_pickle(name: str, tmp_path: Path) -> Non
     import torch
 
     assert runs(marker, lambda: joblib.load(tmp_path / name))
-    assert runs(marker, lambda: torch.load(tmp_path / name, weights_only=False))
+    # From a buffer: from a path, torch 2.13 reads the safetensors sample with safetensors
+    # and the tar sample as its legacy tar layout, and both fail before any pickle.
+    assert runs(marker, lambda: torch.load(io.BytesIO(data), weights_only=False))
     assert R.PICKLE_GLOBAL_CRITICAL in high(report), report.findings
     if name.endswith((".gguf", ".safetensors", ".zip", ".tar")):
         assert R.FORMAT_POLYGLOT in high(report)
