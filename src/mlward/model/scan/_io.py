@@ -67,10 +67,11 @@ def stream_size(stream: BinaryIO) -> int:
 class ByteStream:
     """Forward reader with a bounded buffer; ``skip`` seeks over payloads it need not read."""
 
-    __slots__ = ("base", "buf", "bytes_read", "f", "pos", "size")
+    __slots__ = ("base", "buf", "bytes_read", "chunk", "f", "pos", "size")
 
-    def __init__(self, f: BinaryIO, start: int, size: int) -> None:
+    def __init__(self, f: BinaryIO, start: int, size: int, chunk: int = CHUNK) -> None:
         f.seek(start)
+        self.chunk = chunk
         self.f = f
         self.size = size
         self.buf = b""
@@ -92,7 +93,7 @@ class ByteStream:
         if avail >= n:
             return True
         self.base += self.pos
-        want = max(n - avail, CHUNK)
+        want = max(n - avail, self.chunk)
         # Seek every refill: nested readers (joblib sub-streams) share the file object.
         self.f.seek(self.base + avail)
         data = self.f.read(want)

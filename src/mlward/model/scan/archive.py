@@ -78,7 +78,8 @@ class ZipScanner(Scanner):
     def _scan_member(self, artifact: Artifact, ctx: ScanContext, entry: ZipEntry, *,
                      torch: bool, torchscript: bool) -> None:
         if entry.flags & 1:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
+            # Not scanned is not safe: fail closed (DESIGN, security posture).
+            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     f"zip member {entry.name} is encrypted; not scanned", member=artifact.member)
             return
         if entry.data_offset < 0:
@@ -122,7 +123,7 @@ class ZipScanner(Scanner):
         if kind == "zip-lzma":
             inflater = _zip_lzma(artifact, entry)
         if inflater is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
+            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     f"zip member {entry.name} uses unsupported method {entry.method}",
                     member=artifact.member)
             return None, 0
@@ -220,7 +221,7 @@ class SevenZipScanner(Scanner):
         try:
             import py7zr
         except ImportError:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
+            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     "7z archive not scanned: install py7zr", member=artifact.member)
             return
         artifact.stream.seek(0)

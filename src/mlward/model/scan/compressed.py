@@ -143,7 +143,7 @@ class CompressedScanner(Scanner):
             kind = "zlib"
         inflater = inflater_for(kind)
         if inflater is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
+            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     f"{kind} stream not scanned: its decompressor is not installed",
                     member=artifact.member)
             return

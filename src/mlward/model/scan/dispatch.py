@@ -59,8 +59,13 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
                 f"containers nest deeper than {ctx.limits.max_depth} levels; not scanned",
                 member=artifact.member)
         return "nested"
+    from mlward.model.scan.pickle_file import PickleScanner, scan_also_as_pickle
+
     scanner = detect(artifact)
     if scanner is None:
+        _scan_also_as_zip(artifact, ctx, None)
+        if scan_also_as_pickle(artifact, ctx, "unknown-format"):
+            return "pickle"
         if artifact.size and not artifact.name.lower().endswith(_DATA_SUFFIXES):
             ctx.add(rules.FORMAT_UNKNOWN, Severity.LOW,
                     f"unknown format ({os.path.basename(artifact.name)}), not scanned",
@@ -68,7 +73,26 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
         return "unknown"
     ctx.formats.append(scanner.format_name)
     scanner.scan(artifact, ctx)
+    if not isinstance(scanner, PickleScanner):
+        # First matching magic must not win: every reading a real loader applies counts.
+        scan_also_as_pickle(artifact, ctx, scanner.format_name)
+    _scan_also_as_zip(artifact, ctx, scanner)
     return scanner.format_name
+
+
+def _scan_also_as_zip(artifact: Artifact, ctx: ScanContext, scanner: Scanner | None) -> None:
+    """A file that ends like a zip is a zip to ``zipfile`` whatever precedes it."""
+    from mlward.model.scan.archive import ZipScanner
+    from mlward.model.scan.zip_reader import ends_like_a_zip
+
+    if isinstance(scanner, ZipScanner) or not ends_like_a_zip(artifact.stream, artifact.size):
+        return
+    detected = scanner.format_name if scanner else "unknown-format"
+    ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
+            f"{detected} content also reads as a zip archive (a central directory ends the "
+            "file); zipfile-based loaders (Keras, NumPy .npz) open it", member=artifact.member,
+            detected=detected)
+    ZipScanner().scan(artifact, ctx)
 
 
 def child(

@@ -57,6 +57,10 @@ class _Bad(Exception):
     pass
 
 
+class _Limit(_Bad):
+    """A scanner bound, not an error of the file: what follows is unchecked (HIGH)."""
+
+
 class GgufScanner(Scanner):
     """``GGUF`` files (versions 1 to 3)."""
 
@@ -70,8 +74,10 @@ class GgufScanner(Scanner):
         try:
             self._walk(bs, artifact, ctx)
         except (_Bad, struct.error, UnicodeDecodeError) as exc:
-            ctx.add(rules.GGUF_INVALID, Severity.MEDIUM, f"GGUF header is malformed ({exc})",
-                    member=artifact.member, offset=bs.tell())
+            limit = isinstance(exc, _Limit)
+            ctx.add(rules.GGUF_INVALID, Severity.HIGH if limit else Severity.MEDIUM,
+                    f"GGUF header {'not checked past a scanner limit' if limit else 'is malformed'}"
+                    f" ({exc})", member=artifact.member, offset=bs.tell(), limit=limit)
         finally:
             ctx.bytes_scanned += bs.bytes_read
 
@@ -92,12 +98,14 @@ class GgufScanner(Scanner):
         width = 4 if version == 1 else 8
         n_tensors, n_kv = u(width), u(width)
         if n_kv > _MAX_KV or n_tensors > 10_000_000:
-            raise _Bad(f"implausible counts ({n_tensors} tensors, {n_kv} keys)")
+            raise _Limit(f"more than the scanner follows ({n_tensors} tensors, {n_kv} keys)")
 
         def string() -> str:
             n = u(width)
-            if n > _MAX_STR or n > bs.size - bs.tell():
+            if n > bs.size - bs.tell():
                 raise _Bad("string length exceeds the file")
+            if n > _MAX_STR:
+                raise _Limit(f"string of {n} bytes, more than the scanner reads")
             return take(n).decode("utf-8")
 
         def skip_value(vtype: int) -> None:

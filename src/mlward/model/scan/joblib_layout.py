@@ -66,8 +66,9 @@ def dtype_layout(dtype: Any, depth: int = 0) -> tuple[int, bool] | None:
 
 def skip_joblib_array(a: PickleAnalyser, wrapper: Instance) -> None:
     """After BUILD of a NumpyArrayWrapper: consume its payload the way joblib reads it."""
-    from mlward.model.scan.pickle_analyser import Malformed, PickleAnalyser
+    from mlward.model.scan.pickle_analyser import LimitReached, Malformed, PickleAnalyser
 
+    a.end_frame_for_raw_payload()
     state = wrapper.state
     items = state.items if isinstance(state, DictValue) else None
     shape = items.get("shape") if items else None
@@ -85,7 +86,7 @@ def skip_joblib_array(a: PickleAnalyser, wrapper: Instance) -> None:
             key="joblib-unknown",
             opcode="BUILD",
         )
-        raise Malformed("joblib array payload of unknown size")
+        raise LimitReached("joblib array payload of unknown size")
     itemsize, has_object = layout
     if has_object:
         nested = PickleAnalyser(a.bs, a.ctx, a.member, label="joblib object-array pickle")

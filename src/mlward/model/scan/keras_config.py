@@ -42,6 +42,10 @@ def check_keras_config(obj: Any, ctx: ScanContext, member: str | None, source: s
             continue
         _check_object(node, ctx, member, source, path)
         todo.extend((v, f"{path}.{k}") for k, v in node.items())
+    if todo:
+        ctx.add(rules.KERAS_LAMBDA, Severity.HIGH,
+                f"{source}: more than {_MAX_NODES} config nodes; the rest is unchecked "
+                "(fail closed)", member=member, detail="$")
 
 
 def _check_object(node: dict[str, Any], ctx: ScanContext, member: str | None, source: str,
@@ -54,7 +58,8 @@ def _check_object(node: dict[str, Any], ctx: ScanContext, member: str | None, so
     def add(rule: str, sev: Severity, msg: str) -> None:
         ctx.add(rule, sev, f"{source}: {msg}", member=member, detail=path)
 
-    if cls in ("Lambda", "__lambda__") or (
+    short = cls.replace(">", ".").rsplit(".", 1)[-1] if isinstance(cls, str) else cls
+    if short in ("Lambda", "__lambda__") or (
         isinstance(config, dict) and config.get("function_type") == "lambda"
     ):
         has_code = isinstance(config, dict) and (

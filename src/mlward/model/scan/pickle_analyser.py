@@ -23,6 +23,7 @@ from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
 from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_checks import CallChecks
+from mlward.model.scan.pickle_framing import FrameChecks
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
 from mlward.model.scan.pickle_values import (
     ANY,
@@ -50,6 +51,14 @@ class Malformed(Exception):
     """The stream cannot be followed past this point (the unpickler would raise too)."""
 
 
+class LimitReached(Malformed):
+    """The analyser stops at one of its own bounds where a real unpickler would go on.
+
+    Always HIGH (fail closed): whatever follows the bound is unseen, whether or not
+    anything was imported before it.
+    """
+
+
 @dataclass(frozen=True)
 class PickleOutcome:
     """How the analysis of one pickle stream ended."""
@@ -68,9 +77,11 @@ class PickleOutcome:
     """Every distinct global imported, in order."""
     error: str | None = None
     """Why the stream broke, when it did."""
+    limit: bool = False
+    """True when the analysis stopped at a scanner bound, not at an error of the stream."""
 
 
-class PickleAnalyser(CallChecks):
+class PickleAnalyser(CallChecks, FrameChecks):
     """Analyses one pickle stream from the current position of a ``ByteStream``."""
 
     def __init__(
@@ -106,6 +117,8 @@ class PickleAnalyser(CallChecks):
         self._reported: dict[tuple[str, str], dict[str, Any]] = {}
         self.max_line = ctx.limits.max_line
         self.last_op = -1
+        self.frame_end = -1
+        """Absolute offset where the current FRAME ends; -1 outside frames."""
 
     # -- running -----------------------------------------------------------------------
 
@@ -117,16 +130,20 @@ class PickleAnalyser(CallChecks):
         error: str | None = None
         value: Any = ANY
         complete = False
+        limit = False
         try:
             value, complete = self._follow(dispatch)
         except Malformed as exc:
             op = self.last_op
             self.op_name = OPCODE_NAMES.get(op, f"0x{op:02x}") if op >= 0 else ""
             error = f"{exc} at {self.op_name}" if self.op_name else str(exc)
+            limit = isinstance(exc, LimitReached)
             if self.report_malformed:
-                self.report_break(error)
+                self.report_break(error, limit=limit)
         except RecursionError:  # pragma: no cover - nested joblib streams only
-            error = "nesting too deep"
+            error, limit = "nesting too deep to follow", True
+            if self.report_malformed:
+                self.report_break(error, limit=True)
         return PickleOutcome(
             start=start,
             end=bs.tell(),
@@ -135,6 +152,7 @@ class PickleAnalyser(CallChecks):
             calls=self.calls,
             globals_seen=tuple(self.globals_seen),
             error=error,
+            limit=limit,
         )
 
     def _follow(self, dispatch: list[Any]) -> tuple[Any, bool]:
@@ -150,7 +168,7 @@ class PickleAnalyser(CallChecks):
         memo = self.memo
         bits = self.memo_bits
         buf, pos = bs.buf, bs.pos
-        end = len(buf)
+        end = self._buffer_end()
         while True:
             if pos + 2 < end:
                 op = buf[pos]
@@ -216,12 +234,16 @@ class PickleAnalyser(CallChecks):
                     pos += 1
                     continue
             elif pos >= end:
+                if 0 <= self.frame_end <= bs.base + pos:
+                    self.frame_end = -1  # the frame ended on an opcode boundary
+                    end = len(buf)
+                    continue
                 bs.pos = pos
                 self.op_at = bs.base + pos
                 if not bs.fill(1):
                     raise Malformed("stream ends before STOP (truncated pickle)")
                 buf, pos = bs.buf, bs.pos
-                end = len(buf)
+                end = self._buffer_end()
                 continue
             # General path: the table handler reads operands through ``bs``.
             op = buf[pos]
@@ -234,19 +256,34 @@ class PickleAnalyser(CallChecks):
             if handler():
                 return (stack.pop() if len(stack) > self.fence else ANY), True
             buf, pos = bs.buf, bs.pos
-            end = len(buf)
+            if 0 <= self.frame_end <= bs.base + pos:
+                if self.op_at < self.frame_end < bs.base + pos:
+                    self.report_framing(f"{OPCODE_NAMES.get(op, hex(op))} straddles the "
+                                        "end of its FRAME")
+                self.frame_end = -1
+            end = self._buffer_end()
             bits = self.memo_bits
 
-    def report_break(self, error: str) -> None:
-        """Report where the stream broke: HIGH once something was imported or called."""
+    def report_break(self, error: str, *, limit: bool = False) -> None:
+        """Report where the stream broke: HIGH once something was imported or called.
+
+        A scanner bound (``limit``) is HIGH whatever came before: the loader goes on
+        reading where the analyser stopped.
+        """
         ran = bool(self.calls or self.globals_seen)
+        if limit:
+            message = (f"{self.label} not analysed past a scanner limit: {error}; "
+                       "a loader reads on, so what follows is unchecked (fail closed)")
+        else:
+            message = f"malformed {self.label}: {error}" + (
+                "; the payload before the break runs when it is loaded" if ran else "")
         self.report(
             rules.PICKLE_MALFORMED,
-            Severity.HIGH if ran else Severity.MEDIUM,
-            f"malformed {self.label}: {error}"
-            + ("; the payload before the break runs when it is loaded" if ran else ""),
+            Severity.HIGH if ran or limit else Severity.MEDIUM,
+            message,
             key=error,
             offset=self.op_at,
+            limit=limit,
         )
 
     # -- findings ----------------------------------------------------------------------
@@ -320,7 +357,7 @@ class PickleAnalyser(CallChecks):
             self.memo_len += 1
         elif key not in self.memo_sparse:
             if len(self.memo_sparse) >= _MEMO_SPARSE_MAX:
-                raise Malformed("memo too large to follow")
+                raise LimitReached(f"memo has more than {_MEMO_SPARSE_MAX} sparse keys")
             self.memo_sparse.add(key)
             self.memo_len += 1
         if value.__class__ in _KEPT and (
@@ -358,6 +395,8 @@ class PickleAnalyser(CallChecks):
         """Read a newline-terminated operand."""
         data = self.bs.readline(self.max_line)
         if data is None:
+            if self.bs.size - self.bs.tell() > self.max_line:
+                raise LimitReached(f"text operand longer than {self.max_line} bytes")
             raise Malformed("unterminated text operand")
         return data
 

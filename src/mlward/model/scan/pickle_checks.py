@@ -20,13 +20,30 @@ if TYPE_CHECKING:
     from mlward.model.scan._io import ByteStream
     from mlward.model.scan.interface import ScanContext
 
-# Allowlisted functions that torch.load their bytes argument: the bytes are scanned.
-NESTED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
+# Callables that deserialize their argument: a bytes argument found in the stream is
+# analysed (as a pickle for the pickle family, by content for the others); any other
+# argument is HIGH, since what it deserializes cannot be seen.
+PICKLE_LOADERS = frozenset({
+    "pickle.loads", "pickle._loads", "_pickle.loads", "pickle.load", "_pickle.load",
+    "dill.loads", "dill._dill.loads", "cloudpickle.loads", "cloudpickle.cloudpickle.loads",
+    "marshal.loads", "pandas.read_pickle", "pickle.Unpickler", "_pickle.Unpickler",
+})
+FILE_LOADERS = frozenset({
+    "torch.storage._load_from_bytes", "torch.load", "torch.serialization.load",
+    "numpy.load", "joblib.load", "joblib.numpy_pickle.load",
+})
+NESTED_LOADERS = PICKLE_LOADERS | FILE_LOADERS
+_BYTES_FILES = frozenset({"_io.BytesIO", "io.BytesIO"})
 # Allowlisted functions that return a type looked up by name in these modules.
 TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
     "dill._dill._load_type": ("builtins", "types"),
     "cloudpickle.cloudpickle._builtin_type": ("types",),
 }
+
+
+def _importable(module: str, name: str) -> bool:
+    """True when ``module``/``name`` are dotted identifiers, the only names import finds."""
+    return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
 
 
 class CallChecks:
@@ -40,6 +57,9 @@ class CallChecks:
     calls: int
     op_at: int
     globals_seen: dict[str, None]
+    strict_names: bool = False
+    """Treat a global whose dotted names are not identifiers as the end of the stream
+    (set when a file of another format is also read as a pickle)."""
 
     def report(self, rule_id: str, severity: Severity, message: str, *, key: str,
                offset: int | None = None, opcode: str | None = None, **props: Any) -> None:
@@ -47,6 +67,11 @@ class CallChecks:
 
     def import_global(self, module: str, name: str, opcode: str) -> GlobalRef:
         """Classify an import and report it unless it is allowlisted."""
+        if self.strict_names and not _importable(module, name):
+            from mlward.model.scan.pickle_analyser import Malformed
+
+            # find_class would raise: this reading of the bytes stops here, nothing ran.
+            raise Malformed("global name that no import can resolve")
         allowlist = self.ctx.allowlist
         status = allowlist.classify(module, name, self.proto)
         ref = GlobalRef(module, name, status)
@@ -77,12 +102,12 @@ class CallChecks:
         """Check one call site and return the modelled result."""
         self.calls += 1
         if isinstance(func, GlobalRef):
+            if func.full in NESTED_LOADERS:
+                self._scan_nested(func, args, opcode)
             if func.status is GlobalStatus.SAFE:
                 resolver = TYPE_RESOLVERS.get(func.full)
                 if resolver is not None:
                     return self._resolve_type(resolver, args, opcode)
-                if func.full in NESTED_LOADERS:
-                    self._scan_nested(func, args, opcode)
                 entry = self.ctx.allowlist.entry(func.full)
                 if entry is not None and entry.callable_args:
                     self._check_callable_args(func, args, entry.callable_args, opcode)
@@ -98,22 +123,36 @@ class CallChecks:
         return Instance(func, args)
 
     def _scan_nested(self, func: GlobalRef, args: Any, opcode: str) -> None:
-        """``torch.storage._load_from_bytes(b)`` runs ``torch.load`` on ``b``: scan ``b``."""
-        ref = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+        """An inner loader (``pickle.loads(b)``, ``torch.storage._load_from_bytes(b)``,
+        ``joblib.load(io.BytesIO(b))``...) deserializes ``b``: analyse ``b`` in place."""
+        ref = args[0] if isinstance(args, tuple) and args else None
+        if isinstance(ref, Instance) and ref.func_name() in _BYTES_FILES:
+            inner = ref.args
+            ref = inner[0] if isinstance(inner, tuple) and inner else None
         if not isinstance(ref, BytesRef):
             self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
-                        f"{func.full} loads bytes the scanner cannot locate",
+                        f"{func.full} deserializes an argument that is not bytes in the stream "
+                        "(a computed value, a path or a file): its content cannot be analysed",
                         key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
             return
         from mlward.model.scan._io import Window
         from mlward.model.scan.dispatch import scan_artifact
         from mlward.model.scan.interface import Artifact
+        from mlward.model.scan.pickle_file import scan_pickle_sequence
 
         label = f"{self.member}!" if self.member else ""
         nested = Artifact(stream=Window(self.bs.f, ref.offset, ref.length),  # type: ignore[arg-type]
-                          size=ref.length, name="load_from_bytes.pt",
+                          size=ref.length, name=f"{func.full}.bytes",
                           member=f"{label}bytes@{ref.offset}", depth=self.depth + 1)
-        scan_artifact(nested, self.ctx)
+        if func.full not in PICKLE_LOADERS:
+            scan_artifact(nested, self.ctx)  # by content: zip, legacy torch, npy, pickle...
+        elif nested.depth > self.ctx.limits.max_depth:
+            self.ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
+                         f"nested loaders deeper than {self.ctx.limits.max_depth} levels; "
+                         "not scanned", member=nested.member)
+        else:
+            self.ctx.formats.append("pickle")
+            scan_pickle_sequence(nested, self.ctx, label=f"pickle loaded by {func.full}")
 
     def _resolve_type(self, modules: tuple[str, ...], args: Any, opcode: str) -> Any:
         """dill/cloudpickle look types up by name: the result is that type, as a global."""

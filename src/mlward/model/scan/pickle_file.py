@@ -42,8 +42,8 @@ def scan_pickle_sequence(
         first = analyser.run()
         outcomes.append(first)
         if probe and not first.complete:
-            if first.calls or first.globals_seen:
-                analyser.report_break(first.error or "broken stream")
+            if first.calls or first.globals_seen or first.limit:
+                analyser.report_break(first.error or "broken stream", limit=first.limit)
             else:
                 # Breaks before importing or calling anything: nothing can run, so this
                 # is simply not a pickle (raw weights named .bin, say).
@@ -71,8 +71,11 @@ def scan_pickle_sequence(
                                  report_malformed=False, label=f"pickle #{n}").run()
             outcomes.append(nxt)
             if not nxt.complete:
+                # What a loader reading pickle #n runs before its break was reported by
+                # the analyser; the break itself is HIGH when something ran or a limit hit.
+                ran = bool(nxt.calls or nxt.globals_seen or nxt.limit)
                 ctx.add(
-                    rules.PICKLE_TRAILING, Severity.MEDIUM,
+                    rules.PICKLE_TRAILING, Severity.HIGH if ran else Severity.MEDIUM,
                     f"{bs.size - nxt.start} bytes after pickle #{n - 1} are not a valid pickle "
                     f"({nxt.error}); a loader reading further pickles may run them",
                     member=artifact.member, offset=nxt.start,
@@ -80,6 +83,52 @@ def scan_pickle_sequence(
     finally:
         ctx.bytes_scanned += bs.bytes_read
     return outcomes
+
+
+def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> bool:
+    """Read a file of another format as a pickle too: the most severe reading wins.
+
+    ``pickle.load``, ``joblib.load`` and ``torch.load`` do not look at magic bytes, so
+    bytes that start like GGUF, safetensors, a zip (prepended data) or JSON may still be
+    a pickle to them. The reading is tried on a scratch context and stops at the first
+    opcode that is not a pickle; only when it gets as far as importing a global (or an
+    EXT code) are the bytes analysed as a pickle for real, plus a HIGH polyglot finding.
+    Returns True in that case.
+    """
+    from mlward.model.scan.interface import ScanContext as Scratch
+
+    if artifact.size < 2:
+        return False
+    scratch = Scratch(path=ctx.path, allowlist=ctx.allowlist, limits=ctx.limits)
+    # Small reads: most files stop being a pickle within a few bytes.
+    bs = ByteStream(artifact.stream, 0, artifact.size, chunk=4096)
+    seen: list[str] = []
+    limit = False
+    try:
+        # Plain-data pickles that end with STOP may be followed by one that does not.
+        while True:
+            analyser = PickleAnalyser(bs, scratch, artifact.member, report_malformed=False,
+                                      label="pickle reading", depth=artifact.depth)
+            analyser.strict_names = True
+            outcome = analyser.run()
+            seen.extend(outcome.globals_seen)
+            limit = outcome.limit
+            if seen or limit or not outcome.complete or bs.at_eof():
+                break
+    finally:
+        ctx.bytes_scanned += bs.bytes_read
+    ext = any(f.rule_id == rules.PICKLE_EXT for f in scratch.findings)
+    if not (seen or ext or limit):
+        return False
+    shown = (f"imports {', '.join(seen[:5])}" if seen else "uses extension-registry codes"
+             if ext else f"cannot be followed past a scanner limit ({outcome.error})")
+    ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
+            f"{detected} content also reads as a pickle that {shown}; "
+            "pickle.load / joblib.load / torch.load would run it",
+            member=artifact.member, offset=0, detected=detected)
+    ctx.formats.append("pickle")
+    scan_pickle_sequence(artifact, ctx, label=f"pickle reading of {detected}")
+    return True
 
 
 class PickleScanner(Scanner):

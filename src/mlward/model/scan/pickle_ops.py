@@ -108,7 +108,7 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
 
     @on(pickle.FRAME)
     def _frame() -> None:
-        operand(8)
+        a.start_frame(int.from_bytes(operand(8), "little"))
 
     # -- scalars --------------------------------------------------------------------------
     @on(pickle.NONE)

@@ -13,12 +13,14 @@ PICKLE_MUTATES_GLOBAL = "MW-PICKLE-008"
 PICKLE_PERSID = "MW-PICKLE-009"
 PICKLE_HIGHER_ORDER = "MW-PICKLE-010"
 PICKLE_JOBLIB_LAYOUT = "MW-PICKLE-011"
+PICKLE_FRAMING = "MW-PICKLE-012"
 ARCHIVE_UNREADABLE = "MW-ARCHIVE-001"
 ARCHIVE_BOMB = "MW-ARCHIVE-002"
 ARCHIVE_INCONSISTENT = "MW-ARCHIVE-003"
 ARCHIVE_PATH = "MW-ARCHIVE-004"
 FORMAT_UNKNOWN = "MW-FORMAT-001"
 FORMAT_MALFORMED = "MW-FORMAT-002"
+FORMAT_POLYGLOT = "MW-FORMAT-003"
 KERAS_LAMBDA = "MW-KERAS-001"
 KERAS_MODULE = "MW-KERAS-002"
 KERAS_CUSTOM = "MW-KERAS-003"
@@ -48,12 +50,16 @@ RULES: dict[str, str] = {
     "allowlisted global.",
     PICKLE_JOBLIB_LAYOUT: "joblib array payload layout is not what joblib writes; the bytes may "
     "be read as pickle opcodes by another loader.",
+    PICKLE_FRAMING: "Pickle FRAME lengths disagree with the opcodes (a frame overrun, a frame "
+    "inside a frame, a frame longer than the data): unpicklers may read it differently.",
     ARCHIVE_UNREADABLE: "Archive cannot be read completely; what a loader would extract is unknown.",
     ARCHIVE_BOMB: "Archive exceeds size, ratio, depth or member-count limits.",
     ARCHIVE_INCONSISTENT: "Archive headers disagree (local header vs central directory, CRC).",
     ARCHIVE_PATH: "Archive member path is absolute or escapes the extraction directory.",
     FORMAT_UNKNOWN: "File format not recognised; the file was not scanned.",
     FORMAT_MALFORMED: "File is malformed for its format; loaders may behave unpredictably.",
+    FORMAT_POLYGLOT: "File of another format also reads as a pickle that imports globals "
+    "(format confusion: pickle-based loaders ignore magic bytes).",
     KERAS_LAMBDA: "Keras model contains a Lambda layer or serialized Python code.",
     KERAS_MODULE: "Keras config references a module outside the allowlisted Keras namespaces.",
     KERAS_CUSTOM: "Keras config references a registered custom object (user code).",

@@ -146,6 +146,27 @@ def _find(f: BinaryIO, start: int, size: int, needle: bytes) -> int:
     return -1
 
 
+def ends_like_a_zip(f: BinaryIO, size: int) -> bool:
+    """True when the end of ``f`` is a zip end record whose comment reaches EOF and whose
+    central directory (after any prepended bytes) starts with a directory entry.
+
+    ``zipfile`` (and so Keras and ``numpy.load`` of ``.npz``) opens such a file whatever
+    its first bytes are.
+    """
+    if size < 22:
+        return False
+    tail_start = max(0, size - _MAX_COMMENT)
+    tail = _read_at(f, tail_start, size - tail_start)
+    idx = tail.rfind(_EOCD)
+    if idx < 0 or len(tail) - idx < 22:
+        return False
+    (_, _, _, _, total, cd_size, cd_off, clen) = struct.unpack_from("<4sHHHHIIH", tail, idx)
+    if idx + 22 + clen != len(tail) or total == 0:
+        return False
+    concat = max(0, tail_start + idx - cd_size - cd_off)
+    return _read_at(f, cd_off + concat, 4) == _CEN
+
+
 def list_zip(f: BinaryIO, size: int, max_members: int) -> ZipListing:
     """List members from the central directory and from a walk over local headers."""
     listing = ZipListing()
