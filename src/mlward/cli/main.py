@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from typer.core import TyperOption
 
 from mlward import __version__
 from mlward.cli import audit as audit_cli
@@ -24,6 +25,15 @@ from mlward.cli.context import STATE
 from mlward.cli.output import OutputFormat, err_console
 from mlward.core.errors import EXIT_INCOMPLETE, MlwardError
 
+
+def _flag_type(self: TyperOption, ctx: typer.Context) -> str | None:
+    """On/off flags take no value: show no ``<bool>`` type placeholder in help (Typer does)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="mlward",
     help="DevSecOps for machine learning: secure data, model files, pipelines and serving.",
@@ -31,6 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
