@@ -6,26 +6,38 @@ HMAC under a key derived from the workspace data key: someone who can write to t
 database but lacks the key cannot recompute a consistent chain after an edit. A sealed
 anchor records the chain head, so deleting the newest events is detected too.
 
+The head is also kept, sealed, in a file beside the database (``.mlward/audit.anchor``,
+see ``AnchorFile``), written after every append batch. Someone who deletes or replaces
+the database, or deletes the newest events and puts back an older, validly sealed
+anchor row, leaves the file ahead of the database: ``verify`` reports it, and the
+workspace refuses to open such a database at all.
+
 Appends serialize across processes (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
 transaction-scoped advisory lock) so concurrent writers never fork the chain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import hmac
 import json
+import os
 import re
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from mlward.core import fastjson
+from mlward.core.errors import IntegrityError, StoreError
 from mlward.store.metadata import MetadataStore
 from mlward.store.models import AuditAnchor, AuditEvent
 
@@ -33,6 +45,7 @@ GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x6D6C7762
 _SECRET_KEY_RE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private|credential)", re.I)
 REDACTED = "[redacted]"
+ANCHOR_FILE = "audit.anchor"
 
 
 @dataclass(frozen=True)
@@ -127,12 +140,98 @@ def event_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class FileAnchor:
+    """The chain head as recorded in the anchor file."""
+
+    seq: int
+    """Sequence number of the newest event."""
+    hash: str
+    """Hash of that event."""
+    seal: str
+    """HMAC of ``anchor-file:SEQ:HASH`` under the audit key."""
+
+
+def read_anchor_file(path: Path) -> FileAnchor | None:
+    """The anchor file's content, unverified; ``None`` when there is no file."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return FileAnchor(int(raw["seq"]), str(raw["hash"]), str(raw["seal"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(
+            f"the audit anchor file {path} is unreadable or was altered ({exc.__class__.__name__})",
+            hint="restore .mlward/ from a backup",
+        ) from None
+
+
+def chain_head(store: MetadataStore) -> int:
+    """Sequence number the database's anchor row records (0 for an empty chain)."""
+    with store.session() as session:
+        anchor = session.get(AuditAnchor, 1)
+        return anchor.seq if anchor else 0
+
+
+class AnchorFile:
+    """The sealed chain head in a file beside the database, only ever moved forward."""
+
+    def __init__(self, path: Path, seal: Callable[[str], str]) -> None:
+        self.path = path
+        self._seal = seal
+
+    def seal_of(self, seq: int, digest: str) -> str:
+        """The seal the file must carry for head ``seq`` / ``digest``."""
+        return self._seal(f"anchor-file:{seq}:{digest}")
+
+    def read(self) -> FileAnchor | None:
+        """The recorded head, unverified (see ``AuditLog.verify``)."""
+        return read_anchor_file(self.path)
+
+    def advance(self, seq: int, digest: str) -> None:
+        """Record head ``seq`` unless a concurrent writer already recorded a newer one."""
+        with self._locked():
+            current = self.read()
+            if current is not None and current.seq >= seq:
+                return
+            body = json.dumps({"seq": seq, "hash": digest, "seal": self.seal_of(seq, digest)})
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(body)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Appends commit in chain order but may reach this point out of order; the lock
+        # plus the forward-only check keep the file at the newest head.
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class AuditLog:
     """The audit trail of one workspace."""
 
-    def __init__(self, store: MetadataStore, seal_key: bytes) -> None:
+    def __init__(self, store: MetadataStore, seal_key: bytes, *, anchor_path: Path | None = None) -> None:
         self.store = store
         self._seal_key = seal_key
+        self.anchor_file = AnchorFile(anchor_path, self._seal) if anchor_path else None
 
     def _seal(self, digest: str) -> str:
         return hmac.new(self._seal_key, digest.encode(), hashlib.sha256).hexdigest()
@@ -193,6 +292,16 @@ class AuditLog:
                 session.add(AuditAnchor(id=1, seq=seq, hash=prev, seal=self._seal(f"{seq}:{prev}")))
             else:
                 anchor.seq, anchor.hash, anchor.seal = seq, prev, self._seal(f"{seq}:{prev}")
+        if self.anchor_file is not None:
+            # Once per batch, after the commit: a crash in between leaves the file behind
+            # the database, which verifies; a file ahead of the database never does.
+            try:
+                self.anchor_file.advance(seq, prev)
+            except OSError as exc:
+                raise StoreError(
+                    f"audit events up to {seq} were committed but the anchor file "
+                    f"{self.anchor_file.path} could not be written: {exc.strerror}"
+                ) from exc
         return records
 
     def query(
@@ -231,11 +340,18 @@ class AuditLog:
             return self._verify(session)
 
     def _verify(self, session: Session) -> ChainVerification:
+        try:
+            recorded = self.anchor_file.read() if self.anchor_file else None
+        except IntegrityError as exc:
+            return ChainVerification(False, 0, None, exc.message)
+        recorded_hash: str | None = None
         prev = GENESIS
         expected_seq = 1
         count = 0
         for row in _iterate(session):
             count += 1
+            if recorded is not None and row.seq == recorded.seq:
+                recorded_hash = row.hash
             if row.seq != expected_seq:
                 return ChainVerification(
                     False, count, expected_seq, f"event {expected_seq} is missing (deleted)"
@@ -274,6 +390,36 @@ class AuditLog:
                 count,
                 last + 1,
                 f"the chain ends at event {last} but the anchor records event {anchor.seq} (events deleted)",
+            )
+        return self._verify_file_anchor(recorded, recorded_hash, count, last)
+
+    def _verify_file_anchor(
+        self, recorded: FileAnchor | None, recorded_hash: str | None, count: int, last: int
+    ) -> ChainVerification:
+        if self.anchor_file is None:
+            return ChainVerification(True, count)
+        where = self.anchor_file.path
+        if recorded is None:
+            if count:
+                return ChainVerification(False, count, None, f"the audit anchor file {where} is missing")
+            return ChainVerification(True, count)
+        expected = self.anchor_file.seal_of(recorded.seq, recorded.hash)
+        if not hmac.compare_digest(expected, recorded.seal):
+            return ChainVerification(False, count, None, f"the audit anchor file {where} was altered")
+        if recorded.seq > last:
+            return ChainVerification(
+                False,
+                count,
+                last + 1,
+                f"the database chain ends at event {last} but the anchor file records event "
+                f"{recorded.seq}: the database was replaced or truncated (events deleted)",
+            )
+        if recorded_hash != recorded.hash:
+            return ChainVerification(
+                False,
+                count,
+                recorded.seq,
+                f"event {recorded.seq} is not the one the anchor file records: the database was replaced",
             )
         return ChainVerification(True, count)
 
