@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from mlward.audit.log import AnchorFile, AuditLog, EventInput
+from mlward.audit.anchor import AnchorFile
+from mlward.audit.log import AuditLog, EventInput
 from mlward.core.errors import IntegrityError
 from mlward.core.workspace import Workspace
 from mlward.store.metadata import MetadataStore

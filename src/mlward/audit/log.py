@@ -18,16 +18,12 @@ transaction-scoped advisory lock) so concurrent writers never fork the chain.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import hashlib
 import hmac
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +32,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from mlward.audit.anchor import AnchorFile, FileAnchor
 from mlward.core import fastjson
 from mlward.core.errors import IntegrityError, StoreError
 from mlward.store.metadata import MetadataStore
@@ -45,7 +42,6 @@ GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x6D6C7762
 _SECRET_KEY_RE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private|credential)", re.I)
 REDACTED = "[redacted]"
-ANCHOR_FILE = "audit.anchor"
 
 
 @dataclass(frozen=True)
@@ -140,89 +136,11 @@ def event_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class FileAnchor:
-    """The chain head as recorded in the anchor file."""
-
-    seq: int
-    """Sequence number of the newest event."""
-    hash: str
-    """Hash of that event."""
-    seal: str
-    """HMAC of ``anchor-file:SEQ:HASH`` under the audit key."""
-
-
-def read_anchor_file(path: Path) -> FileAnchor | None:
-    """The anchor file's content, unverified; ``None`` when there is no file."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return FileAnchor(int(raw["seq"]), str(raw["hash"]), str(raw["seal"]))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IntegrityError(
-            f"the audit anchor file {path} is unreadable or was altered ({exc.__class__.__name__})",
-            hint="restore .mlward/ from a backup",
-        ) from None
-
-
 def chain_head(store: MetadataStore) -> int:
     """Sequence number the database's anchor row records (0 for an empty chain)."""
     with store.session() as session:
         anchor = session.get(AuditAnchor, 1)
         return anchor.seq if anchor else 0
-
-
-class AnchorFile:
-    """The sealed chain head in a file beside the database, only ever moved forward."""
-
-    def __init__(self, path: Path, seal: Callable[[str], str]) -> None:
-        self.path = path
-        self._seal = seal
-
-    def seal_of(self, seq: int, digest: str) -> str:
-        """The seal the file must carry for head ``seq`` / ``digest``."""
-        return self._seal(f"anchor-file:{seq}:{digest}")
-
-    def read(self) -> FileAnchor | None:
-        """The recorded head, unverified (see ``AuditLog.verify``)."""
-        return read_anchor_file(self.path)
-
-    def advance(self, seq: int, digest: str) -> None:
-        """Record head ``seq`` unless a concurrent writer already recorded a newer one."""
-        with self._locked():
-            current = self.read()
-            if current is not None and current.seq >= seq:
-                return
-            body = json.dumps({"seq": seq, "hash": digest, "seal": self.seal_of(seq, digest)})
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(body)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        # Appends commit in chain order but may reach this point out of order; the lock
-        # plus the forward-only check keep the file at the newest head.
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class AuditLog:

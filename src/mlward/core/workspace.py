@@ -142,7 +142,7 @@ class Workspace:
     @property
     def anchor_path(self) -> Path:
         """The sealed audit-chain head kept beside the database."""
-        from mlward.audit.log import ANCHOR_FILE
+        from mlward.audit.anchor import ANCHOR_FILE
 
         return self.state_dir / ANCHOR_FILE
 
@@ -154,7 +154,8 @@ class Workspace:
     @cached_property
     def metadata(self) -> MetadataStore:
         """The metadata store, migrated; refused when it is not the database the audit anchor records."""
-        from mlward.audit.log import chain_head, read_anchor_file
+        from mlward.audit.anchor import read_anchor_file
+        from mlward.audit.log import chain_head
         from mlward.store.metadata import MetadataStore
 
         recorded = read_anchor_file(self.anchor_path)
