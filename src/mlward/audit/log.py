@@ -6,6 +6,12 @@ HMAC under a key derived from the workspace data key: someone who can write to t
 database but lacks the key cannot recompute a consistent chain after an edit. A sealed
 anchor records the chain head, so deleting the newest events is detected too.
 
+The head is also kept, sealed, in a file beside the database (``.mlward/audit.anchor``,
+see ``AnchorFile``), written after every append batch. Someone who deletes or replaces
+the database, or deletes the newest events and puts back an older, validly sealed
+anchor row, leaves the file ahead of the database: ``verify`` reports it, and the
+workspace refuses to open such a database at all.
+
 Appends serialize across processes (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
 transaction-scoped advisory lock) so concurrent writers never fork the chain.
 """
@@ -20,12 +26,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from mlward.audit.anchor import AnchorFile, FileAnchor
 from mlward.core import fastjson
+from mlward.core.errors import IntegrityError, StoreError
 from mlward.store.metadata import MetadataStore
 from mlward.store.models import AuditAnchor, AuditEvent
 
@@ -127,12 +136,20 @@ def event_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def chain_head(store: MetadataStore) -> int:
+    """Sequence number the database's anchor row records (0 for an empty chain)."""
+    with store.session() as session:
+        anchor = session.get(AuditAnchor, 1)
+        return anchor.seq if anchor else 0
+
+
 class AuditLog:
     """The audit trail of one workspace."""
 
-    def __init__(self, store: MetadataStore, seal_key: bytes) -> None:
+    def __init__(self, store: MetadataStore, seal_key: bytes, *, anchor_path: Path | None = None) -> None:
         self.store = store
         self._seal_key = seal_key
+        self.anchor_file = AnchorFile(anchor_path, self._seal) if anchor_path else None
 
     def _seal(self, digest: str) -> str:
         return hmac.new(self._seal_key, digest.encode(), hashlib.sha256).hexdigest()
@@ -193,6 +210,16 @@ class AuditLog:
                 session.add(AuditAnchor(id=1, seq=seq, hash=prev, seal=self._seal(f"{seq}:{prev}")))
             else:
                 anchor.seq, anchor.hash, anchor.seal = seq, prev, self._seal(f"{seq}:{prev}")
+        if self.anchor_file is not None:
+            # Once per batch, after the commit: a crash in between leaves the file behind
+            # the database, which verifies; a file ahead of the database never does.
+            try:
+                self.anchor_file.advance(seq, prev)
+            except OSError as exc:
+                raise StoreError(
+                    f"audit events up to {seq} were committed but the anchor file "
+                    f"{self.anchor_file.path} could not be written: {exc.strerror}"
+                ) from exc
         return records
 
     def query(
@@ -231,11 +258,18 @@ class AuditLog:
             return self._verify(session)
 
     def _verify(self, session: Session) -> ChainVerification:
+        try:
+            recorded = self.anchor_file.read() if self.anchor_file else None
+        except IntegrityError as exc:
+            return ChainVerification(False, 0, None, exc.message)
+        recorded_hash: str | None = None
         prev = GENESIS
         expected_seq = 1
         count = 0
         for row in _iterate(session):
             count += 1
+            if recorded is not None and row.seq == recorded.seq:
+                recorded_hash = row.hash
             if row.seq != expected_seq:
                 return ChainVerification(
                     False, count, expected_seq, f"event {expected_seq} is missing (deleted)"
@@ -274,6 +308,36 @@ class AuditLog:
                 count,
                 last + 1,
                 f"the chain ends at event {last} but the anchor records event {anchor.seq} (events deleted)",
+            )
+        return self._verify_file_anchor(recorded, recorded_hash, count, last)
+
+    def _verify_file_anchor(
+        self, recorded: FileAnchor | None, recorded_hash: str | None, count: int, last: int
+    ) -> ChainVerification:
+        if self.anchor_file is None:
+            return ChainVerification(True, count)
+        where = self.anchor_file.path
+        if recorded is None:
+            if count:
+                return ChainVerification(False, count, None, f"the audit anchor file {where} is missing")
+            return ChainVerification(True, count)
+        expected = self.anchor_file.seal_of(recorded.seq, recorded.hash)
+        if not hmac.compare_digest(expected, recorded.seal):
+            return ChainVerification(False, count, None, f"the audit anchor file {where} was altered")
+        if recorded.seq > last:
+            return ChainVerification(
+                False,
+                count,
+                last + 1,
+                f"the database chain ends at event {last} but the anchor file records event "
+                f"{recorded.seq}: the database was replaced or truncated (events deleted)",
+            )
+        if recorded_hash != recorded.hash:
+            return ChainVerification(
+                False,
+                count,
+                recorded.seq,
+                f"event {recorded.seq} is not the one the anchor file records: the database was replaced",
             )
         return ChainVerification(True, count)
 

@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlward.cli.context import STATE, resolve_format
+from mlward.cli.context import resolve_format
 from mlward.cli.output import OutputFormat, console, emit_json
+from mlward.cli.workspace import read_only_workspace
 from mlward.core.errors import EXIT_FINDINGS
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -25,7 +26,7 @@ def log(
     format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
 ) -> None:
     """Show audit events, oldest first."""
-    events = STATE.workspace().audit.query(
+    events = read_only_workspace().audit.query(
         action=action, actor=actor, target=target, outcome=outcome, since=since, limit=limit or None
     )
     if resolve_format(format) is OutputFormat.json:
@@ -51,7 +52,7 @@ def log(
 @app.command("verify")
 def verify(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
     """Verify the hash chain; exit 1 naming the first edited, deleted or reordered event."""
-    result = STATE.workspace().audit.verify()
+    result = read_only_workspace().audit.verify()
     if resolve_format(format) is OutputFormat.json:
         emit_json(result.__dict__)
     elif result.ok:

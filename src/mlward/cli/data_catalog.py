@@ -138,9 +138,10 @@ def ls(
     format: FormatOption = None,
 ) -> None:
     """List datasets (latest version of each, or every version with --all)."""
+    from mlward.cli.workspace import read_only_workspace
     from mlward.data.catalog import list_datasets
 
-    versions = list_datasets(STATE.workspace(), name, all_versions=all_versions or name is not None)
+    versions = list_datasets(read_only_workspace(), name, all_versions=all_versions or name is not None)
     if resolve_format(format) is OutputFormat.json:
         emit_json([v.to_dict() for v in versions])
         return

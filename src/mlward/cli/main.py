@@ -134,6 +134,10 @@ def run() -> None:
         build_cli().main(standalone_mode=True, prog_name="mlward")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if _interrupted(exc):
+            # Typer turns Ctrl-C into a silent exit 130; say what it left behind.
+            err_console.print(_interrupted_message(), highlight=False)
+            code = 130
     except MlwardError as exc:
         if STATE.debug:
             raise
@@ -142,7 +146,7 @@ def run() -> None:
         )
         code = exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print(_interrupted_message(), highlight=False)
         code = 130
     except Exception as exc:
         if STATE.debug:
@@ -158,6 +162,28 @@ def run() -> None:
     finally:
         STATE.close()
     sys.exit(code)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _interrupted_message() -> str:
+    # A transaction interrupted half way rolls back; only transactions that had already
+    # committed (a multi-step command's earlier steps) are left, and then we say so.
+    workspace = STATE._workspace
+    store = workspace.__dict__.get("metadata") if workspace is not None else None
+    if store is not None and store.committed_writes:
+        return (
+            f"interrupted; {store.committed_writes} change(s) committed before the interrupt were kept "
+            "and the step in progress was rolled back (see 'mlward status' and 'mlward audit log')"
+        )
+    return "interrupted; nothing was written"
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
 from mlward.cli.output import OutputFormat, console, emit_json, emit_text, err_console
-from mlward.core.errors import EXIT_FINDINGS
+from mlward.core.errors import EXIT_FINDINGS, ConfigError
 
 _STYLE = {
     "ok": "green",
@@ -53,6 +53,12 @@ def run(
         else:
             ls(format)
         return
+    if not stage_names and only != "security":
+        # A run of nothing would report PASSED: a CI job wired to an empty pipeline must fail.
+        raise ConfigError(
+            f"{workspace.config_path}: no pipeline stages declared",
+            hint="declare stages under 'pipeline: stages:' in mlward.yaml",
+        )
 
     def progress(event: str, stage: str, record: object) -> None:
         if quiet:

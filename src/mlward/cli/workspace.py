@@ -28,6 +28,14 @@ def init(
         workspace.close()
 
 
+def read_only_workspace() -> Workspace:
+    """The CLI's workspace with its database opened read-only, for commands that only look."""
+    workspace = STATE.workspace()
+    if "metadata" not in workspace.__dict__:
+        workspace.read_only = True
+    return workspace
+
+
 def workspace_status(workspace: Workspace) -> dict[str, Any]:
     """Gather the facts ``mlward status`` shows."""
     from sqlalchemy import func, select
@@ -72,7 +80,7 @@ def status(
 ) -> None:
     """Show the workspace: stores, keys, counts and audit-chain health."""
     fmt = resolve_format(format)
-    facts = workspace_status(STATE.workspace())
+    facts = workspace_status(read_only_workspace())
     if fmt is OutputFormat.json:
         emit_json(facts)
         return

@@ -100,6 +100,8 @@ class MlwardConfig(Section):
     project: str = "mlward-project"
     metadata_url: str | None = None
     """SQLAlchemy URL; default SQLite at ``.mlward/mlward.db``."""
+    metadata_busy_timeout: float = Field(default=5.0, ge=0, le=600)
+    """Seconds to wait for a locked SQLite database before giving up (exit 3)."""
     object_store: str | None = None
     """fsspec URL of the blob store; default ``.mlward/objects``."""
     roles: dict[str, RoleSpec] = Field(default_factory=dict)
@@ -121,6 +123,40 @@ class MlwardConfig(Section):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice (PyYAML would silently keep the last)."""
+
+    def __init__(self, key: object, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(problem=f"duplicate key {key!r}", problem_mark=again)
+        self.key = key
+        self.first_line = first.line + 1
+        self.line = again.line + 1
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key repeated in any mapping at any depth."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<' merges are meant to be overridden by the keys beside them
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base loader reports it
+            if first is not None:
+                raise DuplicateKeyError(key, first, key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML with the safe loader; a repeated mapping key raises ``DuplicateKeyError``."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:
@@ -178,7 +214,13 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def parse_config(text: str, source: str = CONFIG_FILE, environ: dict[str, str] | None = None) -> MlwardConfig:
     """Parse and validate YAML text, applying ``MLWARD_*`` overrides from ``environ``."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{source}: duplicate key {exc.key!r} at line {exc.line} (first given at line "
+            f"{exc.first_line}); YAML would silently keep only the last one",
+            hint="merge the two entries into one",
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

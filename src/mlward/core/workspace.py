@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlward.core.config import CONFIG_FILE, MlwardConfig, load_config
-from mlward.core.errors import AccessDenied, ConfigError, WorkspaceNotFound
+from mlward.core.errors import AccessDenied, ConfigError, IntegrityError, WorkspaceNotFound
 
 if TYPE_CHECKING:
     from mlward.audit.log import AuditLog
@@ -46,6 +46,9 @@ class Workspace:
     def __init__(self, root: Path, config: MlwardConfig) -> None:
         self.root = root
         self.config = config
+        self.read_only = False
+        """Open the metadata database read-only (commands that only look)."""
+        self._creating = False
 
     @property
     def state_dir(self) -> Path:
@@ -116,6 +119,7 @@ class Workspace:
             state.mkdir(mode=0o700, exist_ok=True)
             KeyRing(state / "keys").create()
             workspace = cls(root, config)
+            workspace._creating = True
             workspace.metadata  # noqa: B018 - creates and migrates the database
             workspace.objects  # noqa: B018
             _ensure_gitignore(root)
@@ -135,12 +139,53 @@ class Workspace:
         """The metadata database URL in effect."""
         return self.config.metadata_url or f"sqlite:///{self.state_dir / 'mlward.db'}"
 
+    @property
+    def anchor_path(self) -> Path:
+        """The sealed audit-chain head kept beside the database."""
+        from mlward.audit.anchor import ANCHOR_FILE
+
+        return self.state_dir / ANCHOR_FILE
+
+    @property
+    def default_database(self) -> Path | None:
+        """The SQLite file of the default metadata store (``None`` with ``metadata_url``)."""
+        return None if self.config.metadata_url else self.state_dir / "mlward.db"
+
     @cached_property
     def metadata(self) -> MetadataStore:
-        """The metadata store, migrated."""
+        """The metadata store, migrated; refused when it is not the database the audit anchor records."""
+        from mlward.audit.anchor import read_anchor_file
+        from mlward.audit.log import chain_head
         from mlward.store.metadata import MetadataStore
 
-        return MetadataStore.open(self.metadata_url, lock_dir=self.state_dir)
+        recorded = read_anchor_file(self.anchor_path)
+        database = self.default_database
+        if database is not None and not self._creating:
+            missing = not database.exists() or database.stat().st_size == 0
+            if missing and (recorded is not None or (self.state_dir / "keys").is_dir()):
+                # Opening would silently create a fresh, empty database and a fresh chain.
+                events = f"the audit anchor records {recorded.seq} events" if recorded else "keys exist"
+                raise IntegrityError(
+                    f"the metadata database {database} is missing or empty but this workspace "
+                    f"has one ({events}): it was deleted, replaced or truncated",
+                    hint="restore .mlward/mlward.db from a backup; mlward will not create a fresh one",
+                )
+        store = MetadataStore.open(
+            self.metadata_url,
+            lock_dir=self.state_dir,
+            read_only=self.read_only,
+            busy_timeout=self.config.metadata_busy_timeout,
+        )
+        if recorded is not None:
+            head = chain_head(store)
+            if head < recorded.seq:
+                store.close()
+                raise IntegrityError(
+                    f"the metadata database records {head} audit events but the audit anchor "
+                    f"{self.anchor_path} records {recorded.seq}: the database was replaced or truncated",
+                    hint="restore the database from a backup; 'mlward audit verify' tells the details",
+                )
+        return store
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -164,7 +209,9 @@ class Workspace:
         # The seal key is derived from the first data key, so rotation keeps old
         # events verifiable.
         first = next(info.kid for info in self.keys.list() if info.kind == "data")
-        return AuditLog(self.metadata, self.keys.derive(AUDIT_KEY_PURPOSE, kid=first))
+        return AuditLog(
+            self.metadata, self.keys.derive(AUDIT_KEY_PURPOSE, kid=first), anchor_path=self.anchor_path
+        )
 
     @cached_property
     def lineage(self) -> Lineage:

@@ -4,6 +4,11 @@
 several processes starting at once do not race), and hands out sessions. SQLite
 writers take the database lock at ``BEGIN`` (``BEGIN IMMEDIATE``) so concurrent
 read-modify-write transactions serialize instead of failing half way.
+
+A SQLite database locked by another writer for longer than the busy timeout (5 s by
+default) is a ``StoreError`` saying so, not a traceback. ``read_only=True`` opens the
+file with ``mode=ro``: nothing is migrated and no write lock is taken, so commands that
+only look never change the database.
 """
 
 from __future__ import annotations
@@ -38,20 +43,51 @@ def redact_url(url: str) -> str:
         return "<invalid URL>"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's pysqlite driver stop issuing its own BEGIN, so we can issue
-    # BEGIN IMMEDIATE ourselves (see the "begin" listener below).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout: float, read_only: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's pysqlite driver stop issuing its own BEGIN, so we can issue
+        # BEGIN IMMEDIATE ourselves (see the "begin" listener below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
 
 
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(read_only: bool) -> Any:
+    statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(statement)
+
+    return on_begin
+
+
+def _note_write(connection: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any) -> None:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        connection.info["mlward_wrote"] = True
+
+
+def _forget_write(connection: Any) -> None:
+    connection.info.pop("mlward_wrote", None)
+
+
+def _is_locked(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return "database is locked" in str(orig if orig is not None else exc)
+
+
+def _locked_error(url: str, busy_timeout: float) -> StoreError:
+    return StoreError(
+        f"the metadata database {redact_url(url)} is locked by another mlward process "
+        f"(waited {busy_timeout:g}s)",
+        hint="retry when it has finished, or raise metadata_busy_timeout in mlward.yaml",
+    )
 
 
 def _alembic_config(connection: Any) -> Config:
@@ -64,9 +100,20 @@ def _alembic_config(connection: Any) -> Config:
 class MetadataStore:
     """Connection to the metadata database, migrated to the current schema."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False, busy_timeout: float = 30.0) -> None:
         self.engine = engine
+        self.read_only = read_only
+        self.busy_timeout = busy_timeout
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.committed_writes = 0
+        """Transactions that changed rows and committed (the CLI reports them on Ctrl-C)."""
+        event.listen(engine, "after_cursor_execute", _note_write)
+        event.listen(engine, "commit", self._count_commit)
+        event.listen(engine, "rollback", _forget_write)
+
+    def _count_commit(self, connection: Any) -> None:
+        if connection.info.pop("mlward_wrote", False):
+            self.committed_writes += 1
 
     @property
     def dialect(self) -> str:
@@ -74,15 +121,26 @@ class MetadataStore:
         return self.engine.dialect.name
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, lock_dir: Path | None = None) -> MetadataStore:
-        """Connect to ``url`` and bring its schema up to date."""
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        lock_dir: Path | None = None,
+        read_only: bool = False,
+        busy_timeout: float = 30.0,
+    ) -> MetadataStore:
+        """Connect to ``url`` and bring its schema up to date (``read_only``: only check it is)."""
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
             raise ConfigError(f"metadata_url is not a valid database URL: {redact_url(url)}") from exc
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+            if read_only and parsed.database:
+                # mode=ro: SQLite itself refuses every write through this connection.
+                parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
         elif parsed.get_backend_name() == "postgresql":
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"connect_timeout": 10}
@@ -96,21 +154,38 @@ class MetadataStore:
         except (ArgumentError, ImportError) as exc:
             raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}") from exc
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
-        store = cls(engine)
+            event.listen(engine, "connect", _sqlite_pragmas(busy_timeout, read_only))
+            event.listen(engine, "begin", _sqlite_begin(read_only))
+        elif read_only:
+            engine = engine.execution_options(postgresql_readonly=True)
+        store = cls(engine, read_only=read_only, busy_timeout=busy_timeout)
         try:
             with engine.connect():
                 pass
         except OperationalError as exc:
             engine.dispose()
+            if _is_locked(exc):
+                raise _locked_error(url, busy_timeout) from None
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(
                 f"cannot connect to the metadata database {redact_url(url)}: {reason}",
                 hint="check metadata_url in mlward.yaml or MLWARD_METADATA_URL",
             ) from None
-        if migrate:
-            store.migrate(lock_dir)
+        try:
+            if read_only:
+                if store.needs_migration():
+                    engine.dispose()
+                    raise StoreError(
+                        f"the metadata database {redact_url(url)} needs a schema upgrade",
+                        hint="run any command that writes (for example 'mlward status' on a writable copy)",
+                    )
+            elif migrate:
+                store.migrate(lock_dir)
+        except OperationalError as exc:
+            engine.dispose()
+            if _is_locked(exc):
+                raise _locked_error(url, busy_timeout) from None
+            raise StoreError(f"cannot open the metadata database {redact_url(url)}: {exc.orig}") from None
         return store
 
     def migrate(self, lock_dir: Path | None = None) -> None:
@@ -154,6 +229,8 @@ class MetadataStore:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
+            if _is_locked(exc):
+                raise _locked_error(str(self.engine.url), self.busy_timeout) from None
             raise StoreError(f"metadata store error: {exc.__class__.__name__}: {exc}") from exc
         except BaseException:
             session.rollback()
