@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 from mlward.cli.workspace import read_only_workspace
 from mlward.core.errors import EXIT_FINDINGS
@@ -23,7 +24,7 @@ def log(
     outcome: Annotated[str | None, typer.Option(help="ok, denied, failed or alert.")] = None,
     since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-01-31 or 2026-01-31T12:00.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most the newest N events (0: all).")] = 50,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Show audit events, oldest first."""
     events = read_only_workspace().audit.query(
@@ -50,7 +51,7 @@ def log(
 
 
 @app.command("verify")
-def verify(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
+def verify(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """Verify the hash chain; exit 1 naming the first edited, deleted or reordered event."""
     result = read_only_workspace().audit.verify()
     if resolve_format(format) is OutputFormat.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlward.cli.options import TABLE_JSON
 from mlward.cli.output import OutputFormat
 from mlward.core.workspace import Workspace
 
@@ -34,7 +35,7 @@ class CliState:
 STATE = CliState()
 
 
-def resolve_format(local: OutputFormat | None, allowed: tuple[str, ...] = ("table", "json")) -> OutputFormat:
+def resolve_format(local: OutputFormat | None, allowed: tuple[str, ...] = TABLE_JSON) -> OutputFormat:
     """The command's ``--format`` if given, else the global one; refuse unsupported ones."""
     from mlward.core.errors import ConfigError
 

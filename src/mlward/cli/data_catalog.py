@@ -15,13 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
-from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source, format_option
 from mlward.cli.output import OutputFormat, console, emit_json
+from mlward.cli.progress import step_progress
 
 if TYPE_CHECKING:
     from mlward.data.catalog import ColumnSummary, DatasetDiff, DatasetVersion
 
-FormatOption = Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")]
+FormatOption = Annotated[OutputFormat | None, format_option()]
 _LABEL_STYLE = {"restricted": "bold red", "confidential": "red", "internal": "yellow", "public": "green"}
 
 
@@ -99,16 +100,18 @@ def add(
         settings = workspace.config.data
         runner = make_engine(engine or settings.engine, scheduler=scheduler or settings.scheduler)
     try:
-        version = add_dataset(
-            workspace,
-            data_source(path, delimiter, encoding),
-            name,
-            owner=owner,
-            tags=tag,
-            description=description,
-            producing_run=produced_by,
-            engine=runner,
-        )
+        with step_progress(f"versioning {name}", resolve_format(format)) as tick:
+            version = add_dataset(
+                workspace,
+                data_source(path, delimiter, encoding),
+                name,
+                owner=owner,
+                tags=tag,
+                description=description,
+                producing_run=produced_by,
+                engine=runner,
+                progress=tick,
+            )
     finally:
         close = getattr(runner, "close", None)
         if close is not None:

@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 
 from mlward.cli.context import STATE, resolve_format
-from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source, format_option
 from mlward.cli.output import OutputFormat, console, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError, WorkspaceNotFound
 from mlward.core.workspace import current_principal
@@ -67,7 +67,7 @@ def validate(
         ),
     ] = None,
     format: Annotated[
-        OutputFormat | None, typer.Option("--format", "-f", help="table, json or junit.")
+        OutputFormat | None, format_option(_VALIDATE_FORMATS)
     ] = None,
     engine: Annotated[str | None, typer.Option(help="local or dask (default: data.engine).")] = None,
     scheduler: Annotated[

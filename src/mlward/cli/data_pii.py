@@ -21,8 +21,9 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
-from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source, format_option
 from mlward.cli.output import OutputFormat, console, emit_json, emit_text
+from mlward.cli.progress import step_progress
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.core.findings import Severity
 from mlward.crypto.encryption import decrypt_file, encrypt_file
@@ -122,7 +123,7 @@ def scan(
         ),
     ],
     format: Annotated[
-        OutputFormat | None, typer.Option("--format", "-f", help="table, json or sarif.")
+        OutputFormat | None, format_option(("table", "json", "sarif"))
     ] = None,
     engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
     scheduler: Annotated[
@@ -209,16 +210,17 @@ def protect(
     sensitive: Annotated[
         str | None, typer.Option("--sensitive", help="Sensitive column for l-diversity.")
     ] = None,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
     with data_target(target, _optional_workspace()) as resolved:
-        result, _ = protect_data(
-            data_source(resolved.path, delimiter, encoding), _policy(policy_file), _data_key(), output
-        )
+        source = data_source(resolved.path, delimiter, encoding)
+        policy, keys = _policy(policy_file), _data_key()
+        with step_progress("scanning, then protecting", chosen) as tick:
+            result, _ = protect_data(source, policy, keys, output, progress=tick)
         source = Path(resolved.dataset) if resolved.dataset else resolved.path
         extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
     if extra and chosen is not OutputFormat.json:

@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlward.cli.context import resolve_format
-from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source
-from mlward.cli.output import OutputFormat, console, emit_json, emit_text, err_console
+from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source, format_option
+from mlward.cli.output import OutputFormat, console, emit_json, emit_text
+from mlward.cli.progress import step_progress
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.data.drift import ColumnRule, DriftDetector, DriftReport
 from mlward.data.fairness import FairnessReport, FairnessThresholds, data_fairness, model_fairness
 from mlward.data.io import open_dataset
 from mlward.data.outliers import OutlierDetector, scan_dataset
 from mlward.data.profile import DatasetProfile, profile_dataset
-from mlward.engine.base import Engine, ProgressCallback
+from mlward.engine.base import Engine
 from mlward.engine.dask import make_engine
 from mlward.report.html import render_html, write_html
 
@@ -37,7 +37,7 @@ EngineOpt = Annotated[str, typer.Option("--engine", help="Engine: local or dask.
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster).")
 ]
-FormatOpt = Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table, json or html.")]
+FormatOpt = Annotated[OutputFormat | None, format_option(FORMATS)]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the result here instead of stdout.")
 ]
@@ -52,22 +52,6 @@ def _engine(name: str, scheduler: str | None) -> Iterator[Engine]:
         close = getattr(engine, "close", None)
         if close is not None:
             close()
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[ProgressCallback]:
-    """A Rich progress display on stderr counting rows (quiet when stderr is not a terminal)."""
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda rows: bar.advance(task, rows)
 
 
 def load_reference(path: str) -> Any:
@@ -189,9 +173,9 @@ def drift(
     chosen = resolve_format(format, FORMATS)
     with _engine(engine, scheduler) as runner:
         detector = build_detector(test, threshold, share_threshold, multivariate, runner)
-        with _progress("profiling reference") as tick:
+        with step_progress("profiling reference", chosen) as tick:
             detector.fit(data_source(load_reference(reference), delimiter, encoding), progress=tick)
-        with _progress("profiling current") as tick:
+        with step_progress("profiling current", chosen) as tick:
             compared = data_source(load_reference(current), delimiter, encoding)
             report = detector.compare(compared, progress=tick)
     if chosen is OutputFormat.json:
@@ -218,7 +202,7 @@ def profile(
     encoding: EncodingOpt = None,
 ) -> None:
     """Profile a dataset (mergeable sketches) and write it as JSON, e.g. as a drift reference."""
-    with _engine(engine, scheduler) as runner, _progress("profiling") as tick:
+    with _engine(engine, scheduler) as runner, step_progress("profiling", STATE.format) as tick:
         result = profile_dataset(data_source(data, delimiter, encoding), runner, progress=tick)
     output.write_text(result.to_json(), encoding="utf-8")
     table = Table(title=f"profile of {data} ({result.rows} rows)")
@@ -252,9 +236,9 @@ def outliers_fit(
     encoding: EncodingOpt = None,
 ) -> None:
     """Fit an outlier detector on reference data and save it (no pickle); prints its digest."""
-    with _engine(engine, scheduler) as runner:
+    with _engine(engine, scheduler) as runner, step_progress("sampling reference rows", STATE.format) as tick:
         source = data_source(reference, delimiter, encoding)
-        detector = OutlierDetector(target_fpr, columns=column).fit(source, runner)
+        detector = OutlierDetector(target_fpr, columns=column).fit(source, runner, progress=tick)
     digest = detector.save(output)
     console.print(
         f"wrote {output} (sha256 {digest}); threshold {detector.threshold_:.4f}, "
@@ -280,7 +264,7 @@ def outliers_score(
     """Score rows with a saved outlier detector and explain the most anomalous ones."""
     chosen = resolve_format(format, FORMATS)
     detector = OutlierDetector.load(model, expected_digest=digest)
-    with _engine(engine, scheduler) as runner, _progress("scoring") as tick:
+    with _engine(engine, scheduler) as runner, step_progress("scoring", chosen) as tick:
         scan = scan_dataset(detector, data_source(data, delimiter, encoding), runner, top=top, progress=tick)
     flagged = scan.flagged
     if chosen is OutputFormat.json:

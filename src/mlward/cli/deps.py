@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_text
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.core.findings import Severity
@@ -92,7 +93,7 @@ def audit(
     offline: Annotated[bool, typer.Option("--offline", help="Never use the network (needs --db).")] = False,
     format: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="table, json, sarif or cyclonedx."),
+        format_option(_AUDIT_FORMATS),
     ] = None,
     fail_on: Annotated[
         str,

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 
 app = typer.Typer(help="Workspace signing and data keys.", no_args_is_help=True)
@@ -15,7 +16,7 @@ app = typer.Typer(help="Workspace signing and data keys.", no_args_is_help=True)
 
 @app.command("show")
 def show(
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
     pem: Annotated[bool, typer.Option(help="Print the active public signing key as PEM.")] = False,
 ) -> None:
     """List keys: ids, fingerprints, creation time, active flag (public parts only)."""

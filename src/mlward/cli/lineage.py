@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 from mlward.core.errors import EXIT_FINDINGS, ConfigError
 
@@ -33,7 +34,7 @@ def parse_ref(text: str) -> ArtifactRef:
 def show(
     artifact: Annotated[str, typer.Argument(help="KIND:NAME@VERSION, e.g. model:credit-risk@1")],
     direction: Annotated[str, typer.Option(help="upstream or downstream.")] = "upstream",
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """List every artifact upstream (derived from) or downstream of ARTIFACT."""
     lineage = STATE.workspace().lineage
@@ -71,7 +72,7 @@ def export(
 
 
 @app.command("loops")
-def loops(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
+def loops(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """Detect feedback loops: artifacts that flow back into their own inputs (exit 1 if any)."""
     cycles = STATE.workspace().lineage.cycles()
     if resolve_format(format) is OutputFormat.json:

@@ -39,7 +39,7 @@ app = typer.Typer(
     help="DevSecOps for machine learning: secure data, model files, pipelines and serving.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -58,7 +58,15 @@ def main(
         typer.Option("--workspace", "-w", help="Workspace directory (default: search upwards from here)."),
     ] = None,
     format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Default output format.")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            show_choices=False,
+            metavar="FORMAT",
+            help="Default output format of the command that follows; each command's --help "
+            "lists the formats it offers (table, json, and per command sarif, junit, html, cyclonedx).",
+        ),
     ] = OutputFormat.table,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 
 
@@ -40,7 +41,7 @@ def register(
     accept_risk: Annotated[
         str | None, typer.Option(help="Register despite blocking findings (approver role; audited).")
     ] = None,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Scan, sign and store a model; refused when the scan finds model.block_on or worse."""
     from mlward.model.registry import register_model
@@ -64,7 +65,7 @@ def register(
     )
 
 
-def ls(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
+def ls(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """List every registered model version."""
     from mlward.model.registry import list_models
 
@@ -90,7 +91,7 @@ def ls(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = 
 
 def show(
     model: Annotated[str, typer.Argument(help="NAME[@VERSION|@STAGE].")],
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Show one version: files, digests, scan, metrics, datasets, approvals."""
     from mlward.model.registry import get_model, parse_model_ref
@@ -129,7 +130,7 @@ def show(
 def promote(
     model: Annotated[str, typer.Argument(help="NAME@VERSION.")],
     stage: Annotated[str, typer.Option("--to", help="staging, production or archived.")],
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Re-verify a version and move it to a stage (needs model:promote)."""
     from mlward.core.errors import ConfigError
@@ -147,7 +148,7 @@ def promote(
 
 def verify_stored(
     model: Annotated[str, typer.Argument(help="NAME[@VERSION|@STAGE].")],
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Re-check a registered version: stored digests, signature and a fresh scan."""
     from mlward.model.registry import parse_model_ref, verify_version
@@ -194,7 +195,7 @@ def bom(
 
 def load(
     model: Annotated[str, typer.Argument(help="NAME[@VERSION|@STAGE].")],
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Verify (digests, signature, fresh scan) then deserialize with the restricted loader."""
     from mlward.model.registry import open_model, parse_model_ref

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json, err_console
 from mlward.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, ConfigError
 from mlward.core.findings import Severity
@@ -82,7 +83,7 @@ def _workspace_allowlist() -> list[str]:
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Model files or directories to scan.")],
     format: Annotated[
-        OutputFormat | None, typer.Option("--format", "-f", help="table, json or sarif.")
+        OutputFormat | None, format_option(("table", "json", "sarif"))
     ] = None,
     fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 at this severity or above.")] = "high",
     include: Annotated[

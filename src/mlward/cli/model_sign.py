@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 from mlward.core.errors import ConfigError
 from mlward.crypto.digests import DEFAULT_SHARD_SIZE
@@ -77,7 +78,7 @@ IgnoreOption = Annotated[
     typer.Option("--ignore", help="Model-relative path to leave out (repeatable)."),
 ]
 FormatOption = Annotated[
-    OutputFormat | None, typer.Option("--format", "-f", help="table or json (default: global).")
+    OutputFormat | None, format_option()
 ]
 
 

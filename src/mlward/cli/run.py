@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
-from mlward.cli.output import OutputFormat, console, emit_json, emit_text, err_console
+from mlward.cli.options import format_option
+from mlward.cli.output import OutputFormat, console, emit_json, emit_text
+from mlward.cli.progress import step_progress
 from mlward.core.errors import EXIT_FINDINGS, ConfigError
 
 _STYLE = {
@@ -22,6 +24,9 @@ _STYLE = {
     "skipped": "yellow",
     "not-run": "dim",
 }
+
+
+RUN_FORMATS = ("table", "json", "junit")
 
 
 def run(
@@ -37,13 +42,13 @@ def run(
     ] = None,
     list_stages: Annotated[bool, typer.Option("--list", help="Print the stage order and exit.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML run report here.")] = None,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option(RUN_FORMATS)] = None,
 ) -> None:
     """Run the pipeline declared in mlward.yaml: gates fail closed, exit 1 on any failure."""
     from mlward.pipeline.runner import PipelineRunner
 
     workspace = STATE.workspace()
-    fmt = resolve_format(format, ("table", "json", "junit"))
+    fmt = resolve_format(format, RUN_FORMATS)
     quiet = fmt is not OutputFormat.table
     stage_names = workspace.config.pipeline.get("stages", {}) or {}
     if stages and stages[0] in ("show", "ls") and stages[0] not in stage_names:
@@ -61,13 +66,16 @@ def run(
         )
 
     def progress(event: str, stage: str, record: object) -> None:
+        # Stage lines are the run's log (kept in CI logs); the spinner only shows on a terminal.
+        # ``display`` is bound by the ``with step_progress`` around ``runner.run`` below.
         if quiet:
             return
         if event == "start":
-            err_console.print(f"[dim]>> {escape(stage)}[/]")
+            display.phase(f"running {escape(stage)}")
+            display.note(f"[dim]>> {escape(stage)}[/]")
         elif record is not None:
             status = record.status  # type: ignore[attr-defined]
-            err_console.print(
+            display.note(
                 f"[{_STYLE.get(status, 'white')}]{status:>11}[/] {escape(stage)}: "
                 f"{escape(record.error or record.summary)}"  # type: ignore[attr-defined]
             )
@@ -78,7 +86,8 @@ def run(
             stage = runner.stages[name]
             console.print(f"{name}  [dim]({stage.spec.kind}; in: {', '.join(stage.inputs) or '-'})[/]")
         return
-    result = runner.run(stages or [])
+    with step_progress("pipeline", fmt) as display:
+        result = runner.run(stages or [])
     report_path = report or workspace.state_dir / "reports" / f"run-{result.run_id[:8]}.html"
     from mlward.report.run_html import write_run_report
 
@@ -129,7 +138,7 @@ app = typer.Typer(help="Pipeline runs.", no_args_is_help=True)
 @app.command("show")
 def show(
     run_id: Annotated[str | None, typer.Argument(help="Run id or prefix (default: the latest).")] = None,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Show a recorded run: stages, gate verdicts with observed values, provenance."""
     from mlward.pipeline.runner import get_run
@@ -152,7 +161,7 @@ def show(
 
 
 @app.command("ls")
-def ls(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
+def ls(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """List recent runs."""
     from mlward.pipeline.runner import list_runs
 
@@ -172,7 +181,7 @@ def verify_provenance(
     target: Annotated[
         str, typer.Argument(help="A model NAME@VERSION, a run id, or a provenance bundle file.")
     ],
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Verify signed SLSA provenance and that no input changed since the run (exit 1 if any did)."""
     from mlward.core.errors import NotFound

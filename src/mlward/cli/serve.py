@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json, err_console
 
 
@@ -47,7 +48,7 @@ def predict(
         str | None, typer.Option(help="Gateway URL (default http://serve.host:serve.port).")
     ] = None,
     sign: Annotated[bool, typer.Option(help="Sign the request with $MLWARD_SIGNING_SECRET.")] = False,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Send a prediction request to a running gateway and print the answer."""
     from mlward.core.errors import ConfigError, InputError

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json, err_console
 
 
@@ -15,7 +16,7 @@ def create(
     role: Annotated[list[str], typer.Option("--role", "-r", help="Role from mlward.yaml, repeatable.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Label shown in listings and the audit.")] = "",
     expires: Annotated[str | None, typer.Option(help="Lifetime: 90m, 12h, 30d, 2w (default: never).")] = None,
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Issue an API token (needs the local admin role); it is printed once and never stored."""
     from mlward.serve.tokens import create_token, parse_duration
@@ -37,7 +38,7 @@ def create(
     typer.echo(f"signing secret: {issued.signing_secret}")
 
 
-def ls(format: Annotated[OutputFormat | None, typer.Option("--format", "-f")] = None) -> None:
+def ls(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """List API tokens (needs the local admin role); secrets are never shown."""
     from mlward.serve.tokens import list_tokens
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
+from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 from mlward.core.workspace import Workspace
 
@@ -76,7 +77,7 @@ def _principal() -> str:
 
 
 def status(
-    format: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="table or json.")] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Show the workspace: stores, keys, counts and audit-chain health."""
     fmt = resolve_format(format)

@@ -21,7 +21,7 @@ from mlward.core.errors import InputError
 from mlward.data.catalog.results import ColumnInfo, ColumnSummary
 from mlward.data.io import Dataset, open_dataset
 from mlward.data.profile import NUMERIC, ColumnProfile, DatasetProfile, ProfileComputation
-from mlward.engine.base import Computation, Engine
+from mlward.engine.base import Computation, Engine, ProgressCallback
 
 if TYPE_CHECKING:
     from mlward.data.pii import PiiScanResult
@@ -151,11 +151,11 @@ def _partition_keys(dataset: Dataset) -> list[str]:
     return list(keys)
 
 
-def analyze(path: Path | Dataset, engine: Engine) -> Analysis:
-    """Read the dataset once: schema, profile and PII classification."""
+def analyze(path: Path | Dataset, engine: Engine, progress: ProgressCallback | None = None) -> Analysis:
+    """Read the dataset once: schema, profile and PII classification (``progress``: rows read)."""
     dataset = open_dataset(path)
     schema = read_schema(dataset)
-    profile, pii = engine.run(_ProfileAndPii(str(path)), dataset)
+    profile, pii = engine.run(_ProfileAndPii(str(path)), dataset, progress=progress)
     return Analysis(schema=schema, rows=profile.rows, classification=classify_columns(pii), profile=profile)
 
 

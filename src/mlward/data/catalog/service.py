@@ -45,7 +45,7 @@ from mlward.data.profile import DatasetProfile
 from mlward.store.models import Artifact, RunIO
 
 if TYPE_CHECKING:
-    from mlward.engine.base import Engine
+    from mlward.engine.base import Engine, ProgressCallback
     from mlward.lineage.graph import ArtifactRef
 
 SENSITIVE_LABELS = ("confidential", "restricted")
@@ -204,7 +204,11 @@ def _twin(workspace: Workspace, manifest: Manifest) -> DatasetVersion | None:
 
 
 def _analyze_or_reuse(
-    workspace: Workspace, manifest: Manifest, engine: Engine | None, opened: Dataset | None = None
+    workspace: Workspace,
+    manifest: Manifest,
+    engine: Engine | None,
+    opened: Dataset | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[Analysis, DatasetVersion | None]:
     """Analyze the rows, unless identical content was analyzed before (the digest says so).
 
@@ -224,12 +228,12 @@ def _analyze_or_reuse(
         )
         return Analysis(schema=dict(twin.schema), rows=twin.rows, classification=classification), twin
     if engine is not None:
-        return analyze(source, engine), None
+        return analyze(source, engine, progress), None
     from mlward.engine.dask import make_engine
 
     own = make_engine(workspace.config.data.engine, scheduler=workspace.config.data.scheduler)
     try:
-        return analyze(source, own), None
+        return analyze(source, own, progress), None
     finally:
         close = getattr(own, "close", None)  # a private Dask cluster must not outlive the add
         if close is not None:
@@ -276,6 +280,7 @@ def add_dataset(
     producing_run: str | None = None,
     principal: str | None = None,
     engine: Engine | None = None,
+    progress: ProgressCallback | None = None,
 ) -> DatasetVersion:
     """Version the CSV / Parquet / JSON Lines file or directory at ``path`` as ``name``.
 
@@ -283,7 +288,8 @@ def add_dataset(
     is identical (nothing is written then). ``owner`` and ``description`` default to the
     previous version's. ``lineage_inputs`` are extra inputs of the recorded run, whose job
     is ``produced_by`` (default ``data.add``); ``producing_run`` names an existing run
-    that produced the data, which gets this version as an output.
+    that produced the data, which gets this version as an output. ``progress`` is told
+    how many rows were analyzed, batch by batch.
     """
     check_dataset_name(name)
     for tag in tags:
@@ -300,7 +306,7 @@ def add_dataset(
     if previous and previous.digest == manifest.digest and previous.layout == manifest.layout:
         return dataclasses.replace(previous, unchanged=True)
     opened = path if isinstance(path, Dataset) else None
-    analysis, twin = _analyze_or_reuse(workspace, manifest, engine, opened)
+    analysis, twin = _analyze_or_reuse(workspace, manifest, engine, opened, progress)
     label = analysis.classification.label
     encrypt = workspace.config.data.encrypt_sensitive and label in SENSITIVE_LABELS
     files, profile_blob, new_blobs = _store(workspace, manifest, analysis, twin, encrypt=encrypt)

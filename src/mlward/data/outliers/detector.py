@@ -34,7 +34,7 @@ from mlward.core.errors import InputError, IntegrityError
 from mlward.data.io import to_arrow
 from mlward.data.outliers.forest import Forest
 from mlward.data.profile import NUMERIC, OTHER, column_kind, run_computation
-from mlward.engine.base import Engine
+from mlward.engine.base import Engine, ProgressCallback
 
 FORMAT = "mlward.outliers"
 FORMAT_VERSION = 1
@@ -103,13 +103,18 @@ class OutlierDetector:
         self.random_state = random_state
 
     # ---- fitting ----------------------------------------------------------------------
-    def fit(self, data: Any, engine: Engine | None = None) -> OutlierDetector:
-        """Learn encodings, robust statistics, the forest and the threshold from ``data``."""
+    def fit(
+        self, data: Any, engine: Engine | None = None, *, progress: ProgressCallback | None = None
+    ) -> OutlierDetector:
+        """Learn encodings, robust statistics, the forest and the threshold from ``data``.
+
+        ``progress`` is told how many rows were read, batch by batch.
+        """
         from sklearn.ensemble import IsolationForest
 
         from mlward.data.drift.multivariate import RowSampleComputation
 
-        table = run_computation(RowSampleComputation(MAX_FIT_ROWS), data, engine)
+        table = run_computation(RowSampleComputation(MAX_FIT_ROWS), data, engine, progress=progress)
         if table is None or table.num_rows < 2:
             raise InputError("outlier detection needs at least 2 reference rows")
         names = self.columns or [

@@ -41,7 +41,7 @@ from mlward.data.pii.result import PiiScanResult
 from mlward.data.pii.scanner import PROTECTION_METADATA_KEY, prefilter_masks
 from mlward.data.pii.spans import find_hits
 from mlward.data.pii.writers import write_tables
-from mlward.engine.base import Engine
+from mlward.engine.base import Engine, ProgressCallback
 
 _SPEC = TypeAdapter(ActionSpec)
 
@@ -349,12 +349,16 @@ def _reveal_text(array: pa.ChunkedArray | pa.Array, actions: list[TokenizeValues
     return pa.array(out, pa.string())
 
 
-def _protected_batches(anonymizer: Anonymizer, path: str | os.PathLike[str]) -> Iterator[pa.Table]:
+def _protected_batches(
+    anonymizer: Anonymizer, path: str | os.PathLike[str], progress: ProgressCallback | None
+) -> Iterator[pa.Table]:
     dataset = open_dataset(path)
     empty = True
     for batch in dataset.batches():
         empty = False
         yield anonymizer.transform_table(pa.Table.from_batches([batch]))
+        if progress is not None:
+            progress(batch.num_rows)
     if empty:
         yield anonymizer.transform_table(dataset.schema().empty_table())
 
@@ -366,12 +370,14 @@ def protect(
     output: str | os.PathLike[str] | None = None,
     *,
     engine: Engine | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[ProtectResult, Any]:
     """Scan and protect a table or dataset; write it to ``output`` if given.
 
     Returns the result and the protected data: the protected table for in-memory input,
     ``None`` for paths (they are streamed batch by batch to ``output``, which is then
     required). Parquet output keeps the protection metadata; CSV and JSONL do not.
+    ``progress`` is told how many rows were protected, batch by batch.
     """
     anonymizer = Anonymizer(policy, keys, engine=engine)
     is_path = isinstance(data_or_path, str | os.PathLike)
@@ -380,7 +386,7 @@ def protect(
     anonymizer.fit(data_or_path)
     protected: Any = None
     if is_path and output is not None:
-        rows = write_tables(_protected_batches(anonymizer, data_or_path), output)
+        rows = write_tables(_protected_batches(anonymizer, data_or_path, progress), output)
     else:
         table = anonymizer.transform_table(to_arrow(data_or_path))
         rows = table.num_rows
