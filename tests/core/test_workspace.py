@@ -93,7 +93,28 @@ def test_failed_init_removes_what_it_wrote(tmp_path: Path, monkeypatch: pytest.M
     assert not (tmp_path / "ws" / "mlward.yaml").exists()
 
 
-def test_postgres_workspace(any_workspace: Workspace):
-    assert any_workspace.metadata.dialect in ("sqlite", "postgresql")
-    any_workspace.audit.append("tester", "test.event", "x")
-    assert any_workspace.audit.verify().ok
+def test_postgres_workspace(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """With MLWARD_METADATA_URL set, the workspace writes to PostgreSQL, not a local SQLite file."""
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
+    monkeypatch.setenv("MLWARD_METADATA_URL", pg_url)
+    ws = Workspace.init(tmp_path / "ws", project="test-project")
+    try:
+        assert ws.metadata.dialect == "postgresql"
+        assert ws.metadata.engine.dialect.name == "postgresql"
+        ws.audit.append("tester", "test.event", "pg-canary-target")
+        assert ws.audit.verify().ok
+    finally:
+        ws.close()
+    assert not (tmp_path / "ws" / ".mlward" / "mlward.db").exists()
+    # A connection of our own to the same PostgreSQL schema sees the event the workspace wrote.
+    direct = sa.create_engine(pg_url)
+    try:
+        with direct.connect() as conn:
+            actions = conn.execute(
+                sa.text("SELECT action FROM audit_events WHERE target = :t"), {"t": "pg-canary-target"}
+            ).scalars().all()
+    finally:
+        direct.dispose()
+    assert actions == ["test.event"]

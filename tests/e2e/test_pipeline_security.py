@@ -123,12 +123,21 @@ def test_malicious_base_model_stops_the_run_at_the_scan_gate(workspace: Workspac
     assert not (ws.root / "model.joblib").exists()
 
 
+def _raw_ssns_in(text: str, ssns: list[str]) -> list[str]:
+    """The SSNs of ``ssns`` that occur in ``text``, dashed or as bare digits."""
+    return [s for s in ssns if s in text or s.replace("-", "") in text]
+
+
 def test_raw_ssns_left_unprotected_fail_the_pii_gate(workspace: Workspace):
     from faker import Faker
 
+    from mlward.report.run_html import write_run_report
+
     fake = Faker("en_US")
     fake.seed_instance(3)
-    rows = ["id,ssn,amount"] + [f"{i},{fake.ssn()},{i * 10}" for i in range(300)]
+    ssns = [fake.ssn() for _ in range(300)]
+    assert len(set(ssns)) > 290  # the canaries are real, distinct values
+    rows = ["id,ssn,amount"] + [f"{i},{ssn},{i * 10}" for i, ssn in enumerate(ssns)]
     (workspace.root / "people.csv").write_text("\n".join(rows) + "\n")
     pipeline = {
         "stages": {"protect": {"kind": "protect", "path": "people.csv", "output": "out/people.parquet"}}
@@ -147,8 +156,21 @@ def test_raw_ssns_left_unprotected_fail_the_pii_gate(workspace: Workspace):
     assert safe.status == "passed", safe.failures
     import pyarrow.parquet as pq
 
-    values = pq.read_table(ws.root / "out" / "people.parquet").column("ssn").to_pylist()
-    assert all(v.startswith("tok_") for v in values)
+    output = ws.root / "out" / "people.parquet"
+    table = pq.read_table(output)
+    assert all(v.startswith("tok_") for v in table.column("ssn").to_pylist())
+    # Canary: no raw SSN of the input anywhere in the protected output (any column, the
+    # file's bytes and schema metadata included), in either run's report or in the audit.
+    cells = "\n".join(str(v) for column in table.columns for v in column.to_pylist())
+    assert _raw_ssns_in(cells, ssns) == []
+    assert _raw_ssns_in(output.read_bytes().decode("latin-1"), ssns) == []
+    assert _raw_ssns_in(str(table.schema.metadata), ssns) == []
+    for run in (leaky, safe):
+        assert _raw_ssns_in(json.dumps(run.to_dict()), ssns) == []
+        html = write_run_report(run, ws.root / f"report-{run.run_id}.html", project="pii")
+        assert _raw_ssns_in(html.read_text(), ssns) == []
+    audit = json.dumps([[e.action, e.target, e.details] for e in ws.audit.query()])
+    assert _raw_ssns_in(audit, ssns) == []
 
 
 def test_failed_training_gate_with_on_fail_retrain_reruns_training(workspace: Workspace):

@@ -16,4 +16,5 @@ from mlward.serve.app import create_app
 if __name__ == "__main__":
     workspace, port, overrides = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
     app = create_app(workspace, overrides=overrides)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # As mlward.serve.server.run: uvicorn's proxy headers off (it trusts 127.0.0.1 by default).
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)

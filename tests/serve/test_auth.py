@@ -175,6 +175,45 @@ def test_jwt_algorithm_confusion_is_refused(client, template):
     _problem(_predict(client, bearer(token)), 401)
 
 
+def test_jwt_without_sub_is_401(client, template):
+    claims = _claims()
+    del claims["sub"]
+    token = jwt.encode(claims, template.keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    body = _problem(_predict(client, bearer(token)), 401)
+    assert body["detail"] == "invalid JWT: MissingRequiredClaimError"
+
+
+def test_jwk_declared_alg_rs256_does_not_verify_a_token_of_another_alg(make_client, template, ws_copy):
+    # One RSA key published twice: declared RS256 under "rsa-rs", PS256 under "rsa-ps". The key
+    # type fits both algorithms, so only the JWK's declared "alg" keeps them apart.
+    from jwt.algorithms import RSAAlgorithm
+
+    public = json.loads(RSAAlgorithm.to_jwk(template.keys["rsa"].public_key()))
+    jwks = {
+        "keys": [
+            {**public, "kid": "rsa-rs", "alg": "RS256", "use": "sig"},
+            {**public, "kid": "rsa-ps", "alg": "PS256", "use": "sig"},
+        ]
+    }
+    (ws_copy.root / "jwks-declared.json").write_text(json.dumps(jwks))
+    settings = {**template.jwt, "jwks_file": "jwks-declared.json", "algorithms": ["RS256", "PS256", "RS384"]}
+    client = make_client(jwt=settings)
+    rsa = template.keys["rsa"]
+
+    def status(alg: str, kid: str | None) -> int:
+        token = jwt.encode(_claims(), rsa, algorithm=alg, headers={"kid": kid} if kid else None)
+        return _predict(client, bearer(token)).status_code
+
+    # Each key verifies the algorithm it declares ...
+    assert status("RS256", "rsa-rs") == 200
+    assert status("PS256", "rsa-ps") == 200
+    # ... and nothing else, though the same RSA key would check the signature.
+    for alg, kid in (("PS256", "rsa-rs"), ("RS384", "rsa-rs"), ("RS256", "rsa-ps"), ("RS384", None)):
+        token = jwt.encode(_claims(), rsa, algorithm=alg, headers={"kid": kid} if kid else None)
+        body = _problem(_predict(client, bearer(token)), 401)
+        assert body["detail"] == "no key for this JWT's algorithm and kid", (alg, kid)
+
+
 def test_jwt_roles_unknown_to_the_workspace_grant_nothing(client, template):
     token = jwt.encode(
         _claims(roles=["superuser"]), template.keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"}

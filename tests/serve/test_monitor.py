@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import pytest
-from serve_testlib import bearer, good_row, wait_chained
+from serve_testlib import CONTRACT, bearer, good_row, wait_chained
 
 from mlward.serve.monitor import PredictionMonitor
 
@@ -86,6 +87,33 @@ def test_prediction_audit_event_content(make_client, template, ws_copy):
     plain = client.post("/v1/models/plain/predict", json={"rows": [{"a": 1, "b": 2, "c": 3}]}, headers=auth)
     plain_event = wait_chained(ws_copy, {plain.headers["x-request-id"]})[plain.headers["x-request-id"]]
     assert "inputs" not in plain_event.details and len(plain_event.details["input_digest"]) == 64
+
+
+@pytest.mark.parametrize("income_is_personal", [False, True])
+def test_log_inputs_on_never_stores_a_personal_data_column_raw(
+    make_client, template, ws_copy, income_is_personal
+):
+    # log_inputs is ON in both cases; only the contract differs. Marking `income` confidential
+    # must keep its raw values out of the audit event (documented: the inputs are then not
+    # stored at all, the digest still is); without it the inputs are stored, in feature order.
+    contract = json.loads(json.dumps(CONTRACT))
+    if income_is_personal:
+        contract["columns"]["income"]["sensitivity"] = "confidential"
+    client = make_client(models={"credit-risk": {"log_inputs": True, "contract": contract}})
+    rows = [{**good_row(), "income": 48_123.457 + i} for i in range(3)]  # canary values
+    response = client.post(PREDICT, json={"rows": rows}, headers=bearer(template.tokens["predictor"]))
+    assert response.status_code == 200, response.text
+    request_id = response.headers["x-request-id"]
+    details = wait_chained(ws_copy, {request_id})[request_id].details
+    stored = json.dumps(details)
+    assert len(details["input_digest"]) == 64
+    if income_is_personal:
+        assert "inputs" not in details
+        assert not [r["income"] for r in rows if str(r["income"]) in stored]
+    else:
+        features = ("age", "income", "loan_amount", "term_months")
+        assert details["inputs"] == [[r[k] for k in features] for r in rows]
+        assert all(str(r["income"]) in stored for r in rows)
 
 
 def test_health_and_readiness(make_client):

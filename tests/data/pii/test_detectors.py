@@ -201,3 +201,38 @@ def test_column_names_that_are_not_hints(column: str) -> None:
 def test_masked_examples_never_show_the_value(entity: E, value: str, masked: str) -> None:
     assert mask_example(entity, value) == masked
     assert value not in mask_example(entity, value)
+
+
+# Real IBANs (ECBS / bank examples) and the same numbers with a wrong check: each "bad"
+# one keeps the country's length and alphabet, only its mod-97 check fails.
+VALID_IBANS = [
+    "DE89 3704 0044 0532 0130 00",
+    "GB82 WEST 1234 5698 7654 32",
+    "FR14 2004 1010 0505 0001 3M02 606",
+    "NL91ABNA0417164300",
+    "CH9300762011623852957",
+]
+BAD_CHECK_IBANS = [
+    "DE88 3704 0044 0532 0130 00",  # check digits off by one
+    "GB28 WEST 1234 5698 7654 32",  # check digits swapped
+    "FR14 2004 1010 0505 0001 3M02 607",  # last BBAN character changed
+    "NL91ABNA0417164301",
+    "CH9300762011623852958",
+]
+
+
+@pytest.mark.parametrize("value", VALID_IBANS)
+def test_iban_with_a_valid_mod97_check_is_detected(value: str) -> None:
+    from mlward.data.pii.detectors.financial import IbanDetector
+
+    assert IbanDetector().check(value) is Verdict.VALID
+    assert strong(f"IBAN {value} please") == {E.IBAN: [value]}
+
+
+@pytest.mark.parametrize("value", BAD_CHECK_IBANS)
+def test_well_formed_iban_with_a_wrong_mod97_check_is_not_detected(value: str) -> None:
+    from mlward.data.pii.detectors.financial import IbanDetector
+
+    assert IbanDetector().check(value) is Verdict.INVALID
+    # Not even with the context word or a column named for IBANs.
+    assert E.IBAN not in strong(f"IBAN {value} please", frozenset({E.IBAN}))

@@ -159,16 +159,27 @@ def test_scan_file_with_allowlist_extra(tmp_path: Path) -> None:
     assert scan_file(p, allowlist_extra=["mypkg.models.*"]).verdict is Verdict.SAFE
 
 
-def test_joblib_arrays_are_skipped_exactly(tmp_path: Path) -> None:
+def test_joblib_arrays_are_skipped_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import joblib
     import numpy as np
 
     p = tmp_path / "arrays.joblib"
-    joblib.dump([np.arange(1000, dtype=np.float64), np.zeros((3, 4), np.int8),
-                 np.array([(1, 2.0)], dtype=[("a", "<i4"), ("b", "<f8")])], p)
+    arrays = [np.arange(1000, dtype=np.float64), np.zeros((3, 4), np.int8),
+              np.array([(1, 2.0)], dtype=[("a", "<i4"), ("b", "<f8")])]
+    joblib.dump(arrays, p)
+    skipped: list[int] = []
+    real_skip = PickleAnalyser.skip
+
+    def recording_skip(self: PickleAnalyser, n: int) -> None:
+        skipped.append(n)
+        real_skip(self, n)
+
+    monkeypatch.setattr(PickleAnalyser, "skip", recording_skip)
     report = scan_file(p)
     assert report.verdict is Verdict.SAFE and report.format == "joblib"
-    assert report.bytes_scanned < p.stat().st_size + 1
+    assert report.findings == ()
+    # Each payload is stepped over by exactly its byte size (8000, 12, 12 bytes), nothing else.
+    assert skipped == [a.nbytes for a in arrays] == [8000, 12, 12]
 
 
 def test_big_payloads_are_skipped_not_read(tmp_path: Path) -> None:
