@@ -1,12 +1,14 @@
 """Benchmark mlward's model scanner against picklescan, modelscan and fickling.
 
-    .venv/bin/python bench/model_scan.py [--skip-perf]
+    .venv/bin/python bench/model_scan.py [--skip-perf] [--startup-only]
 
 Creates bench/.venv with the peers when missing, builds the benign and malicious corpora
 (the same builders as the tests), and measures in one run:
   (a) detection rate and false-positive rate per tool;
   (b) wall time and peak RSS on a 1 GB PyTorch checkpoint, a 400 MB pickled NumPy dict and
-      a 30 MB opcode-dense pickle (each scan is a subprocess under /usr/bin/time -v).
+      a 30 MB opcode-dense pickle (each scan is a subprocess under /usr/bin/time -v);
+  (c) start-up: whole-process wall time of ``mlward model scan tiny.pkl`` against
+      ``picklescan -p tiny.pkl`` (median of STARTUP_RUNS), where import cost is all there is.
 Prints tables and writes bench/results/model_scan.json. Big files live in bench/data/.
 """
 
@@ -35,15 +37,15 @@ VENV = ROOT / ".venv"
 PEERS = ("picklescan", "modelscan", "fickling")
 PY = sys.executable
 PERF_TIMEOUT_S = 300
+STARTUP_RUNS = 7
 
 
-def ensure_peer_venv() -> Path:
+def ensure_peer_venv(packages: tuple[str, ...] = (*PEERS, "typing_extensions")) -> Path:
     """Create bench/.venv with the peer scanners if it is missing."""
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "picklescan", "modelscan",
-                    "fickling", "typing_extensions"], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     return python
 
 
@@ -163,6 +165,42 @@ def performance(python: Path) -> dict[str, dict]:
     return results
 
 
+def startup(python: Path) -> dict[str, dict]:
+    """Median whole-process wall time of a CLI scan of a tiny pickle: start-up, not scanning."""
+    tiny = DATA / "startup" / "tiny.pkl"
+    tiny.parent.mkdir(parents=True, exist_ok=True)
+    tiny.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    commands = {
+        "mlward": [PY, "-m", "mlward.cli.main", "model", "scan", str(tiny)],
+        "picklescan": [str(python.parent / "picklescan"), "-p", str(tiny)],
+    }
+    # Bytecode is cached as in an installed package (pip compiles picklescan's on install),
+    # even where the environment says not to write it; the first, uncounted run writes it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    results: dict[str, dict] = {}
+    for tool, cmd in commands.items():
+        subprocess.run(cmd, cwd=tiny.parent, env=env, capture_output=True, check=False)
+        walls, codes = [], set()
+        for _ in range(STARTUP_RUNS):
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=tiny.parent, env=env, capture_output=True, check=False)
+            walls.append(time.perf_counter() - started)
+            codes.add(proc.returncode)
+        walls.sort()
+        results[tool] = {"median_ms": round(walls[len(walls) // 2] * 1000, 1),
+                         "min_ms": round(walls[0] * 1000, 1), "max_ms": round(walls[-1] * 1000, 1),
+                         "runs": STARTUP_RUNS, "exit_codes": sorted(codes)}
+    return results
+
+
+def print_startup(rows: dict[str, dict]) -> None:
+    print(f"\nStart-up (scan of a tiny pickle, whole process, {STARTUP_RUNS} runs, ms)")
+    print(f"{'tool':12} {'median':>8} {'min':>8} {'max':>8} {'exit':>6}")
+    for tool, r in rows.items():
+        codes = ",".join(map(str, r["exit_codes"]))
+        print(f"{tool:12} {r['median_ms']:>8} {r['min_ms']:>8} {r['max_ms']:>8} {codes:>6}")
+
+
 def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
     print("\nDetection (malicious flagged HIGH+/any issue; benign flagged = false positive)")
     print(f"{'tool':12} {'detected':>10} {'det.rate':>9} {'FP':>6} {'FP rate':>8} {'F1':>6} "
@@ -187,16 +225,25 @@ def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-perf", action="store_true", help="Only detection rates.")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="Only the start-up comparison; other results in the json are kept.")
     args = parser.parse_args()
-    python = ensure_peer_venv()
-    benign, malicious = build_corpora()
-    det = detection(python, benign, malicious)
-    perf = None if args.skip_perf else performance(python)
-    print_tables(det, perf)
     out = ROOT / "results" / "model_scan.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"detection": det, "performance": perf,
-                               "cpu_count": os.cpu_count()}, indent=2))
+    if args.startup_only:
+        python = ensure_peer_venv(("picklescan",))
+        results = json.loads(out.read_text()) if out.exists() else {}
+    else:
+        python = ensure_peer_venv()
+        benign, malicious = build_corpora()
+        det = detection(python, benign, malicious)
+        perf = None if args.skip_perf else performance(python)
+        print_tables(det, perf)
+        results = {"detection": det, "performance": perf}
+    results["startup"] = startup(python)
+    results["cpu_count"] = os.cpu_count()
+    print_startup(results["startup"])
+    out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}")
 
 

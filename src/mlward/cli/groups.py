@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from mlward.cli.context import STATE
+from mlward.cli.lazy import LazyCommand
 
 
 def data_app() -> typer.Typer:
@@ -64,9 +66,9 @@ def _pii_policy() -> object:
         return None
 
 
-def model_app() -> typer.Typer:
+def model_app() -> TyperGroup:
     """``mlward model ...``."""
-    from mlward.cli import data_trust, model_registry, model_scan, model_sign
+    from mlward.cli import model_registry, model_scan, model_sign
 
     app = typer.Typer(
         help="Model supply chain: scan, sign, register, promote, load.",
@@ -84,12 +86,22 @@ def model_app() -> typer.Typer:
     app.command("load")(model_registry.load)
     app.command("export")(model_registry.export)
     app.command("bom")(model_registry.bom)
-    app.command("fairness")(data_trust.fairness)
     model_sign.set_key_loaders(
         private_key_loader=lambda: STATE.workspace().keys.signing_key(),
         public_key_loader=lambda: list(STATE.workspace().keys.public_keys().values()),
     )
-    return app
+    group = typer.main.get_group(app)
+    # data_trust pulls in the whole drift stack (scipy, pyarrow, numpy); only ``model fairness``
+    # needs it, so ``model scan`` and ``model verify`` must not pay for it at start-up.
+    group.add_command(
+        LazyCommand(
+            "fairness",
+            "mlward.cli.data_trust:fairness",
+            "Check fairness of data (label rates) or of a model's predictions; exit 1 if a limit fails.",
+        ),
+        "fairness",
+    )
+    return group
 
 
 def deps_app() -> typer.Typer:

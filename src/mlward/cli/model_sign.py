@@ -17,7 +17,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,18 +28,15 @@ from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
 from mlward.core.errors import ConfigError
 from mlward.crypto.digests import DEFAULT_SHARD_SIZE
-from mlward.crypto.signing import SigningKey, VerifyingKey, load_private_key, load_public_key
-from mlward.model.signing import (
-    ModelVerificationError,
-    SignResult,
-    VerifyResult,
-    default_signature_path,
-    sign_model,
-    verify_model,
-)
 
-PrivateKeyLoader = Callable[[], SigningKey]
-PublicKeyLoader = Callable[[], VerifyingKey | Sequence[VerifyingKey]]
+# The signing stack (the cryptography package) loads when a command signs or verifies, not
+# when the ``model`` group is built for ``model scan``.
+if TYPE_CHECKING:
+    from mlward.crypto.signing import SigningKey, VerifyingKey
+    from mlward.model.signing import SignResult, VerifyResult
+
+    PrivateKeyLoader = Callable[[], SigningKey]
+    PublicKeyLoader = Callable[[], VerifyingKey | Sequence[VerifyingKey]]
 
 
 @dataclass
@@ -103,6 +100,9 @@ def sign(
     fmt: FormatOption = None,
 ) -> None:
     """Sign a model in the OpenSSF model-signing v1.0 format (Sigstore bundle)."""
+    from mlward.crypto.signing import load_private_key
+    from mlward.model.signing import sign_model
+
     chosen = resolve_format(fmt)
     private_key = load_private_key(key) if key else _workspace_private_key()
     result = sign_model(
@@ -133,6 +133,9 @@ def verify(
     fmt: FormatOption = None,
 ) -> None:
     """Verify a model against its signature; exit 1 naming every changed, missing or extra file."""
+    from mlward.crypto.signing import load_public_key
+    from mlward.model.signing import ModelVerificationError, default_signature_path, verify_model
+
     chosen = resolve_format(fmt)
     verifying_key = load_public_key(public_key) if public_key else _workspace_public_key()
     try:

@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlward.core.errors import ConfigError
+from mlward.core.layout import CONFIG_FILE as CONFIG_FILE
 
-CONFIG_FILE = "mlward.yaml"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ENV_PREFIX = "MLWARD_"
 

@@ -15,17 +15,19 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlward.core.config import CONFIG_FILE, MlwardConfig, load_config
 from mlward.core.errors import AccessDenied, ConfigError, IntegrityError, WorkspaceNotFound
+from mlward.core.layout import CONFIG_FILE, STATE_DIR
 
+# The config schema (pydantic, yaml) is imported when a workspace is opened, not with this
+# module: commands that only look for a workspace (``model scan`` outside one) start fast.
 if TYPE_CHECKING:
     from mlward.audit.log import AuditLog
+    from mlward.core.config import MlwardConfig
     from mlward.crypto.keys import KeyRing
     from mlward.lineage.graph import Lineage
     from mlward.store.metadata import MetadataStore
     from mlward.store.objects import ObjectStore
 
-STATE_DIR = ".mlward"
 AUDIT_KEY_PURPOSE = "mlward audit seal v1"
 
 
@@ -76,6 +78,8 @@ class Workspace:
     def open(cls, start: Path | str | None = None) -> Workspace:
         """Open the workspace at or above ``start`` (default: the current directory)."""
         root = cls.find_root(Path(start) if start else Path.cwd())
+        from mlward.core.config import load_config
+
         config = load_config(root / CONFIG_FILE)
         workspace = cls(root, config)
         if not workspace.state_dir.is_dir():
@@ -88,6 +92,7 @@ class Workspace:
     @classmethod
     def init(cls, directory: Path | str, *, project: str | None = None, force: bool = False) -> Workspace:
         """Create a workspace in ``directory``; never overwrites an existing one."""
+        from mlward.core.config import load_config
         from mlward.crypto.keys import KeyRing
 
         root = Path(directory).resolve()
