@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlward.core.errors import ConfigError, StoreError
+from mlward.core.optional import require
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
 _VERSION_TABLE = "mlward_alembic_version"
@@ -142,6 +143,11 @@ class MetadataStore:
                 # mode=ro: SQLite itself refuses every write through this connection.
                 parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
         elif parsed.get_backend_name() == "postgresql":
+            if parsed.drivername == "postgresql":
+                # SQLAlchemy's default driver is psycopg2; the postgres extra installs psycopg 3.
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            if parsed.get_driver_name() == "psycopg":
+                require("psycopg", extra="postgres", feature="a PostgreSQL metadata_url")
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"connect_timeout": 10}
         else:
