@@ -27,10 +27,10 @@ class MissingDependency(ConfigError):
     """A feature needs a package that is not installed (named with its extra)."""
 
     def __init__(
-        self, module: str, *, feature: str, extra: str | None, package: str | None, reason: str = ""
+        self, module: str, *, feature: str, extra: str | None, package: str | None, reason: str
     ) -> None:
         install = f"mlward[{extra}]" if extra else (package or module)
-        super().__init__(f"install {install} to use {feature} ({reason or module + ' is not installed'})")
+        super().__init__(f"install {install} to use {feature} ({reason})")
         self.module = module
         self.extra = extra
 
@@ -46,7 +46,11 @@ def require(module: str, *, feature: str, extra: str | None = None, package: str
         # A package that is installed but broken (a missing shared library, a bad
         # transitive import) says why; a missing one just "is not installed".
         missing = exc.name is not None and (exc.name == module or module.startswith(exc.name + "."))
-        reason = "" if missing else f"{module} cannot be imported: {str(exc).strip().splitlines()[0]}"
+        reason = (
+            f"{exc.name} is not installed"
+            if missing
+            else f"{module} cannot be imported: {str(exc).strip().splitlines()[0]}"
+        )
         raise MissingDependency(
             module, feature=feature, extra=extra, package=package, reason=reason
         ) from exc

@@ -158,7 +158,10 @@ class MetadataStore:
         try:
             engine = create_engine(parsed, **kwargs)
         except (ArgumentError, ImportError) as exc:
-            raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}") from exc
+            hint = None
+            if isinstance(exc, ImportError) and parsed.get_backend_name() == "postgresql":
+                hint = "mlward[postgres] installs psycopg 3: use postgresql+psycopg://"
+            raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}", hint=hint) from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas(busy_timeout, read_only))
             event.listen(engine, "begin", _sqlite_begin(read_only))
