@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from mlward.core.errors import EXIT_USAGE, ConfigError
-from mlward.core.optional import MissingDependency, optional, require
+from mlward.core.optional import EXTRAS, MissingDependency, extra_of, optional, require
 
 BLOCKER = textwrap.dedent(
     """
@@ -139,9 +140,9 @@ def test_a_broken_package_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "brokenpkg" / "__init__.py").write_text("import _no_such_native_lib\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(MissingDependency) as caught:
-        require("brokenpkg", extra="demo", feature="a test")
+        require("brokenpkg", feature="a test")
     assert str(caught.value) == (
-        "install mlward[demo] to use a test "
+        "install brokenpkg to use a test "
         "(brokenpkg cannot be imported: No module named '_no_such_native_lib')"
     )
 
@@ -150,3 +151,10 @@ def test_optional_returns_none_for_a_missing_package(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "py7zr", None)
     assert optional("py7zr") is None
     assert optional("json") is sys.modules["json"]
+
+
+def test_extras_table_matches_pyproject() -> None:
+    declared = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    extras = set(declared["project"]["optional-dependencies"]) - {"dev"}
+    assert set(EXTRAS) == extras
+    assert extra_of("redis.asyncio") == "redis" and extra_of("s3fs") == "s3" and extra_of("spacy") is None

@@ -13,6 +13,18 @@ from types import ModuleType
 
 from mlward.core.errors import ConfigError
 
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "s3": ("s3fs",),
+    "postgres": ("psycopg",),
+    "redis": ("redis",),
+    "dask": ("dask", "distributed"),
+    "demo": ("faker",),
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow",),
+    "sql": ("duckdb",),
+}
+"""The top-level modules each extra of pyproject.toml installs (a test checks they agree)."""
+
 MODULES_BEHIND_EXTRAS: dict[str, str] = {}
 """mlward modules that cannot be imported without an extra (module -> extra).
 
@@ -35,8 +47,14 @@ class MissingDependency(ConfigError):
         self.extra = extra
 
 
-def require(module: str, *, feature: str, extra: str | None = None, package: str | None = None) -> ModuleType:
-    """Import ``module`` or raise ``MissingDependency`` naming ``extra`` (or pip ``package``).
+def extra_of(module: str) -> str | None:
+    """The extra that installs ``module`` (or its top-level package), if any."""
+    top = module.partition(".")[0]
+    return next((extra for extra, modules in EXTRAS.items() if top in modules), None)
+
+
+def require(module: str, *, feature: str, package: str | None = None) -> ModuleType:
+    """Import ``module`` or raise ``MissingDependency`` naming its extra (else pip ``package``).
 
     ``feature`` completes "install mlward[extra] to use ...", e.g. "s3:// object stores".
     """
@@ -52,7 +70,7 @@ def require(module: str, *, feature: str, extra: str | None = None, package: str
             else f"{module} cannot be imported: {str(exc).strip().splitlines()[0]}"
         )
         raise MissingDependency(
-            module, feature=feature, extra=extra, package=package, reason=reason
+            module, feature=feature, extra=extra_of(module), package=package, reason=reason
         ) from exc
 
 

@@ -20,7 +20,7 @@ R = TypeVar("R")
 
 
 def _distributed() -> ModuleType:
-    return require("distributed", extra="dask", feature="the Dask engine")
+    return require("distributed", feature="the Dask engine")
 
 
 def summarize_partition(

@@ -94,7 +94,7 @@ def deserialize(path: Path, allowlist: Allowlist) -> Any | None:
     suffix = path.suffix.lower()
     try:
         if head.startswith(b"PK") and _is_torch_zip(path):
-            torch = require("torch", extra="torch", feature="loading PyTorch model files")
+            torch = require("torch", feature="loading PyTorch model files")
             return torch.load(path, weights_only=True, map_location="cpu")
         if head.startswith(b"\x93NUMPY"):
             import numpy as np

@@ -152,4 +152,4 @@ def redis_storage(url: str) -> bool:
 
 def redis_asyncio() -> ModuleType:
     """``redis.asyncio``, or a one-line error naming the redis extra."""
-    return require("redis.asyncio", extra="redis", feature="redis:// rate-limit and nonce storage")
+    return require("redis.asyncio", feature="redis:// rate-limit and nonce storage")

@@ -147,7 +147,7 @@ class MetadataStore:
                 # SQLAlchemy's default driver is psycopg2; the postgres extra installs psycopg 3.
                 parsed = parsed.set(drivername="postgresql+psycopg")
             if parsed.get_driver_name() == "psycopg":
-                require("psycopg", extra="postgres", feature="a PostgreSQL metadata_url")
+                require("psycopg", feature="a PostgreSQL metadata_url")
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"connect_timeout": 10}
         else:

@@ -30,8 +30,8 @@ from mlward.core.errors import ConfigError, IntegrityError, NotFound, StoreError
 from mlward.core.optional import require
 
 CHUNK = 8 << 20
-# URL schemes whose fsspec implementation comes with an mlward extra: scheme -> (module, extra).
-_EXTRA_PROTOCOLS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3")}
+# URL schemes whose fsspec implementation comes with an mlward extra: scheme -> module.
+_EXTRA_PROTOCOLS = {"s3": "s3fs", "s3a": "s3fs"}
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -51,8 +51,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
     """The fsspec filesystem and root path of ``url``; a missing backend names its extra."""
     protocol = fsspec.utils.get_protocol(url)
     if protocol in _EXTRA_PROTOCOLS:
-        module, extra = _EXTRA_PROTOCOLS[protocol]
-        require(module, extra=extra, feature=f"{protocol}:// object stores")
+        require(_EXTRA_PROTOCOLS[protocol], feature=f"{protocol}:// object stores")
     try:
         fs, root = fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:

@@ -46,7 +46,7 @@ class SpacyRecognizer(NerRecognizer):
     }
 
     def __init__(self, model: str = "en_core_web_sm") -> None:
-        spacy = require("spacy", package="spacy", feature="spaCy NER recognizers")
+        spacy = require("spacy", feature="spaCy NER recognizers")
         try:
             self._nlp = spacy.load(model, disable=["lemmatizer", "textcat"])
         except OSError as exc:
@@ -74,7 +74,7 @@ class GlinerRecognizer(NerRecognizer):
     }
 
     def __init__(self, model: str = "urchade/gliner_multi_pii-v1", threshold: float = 0.5) -> None:
-        gliner = require("gliner", package="gliner", feature="GLiNER NER recognizers")
+        gliner = require("gliner", feature="GLiNER NER recognizers")
         self._model = gliner.GLiNER.from_pretrained(model)
         self.min_score = threshold
 

@@ -31,7 +31,7 @@ LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "en_IN")
 
 
 def _faker(locale: str, seed: int) -> Any:
-    faker = require("faker", extra="demo", feature="synthetic PII tables").Faker(locale)
+    faker = require("faker", feature="synthetic PII tables").Faker(locale)
     faker.seed_instance(seed)
     return faker
 

@@ -89,4 +89,4 @@ class ExpressionRule(Rule):
 
 def duckdb_module() -> Any:
     """Import DuckDB, or say which extra brings it (or use the default engine: polars)."""
-    return require("duckdb", extra="sql", feature="contract rules with engine: duckdb")
+    return require("duckdb", feature="contract rules with engine: duckdb")

@@ -38,7 +38,7 @@ def build(directory: Path) -> tuple[int, int]:
     """Write ``first.txt`` and ``last.txt`` into ``directory``; return their sizes."""
     first: set[str] = set()
     last: set[str] = set()
-    require("faker", extra="demo", feature="rebuilding the packaged name lists")
+    require("faker", feature="rebuilding the packaged name lists")
     for locale in LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         first |= _names(provider, "first_names", "first_names_male", "first_names_female")
