@@ -43,13 +43,23 @@ def import_everything() -> tuple[list[str], dict[str, str]]:
     return checked, failed
 
 
-def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Every command path in the tree, groups included (``()`` is ``mlward`` itself)."""
+def command_paths(
+    command: Any, failed: dict[str, str], path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    """Every command path in the tree, groups included (``()`` is ``mlward`` itself).
+
+    A group whose commands cannot be listed (a lazy group failing to import) is a failure.
+    """
     yield path
     if hasattr(command, "list_commands"):
         ctx = typer.Context(command, info_name=path[-1] if path else "mlward")
-        for name in command.list_commands(ctx):
-            yield from command_paths(command.get_command(ctx, name), (*path, name))
+        try:
+            children = [(name, command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+        except BaseException:
+            failed[" ".join(("mlward", *path))] = traceback.format_exc()
+            return
+        for name, child in children:
+            yield from command_paths(child, failed, (*path, name))
 
 
 def help_everything() -> tuple[list[str], dict[str, str]]:
@@ -60,7 +70,7 @@ def help_everything() -> tuple[list[str], dict[str, str]]:
     failed: dict[str, str] = {}
     checked: list[str] = []
     cli = build_cli()
-    for path in command_paths(cli):
+    for path in command_paths(cli, failed):
         shown = " ".join(("mlward", *path))
         checked.append(shown)
         code: Any = 0
@@ -76,7 +86,7 @@ def help_everything() -> tuple[list[str], dict[str, str]]:
             sys.stderr.flush()
             output = stdout.getvalue().decode() + stderr.getvalue().decode() + crash
         if code != 0 or "Traceback" in output or "Usage:" not in output:
-            failed[shown] = f"exit {code}\n{output}"
+            failed.setdefault(shown, f"exit {code}\n{output}")
     return checked, failed
 
 
