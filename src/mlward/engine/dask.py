@@ -7,14 +7,20 @@ to the data paths (a shared filesystem or an fsspec URL).
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, TypeVar
 
 from mlward.core.errors import ConfigError
+from mlward.core.optional import require
 from mlward.data.io import DEFAULT_BATCH_ROWS, Dataset, Partition
 from mlward.engine.base import Computation, Engine, ProgressCallback, reduce_summaries
 
 S = TypeVar("S")
 R = TypeVar("R")
+
+
+def _distributed() -> ModuleType:
+    return require("distributed", feature="the Dask engine")
 
 
 def summarize_partition(
@@ -39,12 +45,7 @@ class DaskEngine(Engine):
         n_workers: int = 2,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError as exc:
-            raise ConfigError(
-                "the Dask engine needs the 'dask' extra", hint="pip install 'mlward[dask]'"
-            ) from exc
+        _distributed()
         self.address = address
         self.n_workers = n_workers
         self.batch_rows = batch_rows
@@ -52,23 +53,22 @@ class DaskEngine(Engine):
         self._cluster: Any = None
 
     def _connect(self) -> Any:
-        from distributed import Client, LocalCluster
-
+        distributed = _distributed()
         if self._client is None:
             if self.address:
                 try:
-                    self._client = Client(self.address, timeout="10s")
+                    self._client = distributed.Client(self.address, timeout="10s")
                 except OSError as exc:
                     raise ConfigError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from exc
             else:
-                self._cluster = LocalCluster(
+                self._cluster = distributed.LocalCluster(
                     n_workers=self.n_workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
                     host="127.0.0.1",
                 )
-                self._client = Client(self._cluster)
+                self._client = distributed.Client(self._cluster)
         return self._client
 
     def close(self) -> None:
@@ -94,8 +94,7 @@ class DaskEngine(Engine):
         progress: ProgressCallback | None = None,
     ) -> S:
         """Summarize each partition on the cluster and merge the results here."""
-        from distributed import as_completed
-
+        as_completed = _distributed().as_completed
         client = self._connect()
         futures = [
             client.submit(summarize_partition, computation, part, self.batch_rows, pure=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlward.core.errors import InputError, IntegrityError
+from mlward.core.optional import MissingDependency, require
 from mlward.model.scan.allowlist import Allowlist, GlobalStatus
 
 
@@ -93,8 +94,7 @@ def deserialize(path: Path, allowlist: Allowlist) -> Any | None:
     suffix = path.suffix.lower()
     try:
         if head.startswith(b"PK") and _is_torch_zip(path):
-            import torch
-
+            torch = require("torch", feature="loading PyTorch model files")
             return torch.load(path, weights_only=True, map_location="cpu")
         if head.startswith(b"\x93NUMPY"):
             import numpy as np
@@ -113,7 +113,7 @@ def deserialize(path: Path, allowlist: Allowlist) -> Any | None:
                 return load_joblib(path, allowlist)
             except ImportError:
                 return load_pickle(path.read_bytes(), allowlist)
-    except UnsafeGlobal:
+    except (UnsafeGlobal, MissingDependency):
         raise
     except ImportError as exc:
         raise InputError(f"cannot load {path.name}: {exc.name} is not installed") from exc

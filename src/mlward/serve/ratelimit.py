@@ -22,6 +22,7 @@ from limits.aio import strategies as async_strategies
 from limits.storage import MemoryStorage, storage_from_string
 
 from mlward.core.errors import ConfigError
+from mlward.serve.settings import redis_storage
 
 _STRATEGIES = {
     "sliding-window": "SlidingWindowCounterRateLimiter",
@@ -84,7 +85,7 @@ class RateLimits:
         prefix: str = "mlward",
     ) -> None:
         url = storage_url.strip() or "memory://"
-        redis = url.removeprefix("async+").startswith(("redis://", "rediss://", "unix://"))
+        redis = redis_storage(url)
         self.shared = redis
         try:
             if redis:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mlward.core.workspace import Workspace
 from mlward.serve.app import WORKSPACE_ENV
-from mlward.serve.settings import load_settings
+from mlward.serve.settings import load_settings, redis_storage
 
 log = logging.getLogger("mlward.serve")
 
@@ -38,9 +38,7 @@ def plan(workspace: Workspace, host: str | None, port: int | None, workers: int 
     settings = load_settings(workspace.config.serve)
     count = workers or settings.workers
     metrics_dir = str(workspace.state_dir / "serve" / "metrics") if count > 1 else None
-    shared = settings.rate_limit_storage.removeprefix("async+").startswith(
-        ("redis://", "rediss://", "unix://")
-    )
+    shared = redis_storage(settings.rate_limit_storage)
     return ServePlan(host or settings.host, port or settings.port, count, shared, metrics_dir)
 
 

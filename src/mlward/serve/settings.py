@@ -11,12 +11,16 @@ own free-form sections.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlward.core.config import ServeSection, format_validation_error
 from mlward.core.errors import ConfigError
+from mlward.core.optional import require
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 Policy = Literal["log", "flag", "block"]
 
@@ -136,3 +140,16 @@ def load_settings(section: ServeSection, overrides: Mapping[str, Any] | None = N
         return ServeSettings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(format_validation_error("mlward.yaml serve", exc)) from exc
+
+
+def redis_storage(url: str) -> bool:
+    """Whether ``serve.rate_limit_storage`` names Redis (then the redis extra must be installed)."""
+    if not url.removeprefix("async+").startswith(REDIS_SCHEMES):
+        return False
+    redis_asyncio()
+    return True
+
+
+def redis_asyncio() -> ModuleType:
+    """``redis.asyncio``, or a one-line error naming the redis extra."""
+    return require("redis.asyncio", feature="redis:// rate-limit and nonce storage")

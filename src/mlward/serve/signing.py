@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
+from mlward.serve.settings import redis_asyncio, redis_storage
+
 SCHEME = "MLWARD-HMAC-SHA256"
 SIGNATURE_HEADER = "x-mlward-signature"
 TIMESTAMP_HEADER = "x-mlward-timestamp"
@@ -86,9 +88,7 @@ class RedisNonceStore:
     """Nonces shared by every replica through Redis (``SET key 1 NX EX ttl``)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        import redis.asyncio as redis
-
-        self._client = redis.Redis.from_url(url)
+        self._client = redis_asyncio().Redis.from_url(url)
         self._prefix = prefix
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -104,7 +104,7 @@ class RedisNonceStore:
 def nonce_store_for(storage_url: str, prefix: str) -> NonceStore:
     """Redis when the rate-limit storage is Redis (shared by replicas), else memory."""
     url = storage_url.removeprefix("async+")
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if redis_storage(url):
         return RedisNonceStore(url, prefix)
     return MemoryNonceStore()
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlward.core.errors import ConfigError, StoreError
+from mlward.core.optional import require
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
 _VERSION_TABLE = "mlward_alembic_version"
@@ -142,6 +143,11 @@ class MetadataStore:
                 # mode=ro: SQLite itself refuses every write through this connection.
                 parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
         elif parsed.get_backend_name() == "postgresql":
+            if parsed.drivername == "postgresql":
+                # SQLAlchemy's default driver is psycopg2; the postgres extra installs psycopg 3.
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            if parsed.get_driver_name() == "psycopg":
+                require("psycopg", feature="a PostgreSQL metadata_url")
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"connect_timeout": 10}
         else:
@@ -152,7 +158,10 @@ class MetadataStore:
         try:
             engine = create_engine(parsed, **kwargs)
         except (ArgumentError, ImportError) as exc:
-            raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}") from exc
+            hint = None
+            if isinstance(exc, ImportError) and parsed.get_backend_name() == "postgresql":
+                hint = "mlward[postgres] installs psycopg 3: use postgresql+psycopg://"
+            raise ConfigError(f"cannot use metadata_url {redact_url(url)}: {exc}", hint=hint) from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas(busy_timeout, read_only))
             event.listen(engine, "begin", _sqlite_begin(read_only))

@@ -26,9 +26,12 @@ from typing import IO, Any, BinaryIO
 
 import fsspec
 
-from mlward.core.errors import IntegrityError, NotFound, StoreError
+from mlward.core.errors import ConfigError, IntegrityError, NotFound, StoreError
+from mlward.core.optional import require
 
 CHUNK = 8 << 20
+# URL schemes whose fsspec implementation comes with an mlward extra: scheme -> module.
+_EXTRA_PROTOCOLS = {"s3": "s3fs", "s3a": "s3fs"}
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -42,6 +45,19 @@ class BlobInfo:
     """Size in bytes."""
     created: bool
     """False when identical content was already stored (deduplicated)."""
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """The fsspec filesystem and root path of ``url``; a missing backend names its extra."""
+    protocol = fsspec.utils.get_protocol(url)
+    if protocol in _EXTRA_PROTOCOLS:
+        require(_EXTRA_PROTOCOLS[protocol], feature=f"{protocol}:// object stores")
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        # Another fsspec backend (gcsfs, adlfs, ...) or an unknown scheme: fsspec says which.
+        raise ConfigError(f"object_store {url}: {exc}") from exc
+    return fs, str(root)
 
 
 def check_digest(digest: str) -> str:
@@ -58,7 +74,7 @@ class ObjectStore:
     def __init__(self, url: str | os.PathLike[str]) -> None:
         url = os.fspath(url)
         self.fs: Any
-        self.fs, root = fsspec.core.url_to_fs(url)
+        self.fs, root = _filesystem(url)
         self.root = root.rstrip("/")
         self.is_local = "file" in self.fs.protocol or "local" in self.fs.protocol
         self.url = url

@@ -4,15 +4,16 @@ The default scan needs no model: names come from packaged dictionaries. Users wh
 installed spaCy (with a pipeline such as ``en_core_web_sm``) or GLiNER can pass a
 recognizer to ``scan(..., ner=...)``; its spans join the dictionary and pattern spans
 in the same overlap resolution. Neither library is imported unless a recognizer is
-created, and a missing one is a ``ConfigError`` that says what to install.
+created, and a missing one is a one-line ``MissingDependency`` naming the package.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from mlward.core.errors import ConfigError
+from mlward.core.optional import require
 from mlward.data.pii.detectors.interface import Span, Verdict
 from mlward.data.pii.entities import EntityType
 
@@ -35,15 +36,6 @@ class NerRecognizer(ABC):
         return Span(entity, start, end, verdict, NER_PRIORITY)
 
 
-def _import(module: str, extra: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise ConfigError(
-            f"the {module} NER recognizer needs {module} installed", hint=f"pip install {extra}"
-        ) from exc
-
-
 class SpacyRecognizer(NerRecognizer):
     """spaCy pipeline NER: ``PERSON``/``PER`` -> PERSON, ``GPE``/``LOC``/``FAC`` -> ADDRESS."""
 
@@ -54,7 +46,7 @@ class SpacyRecognizer(NerRecognizer):
     }
 
     def __init__(self, model: str = "en_core_web_sm") -> None:
-        spacy = _import("spacy", "spacy (and a pipeline: python -m spacy download ...)")
+        spacy = require("spacy", feature="spaCy NER recognizers")
         try:
             self._nlp = spacy.load(model, disable=["lemmatizer", "textcat"])
         except OSError as exc:
@@ -82,7 +74,7 @@ class GlinerRecognizer(NerRecognizer):
     }
 
     def __init__(self, model: str = "urchade/gliner_multi_pii-v1", threshold: float = 0.5) -> None:
-        gliner = _import("gliner", "gliner")
+        gliner = require("gliner", feature="GLiNER NER recognizers")
         self._model = gliner.GLiNER.from_pretrained(model)
         self.min_score = threshold
 

@@ -24,17 +24,14 @@ from stdnum import luhn, verhoeff
 from stdnum.de import idnr
 from stdnum.iso7064 import mod_11_10
 
+from mlward.core.optional import require
 from mlward.data.pii.entities import EntityType as E
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "en_IN")
 
 
 def _faker(locale: str, seed: int) -> Any:
-    try:
-        from faker import Faker
-    except ImportError as exc:  # pragma: no cover - Faker is a dev/demo dependency
-        raise ImportError("synthetic PII tables need Faker: pip install 'mlward[demo]'") from exc
-    faker = Faker(locale)
+    faker = require("faker", feature="synthetic PII tables").Faker(locale)
     faker.seed_instance(seed)
     return faker
 

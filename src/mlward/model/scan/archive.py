@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import IO
 
 from mlward.core.findings import Severity
+from mlward.core.optional import optional
 from mlward.model.scan import rules
 from mlward.model.scan._io import Window
 from mlward.model.scan.compressed import BombError, inflater_for, spool
@@ -218,9 +219,8 @@ class SevenZipScanner(Scanner):
         return head.startswith(b"7z\xbc\xaf\x27\x1c")
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
-        try:
-            import py7zr
-        except ImportError:
+        py7zr = optional("py7zr")
+        if py7zr is None:
             ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
                     "7z archive not scanned: install py7zr", member=artifact.member)
             return

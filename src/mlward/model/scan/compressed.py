@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from mlward.core.findings import Severity
+from mlward.core.optional import optional
 from mlward.model.scan import rules
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 
@@ -68,11 +69,10 @@ def inflater_for(kind: str) -> _Inflater | None:
     if kind in ("xz", "lzma"):
         return _Inflater(lzma.LZMADecompressor)
     if kind == "lz4":
-        try:
-            import lz4.frame
-        except ImportError:
+        lz4_frame = optional("lz4.frame")
+        if lz4_frame is None:
             return None
-        return _Inflater(lz4.frame.LZ4FrameDecompressor)
+        return _Inflater(lz4_frame.LZ4FrameDecompressor)
     return None
 
 

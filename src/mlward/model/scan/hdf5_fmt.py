@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mlward.core.findings import Severity
+from mlward.core.optional import optional
 from mlward.model.scan import rules
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 from mlward.model.scan.keras_config import check_keras_config, looks_like_keras
@@ -24,9 +25,8 @@ class Hdf5Scanner(Scanner):
         return head.startswith(MAGIC)
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
-        try:
-            import h5py
-        except ImportError:
+        h5py = optional("h5py")
+        if h5py is None:
             self._scan_raw(artifact, ctx)
             return
         artifact.stream.seek(0)

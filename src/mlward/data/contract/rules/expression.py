@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from mlward.core.errors import ConfigError
+from mlward.core.optional import require
 from mlward.data.contract.rules.interface import BatchContext, Example, Rule, RuleState
 
 
@@ -88,12 +88,5 @@ class ExpressionRule(Rule):
 
 
 def duckdb_module() -> Any:
-    """Import DuckDB, or explain how to get it."""
-    try:
-        import duckdb
-    except ImportError as exc:
-        raise ConfigError(
-            "a contract rule uses engine: duckdb but DuckDB is not installed",
-            hint="pip install duckdb, or use the default engine: polars",
-        ) from exc
-    return duckdb
+    """Import DuckDB, or say which extra brings it (or use the default engine: polars)."""
+    return require("duckdb", feature="contract rules with engine: duckdb")

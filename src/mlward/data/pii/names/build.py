@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from mlward.core.optional import require
 from mlward.data.pii.text import fold, words
 
 LOCALES = words(
@@ -37,6 +38,7 @@ def build(directory: Path) -> tuple[int, int]:
     """Write ``first.txt`` and ``last.txt`` into ``directory``; return their sizes."""
     first: set[str] = set()
     last: set[str] = set()
+    require("faker", feature="rebuilding the packaged name lists")
     for locale in LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         first |= _names(provider, "first_names", "first_names_male", "first_names_female")
