@@ -263,6 +263,11 @@ def test_config_template_shapes(tmp_path: Path) -> None:
     assert "chat_template[default]" in mapping.findings[0].message
     odd = scan_file(write_tokenizer_config(tmp_path / "tokenizer_config.json", [{"name": "x"}]))
     assert R.TEMPLATE_UNPARSED in high(odd)
+    extra = tmp_path / "extra" / "tokenizer_config.json"
+    extra.parent.mkdir()
+    extra.write_text(json.dumps({"chat_template": "{{ bos_token }}", "chat_template_kwargs": {},
+                                 "custom_chat_template": MALICIOUS["include"]}))
+    assert R.TEMPLATE_LOAD in high(scan_file(extra))
     (tmp_path / "chat_template.json").write_text(
         json.dumps({"chat_template": MALICIOUS["computed-join"]}))
     assert R.TEMPLATE_COMPUTED in high(scan_file(tmp_path / "chat_template.json"))

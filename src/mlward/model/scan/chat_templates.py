@@ -45,8 +45,19 @@ def check_template_bytes(raw: bytes, ctx: ScanContext, *, where: str, member: st
 
 def check_config_templates(doc: Any, ctx: ScanContext, *, name: str,
                            member: str | None) -> None:
-    """The ``chat_template`` of a parsed JSON config, in each shape transformers accepts."""
-    if not isinstance(doc, dict) or doc.get("chat_template") is None:
+    """The chat templates of a parsed JSON config.
+
+    ``chat_template`` in each shape transformers accepts; other top-level strings under a
+    key naming a chat template (``default_chat_template``, ``custom_chat_template``,
+    ``chat_template_jinja``) are what custom loaders render, so they are checked too.
+    """
+    if not isinstance(doc, dict):
+        return
+    for key, value in doc.items():
+        if key != "chat_template" and isinstance(key, str) and "chat_template" in key \
+                and isinstance(value, str):
+            check_template(value, ctx, where=f"{name} {key}", member=member)
+    if doc.get("chat_template") is None:
         return
     value = doc["chat_template"]
     where = f"{name} chat_template"
