@@ -16,6 +16,8 @@ import jinja2
 import numpy as np
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from typer.testing import CliRunner
@@ -70,6 +72,9 @@ EXECUTING = {
     "reversed-name": "{{ lipsum['__slabolg__'|reverse]['__snitliub__'|reverse]" + OPEN + " }}",
     "map-attr-filter": "{{ ([lipsum]|map('attr', '__globals__')|first)['__builtins__']"
                        + OPEN + " }}",
+    "stepped-slice-of-constant": "{% set s = 'x_x_xgxlxoxbxaxlxsx_x_' %}"
+                                 "{{ lipsum[s[1::2]]['x_x_xbxuxixlxtxixnxsx_x_'[1::2]]"
+                                 + OPEN + " }}",
     "hidden-in-benign-loop": "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content']|trim }}"
                              "{% if loop.last %}{% set x = cycler.__init__.__globals__"
                              ".__builtins__" + OPEN + " %}{% endif %}{% endfor %}",
@@ -93,6 +98,7 @@ STATIC_ONLY = {
     "chars-of-object-repr": "{{ messages[(lipsum|string|list)[0]] }}",
     "generator-frame": "{{ (messages|map('trim')).gi_frame.f_globals }}",
     "builtins-name": "{{ __builtins__ }}",
+    "helper-alias": "{% set c = config %}{{ c.items() }}",
     "include": "{% include 'secrets.txt' %}",
     "import": "{% import 'macros.j2' as m %}{{ m.x() }}",
     "from-import": "{% from 'macros.j2' import x %}",
@@ -174,7 +180,7 @@ def test_executing_payload_really_runs_and_is_high(name: str, tmp_path: Path) ->
     ("computed-tilde-item", R.TEMPLATE_COMPUTED), ("computed-percent", R.TEMPLATE_COMPUTED),
     ("computed-format-filter", R.TEMPLATE_COMPUTED), ("computed-join", R.TEMPLATE_COMPUTED),
     ("computed-format-method", R.TEMPLATE_COMPUTED), ("computed-plus", R.TEMPLATE_COMPUTED),
-    ("computed-replace", R.TEMPLATE_COMPUTED),
+    ("computed-replace", R.TEMPLATE_COMPUTED), ("stepped-slice-of-constant", R.TEMPLATE_COMPUTED),
     ("underscore-from-dict-keyword", R.TEMPLATE_COMPUTED),
     ("underscore-from-namespace-loop", R.TEMPLATE_COMPUTED),
     ("underscore-via-macro-argument", R.TEMPLATE_COMPUTED),
@@ -186,7 +192,7 @@ def test_executing_payload_really_runs_and_is_high(name: str, tmp_path: Path) ->
     ("selectattr-dunder", R.TEMPLATE_PRIVATE), ("map-attribute-computed", R.TEMPLATE_COMPUTED),
     ("attr-computed-from-data", R.TEMPLATE_COMPUTED), ("attr-splat-args", R.TEMPLATE_COMPUTED),
     ("chars-of-object-repr", R.TEMPLATE_COMPUTED), ("generator-frame", R.TEMPLATE_PRIVATE),
-    ("builtins-name", R.TEMPLATE_PRIVATE), ("include", R.TEMPLATE_LOAD),
+    ("builtins-name", R.TEMPLATE_PRIVATE), ("helper-alias", R.TEMPLATE_GLOBAL), ("include", R.TEMPLATE_LOAD),
     ("import", R.TEMPLATE_LOAD), ("from-import", R.TEMPLATE_LOAD), ("extends", R.TEMPLATE_LOAD),
 ])
 def test_each_class_has_its_rule(name: str, expected: str) -> None:
@@ -304,3 +310,33 @@ def test_cli_fail_on_high_exits_one_on_a_template(tmp_path: Path) -> None:
     finding = json.loads(result.output)["files"][0]["findings"][0]
     assert finding["rule_id"] == R.TEMPLATE_COMPUTED
     assert finding["location"]["detail"] == "tokenizer_config.json chat_template"
+
+
+_UNDERSCORES = ["'_'", "'%c' % 95", "'%c'|format(95)", "(dict(_=1)|list|first)",
+                "'X'|replace('X', '_')", "['_']|join", "'{:c}'.format(95)", "'\\x5f'",
+                "('a_b'|list)[1]"]
+_JOINS = [" ~ ", " + "]
+
+
+@st.composite
+def built_dunder(draw: st.DrawFn) -> str:
+    """A Jinja expression that builds ``__globals__`` without writing it out."""
+    under = [draw(st.sampled_from(_UNDERSCORES)) for _ in range(4)]
+    cut = draw(st.integers(1, 6))
+    middle = [f"'{'globals'[:cut]}'", f"'{'globals'[cut:]}'"]
+    parts = [f"({p})" for p in [*under[:2], *middle, *under[2:]]]
+    if draw(st.booleans()):
+        return "[" + ", ".join(parts) + "]|join"
+    return "(" + draw(st.sampled_from(_JOINS)).join(parts) + ")"
+
+
+@settings(max_examples=80, deadline=None)
+@given(built_dunder(), st.booleans(), st.booleans())
+def test_any_built_name_is_flagged(expr: str, via_set: bool, via_attr: bool) -> None:
+    # Differential: Jinja really builds the dunder, and the lookup by it is HIGH.
+    assert jinja2.Environment().from_string("{{ " + expr + " }}").render() == "__globals__"
+    name = "g" if via_set else expr
+    lookup = f"(lipsum|attr({name}))" if via_attr else f"lipsum[{name}]"
+    template = ("{% set g = " + expr + " %}" if via_set else "") + "{{ " + lookup + " }}"
+    assert "__builtins__" in jinja2.Environment().from_string(template).render()
+    assert R.TEMPLATE_COMPUTED in template_rules(template)

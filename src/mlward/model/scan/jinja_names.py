@@ -51,6 +51,8 @@ class NameTaint:
         """Variables bound in the template, True when some binding is computed."""
         self.namespaces: dict[tuple[str, str], bool] = {}
         """``namespace`` attributes (``*`` for any) bound in the template."""
+        self.literals: set[str] = set()
+        """Variables bound to a string constant (or iterating over a list of them)."""
         self._bind_to_fixed_point()
 
     def is_bound(self, name: str) -> bool:
@@ -75,6 +77,10 @@ class NameTaint:
                             or self.namespaces.get((ns, _WILDCARD), False))
             return self.computed(expr.node)
         if isinstance(expr, nodes.Getitem):
+            # 'a_b_cgdlleofb...'[1::2]: a slice with a step picks a name out of a constant.
+            if isinstance(expr.arg, nodes.Slice) and (_is_string_const(expr.node) or (
+                    isinstance(expr.node, nodes.Name) and expr.node.name in self.literals)):
+                return True
             return self.computed(expr.node) or self.computed(expr.arg)
         if isinstance(expr, nodes.Concat):
             return True
@@ -136,6 +142,9 @@ class NameTaint:
             self._mark(node.target, True)  # the rendered block is a string the template wrote
         elif isinstance(node, nodes.For):
             self._mark(node.target, self.computed(node.iter))
+            if isinstance(node.target, nodes.Name) and isinstance(node.iter, (
+                    nodes.List, nodes.Tuple)) and any(map(_is_string_const, node.iter.items)):
+                self.literals.add(node.target.name)
             self._mark_name("loop", False)
         elif isinstance(node, nodes.With):
             for target, value in zip(node.targets, node.values, strict=False):
@@ -159,6 +168,8 @@ class NameTaint:
             if value.args or value.dyn_args is not None or value.dyn_kwargs is not None:
                 self._mark_ns(target.name, _WILDCARD, True)  # a mapping handed in whole
         self._mark(target, self.computed(value))
+        if isinstance(target, nodes.Name) and _is_string_const(value):
+            self.literals.add(target.name)
 
     def _mark(self, target: nodes.Node, tainted: bool) -> None:
         if isinstance(target, nodes.Name):

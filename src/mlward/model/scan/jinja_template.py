@@ -41,9 +41,8 @@ _ESCAPE_NAMES = frozenset({
 _INTERNAL_NAMES = frozenset({
     "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame",
     "ag_code", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame",
-    "tb_next", "func_globals", "func_code", "im_func", "im_self", "mro", "os", "sys",
-    "popen", "system", "subprocess", "builtins", "eval", "exec", "compile",
-    "import_module", "check_output", "getoutput",
+    "tb_next", "func_globals", "func_code", "im_func", "im_self", "mro", "popen",
+    "subprocess", "import_module", "check_output", "getoutput",
 })
 # Helper globals of Jinja2, transformers and Flask: function objects and framework state
 # whose attributes are a way into module globals, never chat data.
@@ -124,6 +123,12 @@ class _Checker:
         self.taint = NameTaint(tree)
         self.issues: dict[tuple[str, str], TemplateIssue] = {}
         self.checked_consts: set[int] = set()
+        # {% set r = request %}: the alias is the helper global under another name.
+        self.helper_aliases = {
+            target.name for assign in tree.find_all(nodes.Assign)
+            for target in [assign.target]
+            if isinstance(target, nodes.Name) and isinstance(assign.node, nodes.Name)
+            and assign.node.name in _HELPER_GLOBALS}
 
     def run(self) -> list[TemplateIssue]:
         for node in self.tree.find_all(nodes.Node):
@@ -219,8 +224,8 @@ class _Checker:
                       f"{what} {name!r} reaches Python internals")
 
     def _helper(self, base: nodes.Node | None, node: nodes.Node, access: str) -> None:
-        if isinstance(base, nodes.Name) and base.name in _HELPER_GLOBALS \
-                and not self.taint.is_bound(base.name):
+        if isinstance(base, nodes.Name) and (base.name in self.helper_aliases or (
+                base.name in _HELPER_GLOBALS and not self.taint.is_bound(base.name))):
             self._add(rules.TEMPLATE_GLOBAL, Severity.HIGH, node,
                       f"{base.name}{access}: looks inside the helper global {base.name!r}")
 
