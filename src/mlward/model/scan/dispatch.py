@@ -13,13 +13,14 @@ HEAD_SIZE = 512
 
 # Names that are plain data in model repositories: not scanned, not worth a finding.
 _DATA_SUFFIXES = (".txt", ".md", ".json", ".yaml", ".yml", ".csv", ".model", ".vocab",
-                  ".tiktoken", ".jinja", ".cfg", ".ini", ".gitattributes", ".png", ".jpg")
+                  ".tiktoken", ".cfg", ".ini", ".gitattributes", ".png", ".jpg")
 
 
 @lru_cache(maxsize=1)
 def scanners() -> tuple[Scanner, ...]:
     """Format scanners in detection order (most specific magic first)."""
     from mlward.model.scan.archive import SevenZipScanner, TarScanner, ZipScanner
+    from mlward.model.scan.chat_templates import JinjaTemplateScanner
     from mlward.model.scan.compressed import CompressedScanner
     from mlward.model.scan.gguf_fmt import GgufScanner
     from mlward.model.scan.hdf5_fmt import Hdf5Scanner
@@ -30,8 +31,10 @@ def scanners() -> tuple[Scanner, ...]:
     from mlward.model.scan.safetensors_fmt import SafetensorsScanner
     from mlward.model.scan.tf_savedmodel import SavedModelScanner
 
+    # Templates are named, not sniffed: Jinja reads a .jinja file as text whatever its
+    # bytes, and the pickle and zip readings below still apply to it.
     return (
-        ZipScanner(), SevenZipScanner(), TarScanner(), NpyScanner(), Hdf5Scanner(),
+        JinjaTemplateScanner(), ZipScanner(), SevenZipScanner(), TarScanner(), NpyScanner(), Hdf5Scanner(),
         GgufScanner(), SafetensorsScanner(), PickleScanner(), CompressedScanner(),
         SavedModelScanner(), OnnxScanner(), JsonConfigScanner(), ProbablePickleScanner(),
     )

@@ -1,57 +1,23 @@
 """GGUF (llama.cpp) files: header bounds, key/value section, and chat templates.
 
-The chat template is a Jinja2 program rendered by the serving stack; template-injection
-payloads reach Python objects through dunder attributes (``__class__``, ``__globals__``),
-the ``attr`` filter or helpers such as ``cycler``/``joiner``/``lipsum``.
+The chat template is a Jinja2 program rendered by the serving stack; it is parsed and
+checked by ``jinja_template`` like every other chat template.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
+from mlward.model.scan.chat_templates import check_template_bytes
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 
 _FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _STRING, _ARRAY = 8, 9
 _MAX_KV = 1_000_000
 _MAX_STR = 64 << 20
-
-_CRITICAL_PATTERNS = [
-    (re.compile(p), why) for p, why in [
-        (r"__(class|globals|subclasses|builtins|import|mro|base|bases|init|getattribute|"
-         r"dict|code|func|self|reduce_ex|loader|spec)__", "dunder attribute access"),
-        (r"\bpopen\b|\bsubprocess\b|\bos\s*\.\s*(system|popen|exec)", "process execution"),
-        (r"\b(eval|exec|compile)\s*\(", "code evaluation"),
-        (r"\bimport\s+\w|\bimportlib\b", "module import"),
-    ]
-]
-_HIGH_PATTERNS = [
-    (re.compile(p), why) for p, why in [
-        (r"\|\s*attr\s*\(", "attr filter (dynamic attribute access)"),
-        (r"\\x5f|\\u005f|\\137", "escaped underscores (obfuscated attribute names)"),
-        (r"\b(cycler|joiner|lipsum|namespace)\s*\.\s*\w", "attribute of a Jinja global helper"),
-        (r"\bself\s*\.\s*_", "private TemplateReference access"),
-        (r"\brequest\s*\.\s*application|\bconfig\s*\.\s*(items|__)", "framework object access"),
-        (r"\.\s*_\w+", "private attribute access"),
-    ]
-]
-
-
-def template_findings(template: str) -> list[tuple[Severity, str]]:
-    """SSTI constructs found in a Jinja template."""
-    found: list[tuple[Severity, str]] = []
-    for pattern, why in _CRITICAL_PATTERNS:
-        if pattern.search(template):
-            found.append((Severity.CRITICAL, why))
-    for pattern, why in _HIGH_PATTERNS:
-        if pattern.search(template):
-            found.append((Severity.HIGH, why))
-    return found
-
 
 class _Bad(Exception):
     pass
@@ -100,13 +66,16 @@ class GgufScanner(Scanner):
         if n_kv > _MAX_KV or n_tensors > 10_000_000:
             raise _Limit(f"more than the scanner follows ({n_tensors} tensors, {n_kv} keys)")
 
-        def string() -> str:
+        def raw_string() -> bytes:
             n = u(width)
             if n > bs.size - bs.tell():
                 raise _Bad("string length exceeds the file")
             if n > _MAX_STR:
                 raise _Limit(f"string of {n} bytes, more than the scanner reads")
-            return take(n).decode("utf-8")
+            return take(n)
+
+        def string() -> str:
+            return raw_string().decode("utf-8")
 
         def skip_value(vtype: int) -> None:
             if vtype in _FIXED:
@@ -132,7 +101,9 @@ class GgufScanner(Scanner):
             key = string()
             vtype = u(4)
             if key.startswith("tokenizer.chat_template") and vtype == _STRING:
-                self._template(key, string(), artifact, ctx, bs.tell())
+                offset = bs.tell()
+                check_template_bytes(raw_string(), ctx, where=f"GGUF {key}",
+                                     member=artifact.member, offset=offset)
             else:
                 skip_value(vtype)
         for _ in range(n_tensors):
@@ -141,11 +112,3 @@ class GgufScanner(Scanner):
             if n_dims > 8:
                 raise _Bad(f"tensor with {n_dims} dimensions")
             take(width * n_dims + 4 + 8)
-
-    @staticmethod
-    def _template(key: str, template: str, artifact: Artifact, ctx: ScanContext,
-                  offset: int) -> None:
-        for severity, why in template_findings(template):
-            ctx.add(rules.GGUF_TEMPLATE, severity,
-                    f"GGUF {key} uses {why}, a Jinja template-injection construct",
-                    member=artifact.member, offset=offset, detail=key)

@@ -1,4 +1,4 @@
-"""Standalone JSON documents: Keras configs are checked, other JSON is plain data."""
+"""Standalone JSON documents: Keras configs and chat templates are checked, the rest is data."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
+from mlward.model.scan.chat_templates import check_config_templates
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 from mlward.model.scan.keras_config import check_keras_config, looks_like_keras
 
@@ -46,6 +47,8 @@ class JsonConfigScanner(Scanner):
                         f"config.json is not valid JSON ({type(exc).__name__}); its layers "
                         "are unchecked", member=artifact.member)
             return
+        check_config_templates(doc, ctx, name=artifact.name.rsplit("/", 1)[-1],
+                               member=artifact.member)
         if looks_like_keras(doc):
             ctx.formats.append("keras-config")
             check_keras_config(doc, ctx, artifact.member, "keras config")

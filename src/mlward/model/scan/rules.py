@@ -29,7 +29,11 @@ ONNX_EXTERNAL_DATA = "MW-ONNX-001"
 ONNX_CUSTOM_DOMAIN = "MW-ONNX-002"
 SAFETENSORS_INVALID = "MW-SAFETENSORS-001"
 GGUF_INVALID = "MW-GGUF-001"
-GGUF_TEMPLATE = "MW-GGUF-002"
+TEMPLATE_PRIVATE = "MW-TEMPLATE-001"
+TEMPLATE_COMPUTED = "MW-TEMPLATE-002"
+TEMPLATE_GLOBAL = "MW-TEMPLATE-003"
+TEMPLATE_LOAD = "MW-TEMPLATE-004"
+TEMPLATE_UNPARSED = "MW-TEMPLATE-005"
 SCAN_ERROR = "MW-SCAN-001"
 
 RULES: dict[str, str] = {
@@ -68,6 +72,14 @@ RULES: dict[str, str] = {
     ONNX_CUSTOM_DOMAIN: "ONNX model uses a custom operator domain (native code must be loaded).",
     SAFETENSORS_INVALID: "safetensors header is inconsistent (bounds, offsets, dtype, metadata).",
     GGUF_INVALID: "GGUF header or key/value section is malformed.",
-    GGUF_TEMPLATE: "GGUF chat template uses constructs seen in Jinja template-injection payloads.",
+    TEMPLATE_PRIVATE: "Jinja template reaches a dunder, underscored or interpreter-internal "
+    "attribute (template injection: __class__, __globals__, format-string fields ...).",
+    TEMPLATE_COMPUTED: "Jinja template looks an attribute or item up by a name it builds at "
+    "render time (~, %, format, join, attr filter), hiding the name from static reading.",
+    TEMPLATE_GLOBAL: "Jinja template looks inside a helper global (cycler, joiner, lipsum, "
+    "namespace, range, self, request, config ...), a way into module globals.",
+    TEMPLATE_LOAD: "Jinja template imports, includes or extends another template.",
+    TEMPLATE_UNPARSED: "Jinja template does not parse, or exceeds a scanner bound, so what a "
+    "renderer would run is unchecked (fail closed).",
     SCAN_ERROR: "The scanner could not complete on this file (treated as unsafe).",
 }
