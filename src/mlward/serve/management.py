@@ -18,6 +18,7 @@ from mlward.model.registry import get_model, list_models, promote_model
 from mlward.serve.access import GrantedWorkspace
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway
+from mlward.serve.params import Count, IsoTime, VersionNumber
 from mlward.serve.prediction import valid_name
 from mlward.serve.problems import Problem
 from mlward.serve.tokens import create_token, list_tokens, parse_duration, revoke_token
@@ -121,7 +122,7 @@ async def model(name: str, request: Request, principal: Caller) -> dict[str, Any
     "/models/{name}/versions/{version}/promote", tags=["management"], summary="Move a version to a stage"
 )
 async def promote(
-    name: str, version: int, body: PromoteBody, request: Request, principal: Caller
+    name: str, version: VersionNumber, body: PromoteBody, request: Request, principal: Caller
 ) -> dict[str, Any]:
     """Promote (needs ``model:promote``); the gateway serves a new production version at once."""
     valid_name(name)
@@ -140,7 +141,7 @@ async def promote(
 
 @router.get("/models/{name}/lineage", tags=["management"], summary="Datasets and runs upstream of a model")
 async def lineage(
-    name: str, request: Request, principal: Caller, version: Annotated[int | None, Query(ge=1)] = None
+    name: str, request: Request, principal: Caller, version: VersionNumber | None = None
 ) -> dict[str, Any]:
     """What trained the model (needs ``model:read``); default: the production version."""
     valid_name(name)
@@ -208,8 +209,8 @@ async def audit(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     target: Annotated[str | None, Query(max_length=500)] = None,
     outcome: Annotated[str | None, Query(max_length=40)] = None,
-    since: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    since: IsoTime | None = None,
+    limit: Annotated[Count, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Newest matching events, oldest first (needs ``audit:read``)."""
     gateway = _require(request, principal, "audit:read", "audit")
