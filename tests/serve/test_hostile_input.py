@@ -270,11 +270,13 @@ def test_a_correctly_signed_request_still_passes(make_client, template):
     assert client.post(PREDICT, content=body, headers=headers).status_code == 200
 
 
+# Versions live in an Integer column: 32 bits on PostgreSQL, so 2^31 is already out of range.
+BEYOND_VERSIONS = [2**31, 2**63, 2**64, 10**30, 10**400, 0, -1, -(2**63) - 1]
 BEYOND_INT64 = [2**63, 2**64, 10**30, 10**400, -(2**63) - 1]
 
 
-@pytest.mark.parametrize("number", BEYOND_INT64)
-def test_version_path_integers_past_int64_are_422(client, template, number):
+@pytest.mark.parametrize("number", BEYOND_VERSIONS)
+def test_version_path_integers_out_of_range_are_422(client, template, number):
     auth = bearer(template.tokens["admin"])
     response = client.post(
         f"/v1/models/credit-risk/versions/{number}/promote", json={"stage": "staging"}, headers=auth
@@ -282,18 +284,24 @@ def test_version_path_integers_past_int64_are_422(client, template, number):
     assert _problem(response, 422)["type"].endswith("/invalid-input")
 
 
-@pytest.mark.parametrize("number", BEYOND_INT64)
-def test_version_query_integers_past_int64_are_422(client, template, number):
+@pytest.mark.parametrize("number", BEYOND_VERSIONS)
+def test_version_query_integers_out_of_range_are_422(client, template, number):
     auth = bearer(template.tokens["admin"])
     response = client.get("/v1/models/credit-risk/lineage", params={"version": str(number)}, headers=auth)
     assert _problem(response, 422)["type"].endswith("/invalid-input")
-    response = client.get("/v1/audit", params={"limit": str(number)}, headers=auth)
+
+
+@pytest.mark.parametrize("number", BEYOND_INT64)
+def test_count_query_integers_past_int64_are_422(client, template, number):
+    response = client.get(
+        "/v1/audit", params={"limit": str(number)}, headers=bearer(template.tokens["admin"])
+    )
     assert _problem(response, 422)["type"].endswith("/invalid-input")
 
 
-def test_the_largest_int64_version_reaches_the_registry_and_is_not_found(client, template):
+def test_the_largest_version_reaches_the_registry_and_is_not_found(client, template):
     auth = bearer(template.tokens["admin"])
-    largest = 2**63 - 1
+    largest = 2**31 - 1
     promote = client.post(
         f"/v1/models/credit-risk/versions/{largest}/promote", json={"stage": "staging"}, headers=auth
     )
@@ -322,3 +330,49 @@ def test_audit_since_must_be_an_iso_time(client, template, since):
     response = client.get("/v1/audit", params={"since": since}, headers=auth)
     assert _problem(response, 422)["type"].endswith("/invalid-input")
     assert client.get("/v1/audit", params={"since": "2026-01-31T12:00"}, headers=auth).status_code == 200
+
+
+@pytest.fixture
+def pg_client(pg_url, template, tmp_path, monkeypatch):
+    """A gateway whose workspace metadata is on the real PostgreSQL, with ``plain`` registered."""
+    import joblib
+    from fastapi.testclient import TestClient
+    from serve_testlib import base_overrides, training_data
+    from sklearn.linear_model import LogisticRegression
+
+    from mlward.core.workspace import Workspace
+    from mlward.model.registry import register_model
+    from mlward.serve.app import create_app
+    from mlward.serve.tokens import create_token
+
+    monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
+    monkeypatch.setenv("MLWARD_METADATA_URL", pg_url)
+    ws = Workspace.init(tmp_path / "pg-ws", project="serve-pg")
+    X, y = training_data(100)
+    joblib.dump(LogisticRegression().fit(X[:, :3], y), tmp_path / "plain.joblib")
+    register_model(ws, tmp_path / "plain.joblib", "plain")
+    admin = create_token(ws, ["admin"], name="admin").token
+    with TestClient(create_app(workspace=ws, overrides=base_overrides(template, jwt={}))) as client:
+        yield client, bearer(admin)
+    ws.close()
+
+
+def test_on_postgresql_out_of_range_versions_and_nul_strings_are_4xx(pg_client):
+    client, auth = pg_client
+    for number in (2**31, 2**63):
+        response = client.post(
+            f"/v1/models/plain/versions/{number}/promote", json={"stage": "staging"}, headers=auth
+        )
+        assert _problem(response, 422)
+        response = client.get("/v1/models/plain/lineage", params={"version": number}, headers=auth)
+        assert _problem(response, 422)
+    largest = client.post(
+        f"/v1/models/plain/versions/{2**31 - 1}/promote", json={"stage": "staging"}, headers=auth
+    )
+    assert _problem(largest, 404)
+    for field in ("action", "actor", "target", "outcome"):
+        assert _problem(client.get("/v1/audit", params={field: "a\x00b"}, headers=auth), 422)
+    assert _problem(client.get("/v1/audit", params={"since": "2026-01-01\x00"}, headers=auth), 422)
+    for body in ({"roles": ["predictor"], "name": "a\x00b"}, {"roles": ["pre\x00dictor"]}):
+        assert _problem(client.post("/v1/tokens", json=body, headers=auth), 422)
+    assert client.get("/v1/audit", params={"action": "model.register"}, headers=auth).json()["events"]

@@ -18,7 +18,7 @@ from mlward.model.registry import get_model, list_models, promote_model
 from mlward.serve.access import GrantedWorkspace
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway
-from mlward.serve.params import Count, IsoTime, VersionNumber
+from mlward.serve.params import Count, IsoTime, Text, VersionNumber
 from mlward.serve.prediction import valid_name
 from mlward.serve.problems import Problem
 from mlward.serve.tokens import create_token, list_tokens, parse_duration, revoke_token
@@ -55,9 +55,9 @@ class TokenBody(BaseModel):
     """Token creation request."""
 
     model_config = ConfigDict(extra="forbid")
-    roles: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
-    name: str = Field(default="", max_length=200)
-    expires: str | None = Field(default=None, max_length=20, description="Lifetime such as 30d, 12h or 90m")
+    roles: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
+    name: Text = Field(default="", max_length=200)
+    expires: Text | None = Field(default=None, max_length=20, description="Lifetime such as 30d, 12h or 90m")
 
 
 def _served_state(gateway: Gateway, name: str) -> dict[str, Any]:
@@ -205,10 +205,10 @@ async def delete_token(token_id: str, request: Request, principal: Caller) -> di
 async def audit(
     request: Request,
     principal: Caller,
-    action: Annotated[str | None, Query(max_length=200)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    target: Annotated[str | None, Query(max_length=500)] = None,
-    outcome: Annotated[str | None, Query(max_length=40)] = None,
+    action: Annotated[Text | None, Query(max_length=200)] = None,
+    actor: Annotated[Text | None, Query(max_length=200)] = None,
+    target: Annotated[Text | None, Query(max_length=500)] = None,
+    outcome: Annotated[Text | None, Query(max_length=40)] = None,
     since: IsoTime | None = None,
     limit: Annotated[Count, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:

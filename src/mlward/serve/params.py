@@ -1,6 +1,8 @@
 """Bounded types for path and query parameters: what the edge accepts is what the database can hold.
 
-An integer past the range of a 64-bit column, or a time that is not a time, is refused here
+An integer past the range of its column (32 bits for versions on PostgreSQL, 64 for
+counts), a string with a NUL character, or a time that
+is not a time, is refused here
 as a 422 problem instead of reaching the database driver (where it was a 500). Every
 integer the gateway takes from a client is one of these types.
 """
@@ -14,12 +16,17 @@ from pydantic import AfterValidator, Field
 
 INT64_MAX = 2**63 - 1
 """The largest value of a signed 64-bit database integer."""
+INT32_MAX = 2**31 - 1
+"""The largest value of a SQLAlchemy ``Integer`` column on PostgreSQL (``integer``, 32 bits)."""
 
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 """A non-negative integer that fits a 64-bit column."""
 
-VersionNumber = Annotated[int, Field(ge=1, le=INT64_MAX)]
-"""A model or lineage version: versions start at 1."""
+VersionNumber = Annotated[int, Field(ge=1, le=INT32_MAX)]
+"""A model or lineage version: versions start at 1 and are stored in an ``Integer`` column."""
+
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+"""A string without NUL characters (PostgreSQL cannot store them: the driver raised)."""
 
 
 def _iso_time(text: str) -> str:
