@@ -43,14 +43,16 @@ class BodyLimitMiddleware:
             return
         for key, value in scope["headers"]:
             if key == b"content-length":
-                if not value.isdigit() or int(value) > self.limit:
-                    detail = (
-                        f"request body exceeds {self.limit} bytes"
-                        if value.isdigit()
-                        else "bad Content-Length"
+                if not value.isdigit():  # bytes.isdigit: ASCII digits only
+                    await problem_response(400, "bad Content-Length", kind="body-too-large")(
+                        scope, receive, send
                     )
-                    status = 413 if value.isdigit() else 400
-                    await problem_response(status, detail, kind="body-too-large")(scope, receive, send)
+                    return
+                # Compare digit counts first: int() of thousands of digits raises.
+                digits = value.lstrip(b"0")
+                if len(digits) > len(str(self.limit)) or int(value) > self.limit:
+                    detail = f"request body exceeds {self.limit} bytes"
+                    await problem_response(413, detail, kind="body-too-large")(scope, receive, send)
                     return
                 break
         seen = 0

@@ -8,6 +8,7 @@ with ``rbac.permits``.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from mlward.serve.rbac import permits
 from mlward.serve.tokens import TOKEN_PREFIX, TokenInfo, TokenVerifier
 
 MAX_CACHED = 10_000
+MAX_CREDENTIAL = 8192
+"""The longest bearer credential accepted (a JWT with a few KiB of claims fits)."""
+# RFC 6750 ``Bearer`` and one space, then a b64token; ASCII only (re.ASCII keeps IGNORECASE
+# from matching non-ASCII look-alikes of the scheme's letters).
+_BEARER_RE = re.compile(r"bearer ([A-Za-z0-9._~+/-]+=*)", re.ASCII | re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,23 @@ class AuthFailure(Exception):
         self.subject = subject
 
 
+def parse_bearer(authorization: str | None) -> str:
+    """The credential of an ``Authorization: Bearer <token>`` header, or ``AuthFailure``.
+
+    Strict: exactly the scheme, one space and an ASCII token of at most ``MAX_CREDENTIAL``
+    characters. Anything else (another scheme, extra spaces, non-ASCII bytes) is refused
+    before any credential parser sees it.
+    """
+    if not authorization:
+        raise AuthFailure("missing bearer token")
+    if len(authorization) > MAX_CREDENTIAL + 7:
+        raise AuthFailure("bearer token too long")
+    match = _BEARER_RE.fullmatch(authorization)
+    if match is None:
+        raise AuthFailure("expected 'Authorization: Bearer <token>'")
+    return match.group(1)
+
+
 class Authenticator:
     """Turns an ``Authorization`` header into a ``Principal``."""
 
@@ -74,12 +97,7 @@ class Authenticator:
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The caller, or ``AuthFailure``."""
-        if not authorization:
-            raise AuthFailure("missing bearer token")
-        scheme, _, credential = authorization.partition(" ")
-        credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential:
-            raise AuthFailure("expected 'Authorization: Bearer <token>'")
+        credential = parse_bearer(authorization)
         if credential.startswith(TOKEN_PREFIX):
             return self._api_key(credential)
         if self.jwt is None:

@@ -5,13 +5,19 @@ and where the keys are (a shared-secret file for HS*, a PEM public key or a JWKS
 RS*/PS*/ES*/EdDSA). ``alg: none`` cannot be configured. Algorithm confusion (an RS256
 public key used as an HS256 secret) is impossible because the key is chosen by the
 algorithm's family: HMAC algorithms only ever get the shared secret, asymmetric ones only
-ever get public keys whose type matches. ``exp``, ``iss``, ``aud`` and ``sub`` are required.
+ever get public keys whose type matches. ``exp``, ``iss``, ``aud`` and ``sub`` are required
+and type-checked: dates are finite numbers in range (never strings or booleans), the
+subject a non-empty string; a header with a ``crit`` extension or a non-string ``kid`` is
+refused. Any malformed token is a reason for refusal, never an exception.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -130,12 +136,21 @@ class JwtVerifier:
         return None
 
     def verify(self, token: str) -> tuple[dict[str, Any] | None, str]:
-        """``(claims, "ok")`` for a valid token, else ``(None, reason)``."""
+        """``(claims, "ok")`` for a valid token, else ``(None, reason)``.
+
+        Never raises for any ``token``: every way a token can be malformed (structure,
+        encoding, JSON, types of header fields and claims) is a reason.
+        """
+        if not _COMPACT_JWS.fullmatch(token):
+            return None, "malformed JWT"
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except _PARSE_ERRORS:
             return None, "malformed JWT"
-        alg = header.get("alg")
+        reason = _header_problem(header)
+        if reason is not None:
+            return None, reason
+        alg = header["alg"]
         if alg not in self.settings.algorithms:
             return None, f"JWT algorithm {alg!r} is not allowed"
         key = self._key_for(alg, header.get("kid"))
@@ -159,13 +174,66 @@ class JwtVerifier:
             return None, "JWT issuer not accepted"
         except jwt.InvalidSignatureError:
             return None, "JWT signature does not verify"
-        except (jwt.InvalidTokenError, jwt.InvalidKeyError) as exc:
+        except jwt.PyJWTError as exc:
             return None, f"invalid JWT: {type(exc).__name__}"
+        except _PARSE_ERRORS:
+            return None, "malformed JWT"
+        reason = _claims_problem(claims)
+        if reason is not None:
+            return None, reason
         return claims, "ok"
 
     def roles(self, claims: Mapping[str, Any]) -> list[str]:
-        """Role names asserted by the token."""
+        """Role names asserted by the token (entries that are not strings name no role)."""
         value = claims.get(self.settings.roles_claim, [])
         if isinstance(value, str):
             value = value.split()
-        return [str(r) for r in value] if isinstance(value, list) else []
+        return [r for r in value if isinstance(r, str)] if isinstance(value, list) else []
+
+
+# Compact JWS: three base64url segments, no padding (RFC 7515 §7.1); the signature is never
+# empty because ``none`` is never allowed.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
+# What PyJWT and the JSON decoder raise on garbage besides their own error classes.
+_PARSE_ERRORS = (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError)
+_HEADER_STRINGS = ("alg", "kid", "typ", "cty")
+NUMERIC_DATE_MAX = 253_402_300_799
+"""9999-12-31T23:59:59Z: the latest ``exp``/``nbf``/``iat`` accepted."""
+MAX_SUBJECT = 255
+"""The longest ``sub`` accepted (it becomes the audit actor ``jwt:<sub>``)."""
+
+
+def _header_problem(header: Mapping[str, Any]) -> str | None:
+    """Why a JOSE header is unacceptable, or None."""
+    for name in _HEADER_STRINGS:
+        if name in header and not isinstance(header[name], str):
+            return f"JWT header {name!r} must be a string"
+    if "alg" not in header:
+        return "JWT header has no 'alg'"
+    if "crit" in header:
+        # RFC 7515 §4.1.11: a critical extension the recipient does not understand makes the
+        # token invalid; this gateway understands none.
+        return "JWT header lists critical extensions this gateway does not support"
+    return None
+
+
+def _is_numeric_date(value: Any) -> bool:
+    # bool is an int subclass, and PyJWT's int() check takes "123" and True: be strict here.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 <= value <= NUMERIC_DATE_MAX
+
+
+def _claims_problem(claims: Mapping[str, Any]) -> str | None:
+    """Why verified claims are unacceptable (types, ranges), or None."""
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and not _is_numeric_date(claims[name]):
+            return f"JWT claim {name!r} must be a NumericDate (seconds since 1970)"
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or subject != subject.strip():
+        return "JWT claim 'sub' must be a non-empty string without surrounding spaces"
+    if len(subject) > MAX_SUBJECT:
+        return f"JWT claim 'sub' is longer than {MAX_SUBJECT} characters"
+    if any(unicodedata.category(c).startswith("C") for c in subject):
+        return "JWT claim 'sub' contains control or format characters"
+    return None

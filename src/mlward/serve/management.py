@@ -18,6 +18,7 @@ from mlward.model.registry import get_model, list_models, promote_model
 from mlward.serve.access import GrantedWorkspace
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway
+from mlward.serve.params import Count, IsoTime, Text, VersionNumber
 from mlward.serve.prediction import valid_name
 from mlward.serve.problems import Problem
 from mlward.serve.tokens import create_token, list_tokens, parse_duration, revoke_token
@@ -54,9 +55,9 @@ class TokenBody(BaseModel):
     """Token creation request."""
 
     model_config = ConfigDict(extra="forbid")
-    roles: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
-    name: str = Field(default="", max_length=200)
-    expires: str | None = Field(default=None, max_length=20, description="Lifetime such as 30d, 12h or 90m")
+    roles: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
+    name: Text = Field(default="", max_length=200)
+    expires: Text | None = Field(default=None, max_length=20, description="Lifetime such as 30d, 12h or 90m")
 
 
 def _served_state(gateway: Gateway, name: str) -> dict[str, Any]:
@@ -121,7 +122,7 @@ async def model(name: str, request: Request, principal: Caller) -> dict[str, Any
     "/models/{name}/versions/{version}/promote", tags=["management"], summary="Move a version to a stage"
 )
 async def promote(
-    name: str, version: int, body: PromoteBody, request: Request, principal: Caller
+    name: str, version: VersionNumber, body: PromoteBody, request: Request, principal: Caller
 ) -> dict[str, Any]:
     """Promote (needs ``model:promote``); the gateway serves a new production version at once."""
     valid_name(name)
@@ -140,7 +141,7 @@ async def promote(
 
 @router.get("/models/{name}/lineage", tags=["management"], summary="Datasets and runs upstream of a model")
 async def lineage(
-    name: str, request: Request, principal: Caller, version: Annotated[int | None, Query(ge=1)] = None
+    name: str, request: Request, principal: Caller, version: VersionNumber | None = None
 ) -> dict[str, Any]:
     """What trained the model (needs ``model:read``); default: the production version."""
     valid_name(name)
@@ -204,12 +205,12 @@ async def delete_token(token_id: str, request: Request, principal: Caller) -> di
 async def audit(
     request: Request,
     principal: Caller,
-    action: Annotated[str | None, Query(max_length=200)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    target: Annotated[str | None, Query(max_length=500)] = None,
-    outcome: Annotated[str | None, Query(max_length=40)] = None,
-    since: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    action: Annotated[Text | None, Query(max_length=200)] = None,
+    actor: Annotated[Text | None, Query(max_length=200)] = None,
+    target: Annotated[Text | None, Query(max_length=500)] = None,
+    outcome: Annotated[Text | None, Query(max_length=40)] = None,
+    since: IsoTime | None = None,
+    limit: Annotated[Count, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Newest matching events, oldest first (needs ``audit:read``)."""
     gateway = _require(request, principal, "audit:read", "audit")

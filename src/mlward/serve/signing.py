@@ -1,8 +1,9 @@
 """HMAC request signing: integrity of each request and protection against replay.
 
-The client sends ``X-Mlward-Timestamp`` (Unix seconds), ``X-Mlward-Nonce`` (random, used
-once) and ``X-Mlward-Signature`` = hex HMAC-SHA256, under the principal's signing secret,
-of the canonical request::
+The client sends ``X-Mlward-Timestamp`` (Unix seconds, 1-12 ASCII digits),
+``X-Mlward-Nonce`` (random, used once; 1-128 characters of ``A-Z a-z 0-9 . _ ~ + / = -``)
+and ``X-Mlward-Signature`` = 64 hex digits of HMAC-SHA256, under the principal's signing
+secret, of the canonical request::
 
     MLWARD-HMAC-SHA256\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<nonce>\\n<sha256(body) hex>
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -27,7 +29,11 @@ SCHEME = "MLWARD-HMAC-SHA256"
 SIGNATURE_HEADER = "x-mlward-signature"
 TIMESTAMP_HEADER = "x-mlward-timestamp"
 NONCE_HEADER = "x-mlward-nonce"
-_MAX_NONCE = 128
+# Parsed strictly, as ASCII: ``str.isdigit`` takes Unicode digits ('١٢٣', '²'), and an
+# unbounded timestamp or a non-ASCII signature made ``int`` and ``compare_digest`` raise.
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+_NONCE_RE = re.compile(r"[A-Za-z0-9._~+/=-]{1,128}")
+_SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def canonical_request(method: str, target: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -127,7 +133,9 @@ async def verify_signature(
     presented = headers.get(SIGNATURE_HEADER, "")
     if not (stamp and nonce and presented):
         return "request signature headers are missing"
-    if not stamp.isdigit() or len(nonce) > _MAX_NONCE:
+    if not (
+        _TIMESTAMP_RE.fullmatch(stamp) and _NONCE_RE.fullmatch(nonce) and _SIGNATURE_RE.fullmatch(presented)
+    ):
         return "malformed signature headers"
     moment = time.time() if now is None else now
     if abs(moment - int(stamp)) > skew:

@@ -33,7 +33,10 @@ from mlward.serve.tokens_models import ApiToken
 
 TOKEN_PREFIX = "mlw_"  # noqa: S105 - a public prefix, not a secret
 _TOKEN_RE = re.compile(r"^mlw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_DURATION_RE = re.compile(r"^(\d+)\s*([smhdw])$")
+# ASCII digits only (``\d`` would take Arabic-Indic or fullwidth digits), at most 9 of them.
+_DURATION_RE = re.compile(r"^([0-9]{1,9})\s*([smhdw])$", re.ASCII)
+MAX_LIFETIME = timedelta(days=3660)
+"""The longest token lifetime accepted (about ten years)."""
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 HASH_PURPOSE = "mlward api token hash v1"
 SIGNING_PURPOSE = "mlward request signing v1"
@@ -105,7 +108,10 @@ def parse_duration(text: str) -> timedelta:
         raise ConfigError(
             f"invalid duration {text!r}", hint="use a number and a unit: 90s, 15m, 12h, 30d, 2w"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    duration = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if duration > MAX_LIFETIME:
+        raise ConfigError(f"duration {text!r} is too long", hint=f"at most {MAX_LIFETIME.days}d")
+    return duration
 
 
 def parse_token(text: str) -> tuple[str, str] | None:
