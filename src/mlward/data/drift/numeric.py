@@ -21,6 +21,13 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from mlward.data.drift.calibration import (
+    Calibration,
+    binned_wasserstein,
+    calibrate_masses,
+    deflated_wasserstein,
+    numeric_bins,
+)
 from mlward.data.drift.interface import DriftTest, TestOutcome
 from mlward.data.profile import NUMERIC, ColumnProfile
 
@@ -89,6 +96,18 @@ class WassersteinTest(DriftTest):
     def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
         distance, approximate = wasserstein_distance(reference, current)
         return TestOutcome(distance / max(reference.std, _STD_FLOOR), None, approximate)
+
+    def calibrate(
+        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
+        outcome: TestOutcome, alpha: float,
+    ) -> Calibration:
+        edges, ref, cur = numeric_bins(reference, current)
+        scale = max(reference.std, _STD_FLOOR)
+        error = reference.rank_error() + current.rank_error()
+        tested = deflated_wasserstein(edges, scale, ref, cur, error) if error > 0 else None
+        return calibrate_masses(binned_wasserstein(edges, scale), ref, cur, reference.n,
+                                current.n, alpha=alpha, tested=tested,
+                                statistic=outcome.statistic)
 
 
 def _rebuilt_sample(column: ColumnProfile) -> tuple[np.ndarray, bool]:
