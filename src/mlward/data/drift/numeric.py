@@ -95,19 +95,31 @@ class WassersteinTest(DriftTest):
 
     def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
         distance, approximate = wasserstein_distance(reference, current)
-        return TestOutcome(distance / max(reference.std, _STD_FLOOR), None, approximate)
+        return TestOutcome(distance / _scale(reference), None, approximate)
 
     def calibrate(
         self, reference: ColumnProfile, current: ColumnProfile, kind: str,
         outcome: TestOutcome, alpha: float,
     ) -> Calibration:
         edges, ref, cur = numeric_bins(reference, current)
-        scale = max(reference.std, _STD_FLOOR)
+        scale = _scale(reference)
         error = reference.rank_error() + current.rank_error()
         tested = deflated_wasserstein(edges, scale, ref, cur, error) if error > 0 else None
         return calibrate_masses(binned_wasserstein(edges, scale), ref, cur, reference.n,
                                 current.n, alpha=alpha, tested=tested,
                                 statistic=outcome.statistic)
+
+
+def _scale(reference: ColumnProfile) -> float:
+    """The reference standard deviation, computed the same way on every engine."""
+    values = reference.exact_values()
+    if values is not None:
+        std = float(np.std(values))  # sorted, so the sum runs in one order
+    elif reference.quantile_histogram is not None:
+        std = reference.quantile_histogram.std()
+    else:
+        std = reference.std
+    return max(std, _STD_FLOOR)
 
 
 def _rebuilt_sample(column: ColumnProfile) -> tuple[np.ndarray, bool]:

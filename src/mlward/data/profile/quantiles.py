@@ -111,6 +111,20 @@ class QuantileHistogram:
             return 0.0
         return float(self.counts[spread].max() / self.counts.sum())
 
+    def std(self) -> float:
+        """Population standard deviation, each bucket taken as uniform over its range.
+
+        Unlike streaming moments, whose last digits depend on the merge order, this is a
+        pure function of the summary, so scales derived from it agree across engines.
+        """
+        total = self.counts.sum()
+        if total == 0:
+            return 0.0
+        middle = (self.low + self.high) / 2
+        mean = float(self.counts @ middle) / total
+        spread = (self.high - self.low) ** 2 / 12 + (middle - mean) ** 2
+        return float(np.sqrt(float(self.counts @ spread) / total))
+
     def cdf(self, points: ArrayLike) -> np.ndarray:
         """Return P(X <= p), spreading each bucket's count evenly over its value range."""
         points = np.asarray(points, dtype=np.float64)
