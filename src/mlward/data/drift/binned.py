@@ -2,7 +2,7 @@
 
 Numeric columns are binned on the reference's deciles (open-ended end bins, so current
 values outside the reference range still count); categorical columns use one bin per
-category. From sketches, bin masses come from KLL CDFs (error at most 2ε per bin) and
+category. From sketches, bin masses come from quantile-summary CDFs (error at most 2ε per bin) and
 categories from the frequent-items sketch (rare categories lumped into one ``other`` bin).
 """
 

@@ -1,10 +1,10 @@
 """Tests on numeric distributions: Kolmogorov-Smirnov, Wasserstein, Anderson-Darling.
 
-Each runs exactly (scipy) when both profiles still hold every value, and from KLL sketches
+Each runs exactly (scipy) when both profiles still hold every value, and from quantile summaries
 otherwise:
 
 * KS: the largest CDF gap over a grid made of both sketches' quantiles (``GRID`` points
-  each). With KLL rank error ε (99 % confidence) per sketch, the sketch statistic is within
+  each). With rank error ε per summary (``rank_error``), the sketch statistic is within
   ``3 (ε_ref + ε_cur) + 1 / (GRID - 1)`` of the exact one; the p-value uses the asymptotic
   Kolmogorov distribution for the two sample sizes (scipy's ``method="asymp"``) applied to
   the statistic less ``ε_ref + ε_cur``, so that sketch noise alone is never significant.
