@@ -45,7 +45,11 @@ def test_default_tests_follow_type_and_size(frames) -> None:
     # integers with at most five values are categorical, as in Evidently
     assert large.column("rating").kind == "categorical" and large.column("age").kind == "numeric"
     assert default_test("numeric", 1_000) == "ks" and default_test("numeric", 1_001) == "wasserstein"
-    assert small.column("income").p_value is not None and large.column("income").p_value is None
+    # hypothesis tests carry their own p-value; distances a calibrated one, with an interval
+    assert small.column("income").p_value is not None and small.column("income").interval is None
+    wasserstein = large.column("income")
+    assert wasserstein.p_value is not None and wasserstein.alpha == 0.01
+    assert wasserstein.interval is not None and wasserstein.interval[0] <= wasserstein.statistic
 
 
 NUMERIC_TESTS = ["ks", "wasserstein", "psi", "jensenshannon", "hellinger", "anderson", "tvd"]
@@ -119,7 +123,9 @@ def test_json_document_is_schema_v1(frames) -> None:
     assert doc["schema_version"] == 1 and doc["kind"] == "mlward.drift"
     entry = doc["columns"][0]
     assert set(entry) == {"column", "type", "test", "statistic", "p_value", "threshold", "drifted",
-                          "approximate", "error_bound", "reference_rows", "current_rows"}
+                          "approximate", "error_bound", "reference_rows", "current_rows",
+                          "distribution_drifted", "interval", "null_quantile", "alpha",
+                          "null_rate", "new_categories", "vanished_categories"}
     assert [c["column"] for c in doc["columns"]] == frames["small_ref"].column_names
     assert doc["dataset"] == {"columns": 8, "drifted_columns": 4, "drift_share": 0.5,
                               "share_threshold": 0.5, "drifted": True}

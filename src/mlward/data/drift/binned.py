@@ -2,7 +2,7 @@
 
 Numeric columns are binned on the reference's deciles (open-ended end bins, so current
 values outside the reference range still count); categorical columns use one bin per
-category. From sketches, bin masses come from KLL CDFs (error at most 2ε per bin) and
+category. From sketches, bin masses come from quantile-summary CDFs (error at most 2ε per bin) and
 categories from the frequent-items sketch (rare categories lumped into one ``other`` bin).
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
+from mlward.data.drift.calibration import Calibration, calibrate_masses, deflated_masses
 from mlward.data.drift.interface import DriftTest, TestOutcome
 from mlward.data.profile import CATEGORICAL, NUMERIC, ColumnProfile
 
@@ -48,11 +49,11 @@ def _frequent_error(column: ColumnProfile) -> float:
     return float(column.frequent.epsilon)  # per-category error, as a share of the total
 
 
-def psi(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Population stability index of two mass vectors."""
+def psi(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Population stability index of two mass vectors (vectorized over the last axis)."""
     r = np.maximum(ref, _PSI_FLOOR)
     c = np.maximum(cur, _PSI_FLOOR)
-    return float(np.sum((c - r) * np.log(c / r)))
+    return np.asarray(np.sum((c - r) * np.log(c / r), axis=-1))
 
 
 class _Binned(DriftTest):
@@ -63,9 +64,19 @@ class _Binned(DriftTest):
     def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
         ref, cur, error = binned_frequencies(reference, current, kind)
         approximate = error > 0
-        return TestOutcome(self.distance(ref, cur), None, approximate, None)
+        return TestOutcome(float(self.distance(ref, cur)), None, approximate, None)
 
-    def distance(self, ref: np.ndarray, cur: np.ndarray) -> float:
+    def calibrate(
+        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
+        outcome: TestOutcome, alpha: float,
+    ) -> Calibration:
+        ref, cur, error = binned_frequencies(reference, current, kind)
+        tested = float(self.distance(*deflated_masses(ref, cur, error))) if error > 0 else None
+        return calibrate_masses(self.distance, ref, cur, reference.n, current.n,
+                                alpha=alpha, tested=tested)
+
+    def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """The distance between mass vectors, vectorized over the last axis."""
         raise NotImplementedError
 
 
@@ -74,7 +85,7 @@ class PSITest(_Binned):
 
     name = "psi"
 
-    def distance(self, ref: np.ndarray, cur: np.ndarray) -> float:
+    def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
         return psi(ref, cur)
 
 
@@ -83,8 +94,8 @@ class JensenShannonTest(_Binned):
 
     name = "jensenshannon"
 
-    def distance(self, ref: np.ndarray, cur: np.ndarray) -> float:
-        return float(jensenshannon(ref, cur))
+    def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return np.asarray(jensenshannon(ref, cur, axis=-1))
 
 
 class HellingerTest(_Binned):
@@ -92,8 +103,8 @@ class HellingerTest(_Binned):
 
     name = "hellinger"
 
-    def distance(self, ref: np.ndarray, cur: np.ndarray) -> float:
-        return float(np.sqrt(max(0.0, 1.0 - float(np.sum(np.sqrt(ref * cur))))))
+    def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(0.0, 1.0 - np.sum(np.sqrt(ref * cur), axis=-1)))
 
 
 class TVDTest(_Binned):
@@ -101,8 +112,8 @@ class TVDTest(_Binned):
 
     name = "tvd"
 
-    def distance(self, ref: np.ndarray, cur: np.ndarray) -> float:
-        return float(0.5 * np.abs(ref - cur).sum())
+    def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return np.asarray(0.5 * np.abs(ref - cur).sum(axis=-1))
 
 
 class ChiSquareTest(DriftTest):

@@ -28,7 +28,13 @@ from mlward.data.drift.binned import (
     PSITest,
     TVDTest,
 )
-from mlward.data.drift.interface import ColumnDrift, DriftReport, DriftTest, MultivariateDrift
+from mlward.data.drift.interface import (
+    DEFAULT_ALPHA,
+    ColumnDrift,
+    DriftReport,
+    DriftTest,
+    MultivariateDrift,
+)
 from mlward.data.drift.multivariate import (
     DEFAULT_AUC_THRESHOLD,
     DEFAULT_SAMPLE_ROWS,
@@ -36,6 +42,11 @@ from mlward.data.drift.multivariate import (
     domain_classifier,
 )
 from mlward.data.drift.numeric import AndersonDarlingTest, KSTest, WassersteinTest
+from mlward.data.drift.quality import (
+    DEFAULT_NULL_RATE_THRESHOLD,
+    category_changes,
+    null_rate_drift,
+)
 from mlward.data.profile import (
     CATEGORICAL,
     DEFAULT_EXACT_LIMIT,
@@ -126,6 +137,10 @@ class DriftDetector:
     the threshold per test name (``{"psi": 0.2}``), and ``per_column`` both for single
     columns (a test name, a threshold, or a ``ColumnRule``). Reference and current may be
     paths, in-memory tables or ``DatasetProfile`` objects; paths run on ``engine``.
+
+    A distance (Wasserstein, PSI, JS, Hellinger, TVD) drifts when it reaches its threshold
+    and sampling noise at the two sample sizes would reach it less often than ``alpha``;
+    a column also drifts when its null share moves by ``null_rate_threshold`` or more.
     """
 
     def __init__(
@@ -141,6 +156,8 @@ class DriftDetector:
         sample_rows: int = DEFAULT_SAMPLE_ROWS,
         engine: Engine | None = None,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
+        alpha: float = DEFAULT_ALPHA,
+        null_rate_threshold: float = DEFAULT_NULL_RATE_THRESHOLD,
     ) -> None:
         self.tests = dict(tests or {})
         for kind, name in self.tests.items():
@@ -159,6 +176,8 @@ class DriftDetector:
         self.sample_rows = sample_rows
         self.engine = engine
         self.exact_limit = exact_limit
+        self.alpha = alpha
+        self.null_rate_threshold = null_rate_threshold
 
     def _summarize(
         self, data: Any, progress: ProgressCallback | None
@@ -191,7 +210,8 @@ class DriftDetector:
         for name, ref in reference.columns.items():
             if self.columns is not None and name not in self.columns:
                 continue
-            entry = self._column(name, ref, current_profile.columns.get(name), skipped)
+            entry = self._column(name, ref, current_profile.columns.get(name),
+                                 current_profile.rows, skipped)
             if entry is not None:
                 entries.append(entry)
         multi: MultivariateDrift | None = None
@@ -210,7 +230,7 @@ class DriftDetector:
         )
 
     def _column(
-        self, name: str, ref: ColumnProfile, cur: ColumnProfile | None,
+        self, name: str, ref: ColumnProfile, cur: ColumnProfile | None, current_rows: int,
         skipped: list[tuple[str, str]],
     ) -> ColumnDrift | None:
         rule = self.per_column.get(name, ColumnRule())
@@ -226,16 +246,27 @@ class DriftDetector:
             raise ConfigError(f"column {name!r} is {kind}; test {test_name!r} does not apply")
         threshold = rule.threshold if rule.threshold is not None else self.thresholds.get(
             test_name, test.default_threshold)
+        nulls = null_rate_drift(ref, cur, current_rows, threshold=self.null_rate_threshold,
+                                alpha=self.alpha)
         if cur is None or cur.n == 0 or cur.kind != ref.kind:
             # No values, or a changed type, is the strongest drift there is.
             reason = "missing" if cur is None or cur.n == 0 else "type_changed"
             return ColumnDrift(name, kind, reason, 1.0, None, threshold, True,
-                               reference_rows=ref.n, current_rows=cur.n if cur else 0)
+                               reference_rows=ref.n, current_rows=cur.n if cur else 0,
+                               null_rate=nulls)
         outcome = test.compute(ref, cur, kind)
+        calibration = test.calibrate(ref, cur, kind, outcome, self.alpha)
+        distribution = test.drifted(outcome, threshold, calibration, self.alpha)
+        new, vanished = category_changes(ref, cur) if kind == CATEGORICAL else ((), ())
+        p_value = outcome.p_value if calibration is None else calibration.p_value
         return ColumnDrift(
-            name, kind, test_name, outcome.statistic, outcome.p_value, threshold,
-            test.drifted(outcome, threshold), outcome.approximate, outcome.error_bound,
-            ref.n, cur.n,
+            name, kind, test_name, outcome.statistic, p_value, threshold,
+            distribution or nulls.drifted, outcome.approximate, outcome.error_bound,
+            ref.n, cur.n, distribution_drifted=distribution,
+            interval=None if calibration is None else calibration.interval,
+            null_quantile=None if calibration is None else calibration.null_quantile,
+            alpha=None if calibration is None else self.alpha,
+            null_rate=nulls, new_categories=new, vanished_categories=vanished,
         )
 
 

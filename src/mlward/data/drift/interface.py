@@ -12,9 +12,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mlward.data.drift.calibration import Calibration
 from mlward.data.profile import ColumnProfile, DatasetProfile
 
 DRIFT_SCHEMA_VERSION = 1
+DEFAULT_ALPHA = 0.01
+"""A distance drifts only when sampling noise alone would reach it less often than this."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,53 @@ class DriftTest(ABC):
     def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
         """Compare two profiles of the same column, treated as ``kind``."""
 
-    def drifted(self, outcome: TestOutcome, threshold: float) -> bool:
-        """Apply ``threshold`` to an outcome."""
+    def calibrate(
+        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
+        outcome: TestOutcome, alpha: float,
+    ) -> Calibration | None:
+        """Return the distance's null p-value and interval at these sizes (None: not needed)."""
+        return None
+
+    def drifted(
+        self, outcome: TestOutcome, threshold: float, calibration: Calibration | None = None,
+        alpha: float = DEFAULT_ALPHA,
+    ) -> bool:
+        """Apply ``threshold`` (and, for distances, the noise check) to an outcome.
+
+        A hypothesis test drifts when its p-value is below ``threshold``; a distance when it
+        is at least ``threshold`` *and* its calibrated p-value is below ``alpha``.
+        """
         if self.uses_p_value:
             return outcome.p_value is not None and outcome.p_value < threshold
-        return outcome.statistic >= threshold
+        noise_ok = calibration is None or calibration.p_value < alpha
+        return outcome.statistic >= threshold and noise_ok
+
+
+@dataclass(frozen=True)
+class NullRateDrift:
+    """Change in a column's share of null (missing or NaN) cells."""
+
+    reference: float
+    """Null share in the reference."""
+    current: float
+    """Null share in the current data."""
+    threshold: float
+    """Absolute change in the share at which the column drifts."""
+    p_value: float
+    """Two-proportion z-test of equal null shares."""
+    drifted: bool
+    """True when the change reaches ``threshold`` and p_value < alpha."""
+
+    @property
+    def summary(self) -> str:
+        """The change in words: ``null rate 0% → 30%``."""
+        return f"null rate {_percent(self.reference)} → {_percent(self.current)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON entry."""
+        return {"reference": self.reference, "current": self.current,
+                "threshold": self.threshold, "p_value": _finite(self.p_value),
+                "drifted": self.drifted, "summary": self.summary}
 
 
 @dataclass(frozen=True)
@@ -82,9 +127,24 @@ class ColumnDrift:
     """Non-null reference values."""
     current_rows: int = 0
     """Non-null current values."""
+    distribution_drifted: bool | None = None
+    """Verdict of the distribution test alone (None: same as ``drifted``)."""
+    interval: tuple[float, float] | None = None
+    """95 % bootstrap interval of a distance at these sample sizes."""
+    null_quantile: float | None = None
+    """The distance sampling noise alone reaches with probability ``alpha``."""
+    alpha: float | None = None
+    """Noise level a distance's p-value had to be below."""
+    null_rate: NullRateDrift | None = None
+    """Change in the share of null cells, with its own verdict."""
+    new_categories: tuple[tuple[str, float], ...] = ()
+    """Categories absent from the reference, with their current share (largest first)."""
+    vanished_categories: tuple[tuple[str, float], ...] = ()
+    """Reference categories (with their share) expected ≥ 5 times but absent now."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schema-v1 JSON entry for this column."""
+        interval = None if self.interval is None else [_finite(v) for v in self.interval]
         return {
             "column": self.column,
             "type": self.kind,
@@ -97,6 +157,16 @@ class ColumnDrift:
             "error_bound": _finite(self.error_bound),
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
+            "distribution_drifted": self.drifted if self.distribution_drifted is None
+            else self.distribution_drifted,
+            "interval": interval,
+            "null_quantile": _finite(self.null_quantile),
+            "alpha": self.alpha,
+            "null_rate": None if self.null_rate is None else self.null_rate.to_dict(),
+            "new_categories": [{"category": k, "share": v} for k, v in self.new_categories],
+            "vanished_categories": [
+                {"category": k, "reference_share": v} for k, v in self.vanished_categories
+            ],
         }
 
 
@@ -185,6 +255,11 @@ class DriftReport:
                 "drifted": self.drifted,
             },
         }
+
+
+def _percent(share: float) -> str:
+    text = f"{100 * share:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def _finite(value: float | None) -> float | None:

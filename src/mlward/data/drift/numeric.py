@@ -1,10 +1,10 @@
 """Tests on numeric distributions: Kolmogorov-Smirnov, Wasserstein, Anderson-Darling.
 
-Each runs exactly (scipy) when both profiles still hold every value, and from KLL sketches
+Each runs exactly (scipy) when both profiles still hold every value, and from quantile summaries
 otherwise:
 
 * KS: the largest CDF gap over a grid made of both sketches' quantiles (``GRID`` points
-  each). With KLL rank error ε (99 % confidence) per sketch, the sketch statistic is within
+  each). With rank error ε per summary (``rank_error``), the sketch statistic is within
   ``3 (ε_ref + ε_cur) + 1 / (GRID - 1)`` of the exact one; the p-value uses the asymptotic
   Kolmogorov distribution for the two sample sizes (scipy's ``method="asymp"``) applied to
   the statistic less ``ε_ref + ε_cur``, so that sketch noise alone is never significant.
@@ -21,6 +21,13 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from mlward.data.drift.calibration import (
+    Calibration,
+    binned_wasserstein,
+    calibrate_masses,
+    deflated_wasserstein,
+    numeric_bins,
+)
 from mlward.data.drift.interface import DriftTest, TestOutcome
 from mlward.data.profile import NUMERIC, ColumnProfile
 
@@ -88,7 +95,31 @@ class WassersteinTest(DriftTest):
 
     def compute(self, reference: ColumnProfile, current: ColumnProfile, kind: str) -> TestOutcome:
         distance, approximate = wasserstein_distance(reference, current)
-        return TestOutcome(distance / max(reference.std, _STD_FLOOR), None, approximate)
+        return TestOutcome(distance / _scale(reference), None, approximate)
+
+    def calibrate(
+        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
+        outcome: TestOutcome, alpha: float,
+    ) -> Calibration:
+        edges, ref, cur = numeric_bins(reference, current)
+        scale = _scale(reference)
+        error = reference.rank_error() + current.rank_error()
+        tested = deflated_wasserstein(edges, scale, ref, cur, error) if error > 0 else None
+        return calibrate_masses(binned_wasserstein(edges, scale), ref, cur, reference.n,
+                                current.n, alpha=alpha, tested=tested,
+                                statistic=outcome.statistic)
+
+
+def _scale(reference: ColumnProfile) -> float:
+    """The reference standard deviation, computed the same way on every engine."""
+    values = reference.exact_values()
+    if values is not None:
+        std = float(np.std(values))  # sorted, so the sum runs in one order
+    elif reference.quantile_histogram is not None:
+        std = reference.quantile_histogram.std()
+    else:
+        std = reference.std
+    return max(std, _STD_FLOOR)
 
 
 def _rebuilt_sample(column: ColumnProfile) -> tuple[np.ndarray, bool]:

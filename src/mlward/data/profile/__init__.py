@@ -4,22 +4,23 @@ A ``DatasetProfile`` summarizes a dataset column by column so that two profiles 
 merged (partitions, days of traffic) and compared (drift) without the raw rows:
 
 * every column: rows, nulls, Arrow type, distinct count (HyperLogLog, exact when small);
-* numeric columns: min / max / mean / std (Welford, merged with Chan's formula), an Apache
-  DataSketches KLL quantile sketch, exact value counts while there are at most 64 distinct
+* numeric columns: min / max / mean / std (Welford, merged with Chan's formula), a
+  deterministic quantile histogram (``QuantileHistogram``: the same data gives the same
+  summary on every engine and run), exact value counts while there are at most 64 distinct
   values, and the values themselves while there are at most ``exact_limit`` of them;
 * categorical columns (strings, booleans, dictionaries): exact category counts up to
   ``category_cap`` distinct values, then a DataSketches frequent-items sketch.
 
 Profiles serialize to JSON (sketches as base64 of their own binary formats), never pickle,
 so a reference profile can be stored and shipped to a serving process. A profile holds a
-bounded sample of values (KLL keeps a few thousand items, frequent items keep category
+bounded sample of values (the quantile histogram keeps the smallest and largest value of up to 2048
+buckets, frequent items keep category
 names): treat it as being as sensitive as a small sample of the data. The exact values
 are left out of ``to_json`` unless asked for.
 """
 
 from mlward.data.profile.column import (
     CATEGORICAL,
-    DEFAULT_KLL_K,
     NUMERIC,
     NUMERIC_COUNTS_CAP,
     OTHER,
@@ -36,6 +37,7 @@ from mlward.data.profile.dataset import (
     run_computation,
     run_in_memory,
 )
+from mlward.data.profile.quantiles import QuantileHistogram
 from mlward.data.profile.sketches import (
     HLL_P,
     hash_floats,
@@ -49,7 +51,6 @@ __all__ = [
     "CATEGORICAL",
     "DEFAULT_CATEGORY_CAP",
     "DEFAULT_EXACT_LIMIT",
-    "DEFAULT_KLL_K",
     "HLL_P",
     "NUMERIC",
     "NUMERIC_COUNTS_CAP",
@@ -58,6 +59,7 @@ __all__ = [
     "ColumnProfile",
     "DatasetProfile",
     "ProfileComputation",
+    "QuantileHistogram",
     "column_kind",
     "hash_floats",
     "hash_strings",

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 
 from mlward.core.errors import InputError
+from mlward.data.profile.quantiles import QuantileHistogram
 from mlward.data.profile.sketches import (
     HLL_P,
     b64,
@@ -24,7 +25,6 @@ from mlward.data.profile.sketches import (
     unb64,
 )
 
-DEFAULT_KLL_K = 400
 NUMERIC_COUNTS_CAP = 64
 """Numeric columns keep exact value counts up to this many distinct values (codes, ratings)."""
 _FREQUENT_LG_MAP = 10
@@ -74,8 +74,10 @@ class ColumnProfile:
     """Mean (numeric)."""
     m2: float = 0.0
     """Sum of squared deviations from the mean (numeric, Welford)."""
+    quantile_histogram: QuantileHistogram | None = None
+    """Deterministic quantile summary of the values (numeric; see ``quantiles.py``)."""
     kll: Any = None
-    """KLL quantile sketch of the values (numeric)."""
+    """KLL sketch, only in profiles written before ``quantile_histogram`` (read, never built)."""
     counts: dict[Any, int] | None = None
     """Exact value counts while the column has few distinct values; None once dropped."""
     frequent: Any = None
@@ -118,8 +120,12 @@ class ColumnProfile:
         return self.values[0]
 
     def rank_error(self) -> float:
-        """Bound on the error of ``cdf`` (0 in exact mode; KLL's normalized rank error)."""
-        if self.exact_values() is not None or self.kll is None:
+        """Bound on the error of ``cdf`` (0 in exact mode; else the summary's bound)."""
+        if self.exact_values() is not None:
+            return 0.0
+        if self.quantile_histogram is not None:
+            return self.quantile_histogram.rank_error()
+        if self.kll is None:
             return 0.0
         return float(self.kll.normalized_rank_error(False)) if self.kll.is_estimation_mode() else 0.0
 
@@ -129,6 +135,8 @@ class ColumnProfile:
         values = self.exact_values()
         if values is not None:
             return np.searchsorted(values, points, side="right") / max(values.size, 1)
+        if self.quantile_histogram is not None:
+            return self.quantile_histogram.cdf(points)
         if self.kll is None or self.kll.is_empty():
             return np.zeros(points.size)
         # the sketch wants strictly increasing split points
@@ -143,6 +151,8 @@ class ColumnProfile:
         values = self.exact_values()
         if values is not None:
             return np.quantile(values, ranks, method="inverted_cdf") if values.size else ranks * np.nan
+        if self.quantile_histogram is not None:
+            return self.quantile_histogram.quantiles(ranks)
         if self.kll is None or self.kll.is_empty():
             return ranks * np.nan
         return np.asarray(self.kll.get_quantiles(ranks.tolist()))
@@ -197,9 +207,9 @@ class ColumnProfile:
         batch.mean = float(x.mean())
         batch.m2 = float(np.square(x - batch.mean).sum())
         self._merge_moments(batch)
-        if self.kll is None:
-            self.kll = ds.kll_doubles_sketch(DEFAULT_KLL_K)
-        self.kll.update(x)
+        if self.quantile_histogram is None:
+            self.quantile_histogram = QuantileHistogram()
+        self.quantile_histogram.update(x)
         hll_add(self.hll, hash_floats(x))
         if self.values is not None:
             if self.n > exact_limit:
@@ -270,10 +280,7 @@ class ColumnProfile:
         np.maximum(self.hll, other.hll, out=self.hll)
         if self.kind == NUMERIC:
             self._merge_moments(other)
-            if other.kll is not None:
-                if self.kll is None:
-                    self.kll = ds.kll_doubles_sketch(other.kll.k)
-                self.kll.merge(other.kll)
+            self._merge_quantiles(other)
             if self.values is not None and other.values is not None and self.n <= exact_limit:
                 self.values = [*self.values, *other.values]
                 self.values_sorted = False
@@ -282,6 +289,23 @@ class ColumnProfile:
         elif self.kind == CATEGORICAL:
             self.n += other.n
         self._merge_counts(other, category_cap)
+
+    def _merge_quantiles(self, other: ColumnProfile) -> None:
+        if other.kll is not None or self.kll is not None:
+            if self.quantile_histogram is not None or other.quantile_histogram is not None:
+                raise InputError(
+                    f"column {self.name!r}: a profile written by an older mlward (KLL "
+                    "sketch) cannot be merged with a new one; profile that data again"
+                )
+            if other.kll is not None:
+                if self.kll is None:
+                    self.kll = ds.kll_doubles_sketch(other.kll.k)
+                self.kll.merge(other.kll)
+            return
+        if other.quantile_histogram is not None:
+            if self.quantile_histogram is None:
+                self.quantile_histogram = QuantileHistogram(other.quantile_histogram.cap)
+            self.quantile_histogram.merge(other.quantile_histogram)
 
     def _merge_counts(self, other: ColumnProfile, category_cap: int) -> None:
         if self.counts is not None and other.counts is not None:
@@ -308,6 +332,8 @@ class ColumnProfile:
             "name": self.name, "kind": self.kind, "dtype": self.dtype, "count": self.count,
             "nulls": self.nulls, "infinite": self.infinite, "n": self.n,
             "minimum": self.minimum, "maximum": self.maximum, "mean": self.mean, "m2": self.m2,
+            "quantile_histogram": None if self.quantile_histogram is None
+            else b64(self.quantile_histogram.to_bytes()),
             "kll": b64(self.kll.serialize()) if self.kll is not None else None,
             "counts": [[k, v] for k, v in self.counts.items()] if self.counts is not None else None,
             "frequent": b64(self.frequent.serialize()) if self.frequent is not None else None,
@@ -330,6 +356,9 @@ class ColumnProfile:
                 minimum=data["minimum"], maximum=data["maximum"],
                 mean=float(data["mean"]), m2=float(data["m2"]),
             )
+            if data.get("quantile_histogram"):
+                col.quantile_histogram = QuantileHistogram.from_bytes(
+                    unb64(data["quantile_histogram"]))
             if data.get("kll"):
                 col.kll = ds.kll_doubles_sketch.deserialize(unb64(data["kll"]))
             if data.get("frequent"):
