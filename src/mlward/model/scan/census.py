@@ -60,7 +60,7 @@ def resolve(name: str) -> Any:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except Exception:  # noqa: BLE001 - any import failure means "not this prefix"
+        except Exception:  # noqa: S112 - any import failure means "not this prefix"
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecated aliases warn on access
@@ -159,7 +159,7 @@ class Census:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         module = importlib.import_module(modname)
-                except Exception:  # noqa: BLE001,S112 - optional submodules may fail to import
+                except Exception:  # noqa: S112 - optional submodules may fail to import
                     continue
                 for attr, obj in sorted(vars(module).items()):
                     if attr.startswith("__") or not (
@@ -189,7 +189,7 @@ def _modules(walk: Iterable[str], listed: Iterable[str], excludes: tuple[str, ..
         names.append(root)
         try:
             package = importlib.import_module(root)
-        except Exception:  # noqa: BLE001,S112 - the library is not installed here
+        except Exception:  # noqa: S112 - the library is not installed here
             continue
         path = getattr(package, "__path__", None)
         if path is None:
