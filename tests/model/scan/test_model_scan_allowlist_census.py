@@ -109,7 +109,7 @@ def test_reexported_multiprocessing_client_connects_on_load_and_is_high(tmp_path
     accepted: list[socket.socket] = []
     waiter = threading.Thread(target=lambda: accepted.append(server.accept()[0]))
     waiter.start()
-    conn = pickle.loads(payload)  # noqa: S301 - the test shows the payload really runs
+    conn = pickle.loads(payload)  # the test shows the payload really runs
     waiter.join(10)
     try:
         assert accepted, "pickle.loads opened a network connection to the test server"
@@ -131,7 +131,7 @@ def test_reexported_multiprocessing_client_connects_on_load_and_is_high(tmp_path
 def test_reexported_thread_pool_is_high(tmp_path: Path) -> None:
     pytest.importorskip("xgboost")
     payload = _reduce_pickle("xgboost.sklearn", "ThreadPoolExecutor", b")")
-    pool = pickle.loads(payload)  # noqa: S301 - a real executor: the name is a re-export
+    pool = pickle.loads(payload)  # a real executor: the name is a re-export
     pool.shutdown()
     path = tmp_path / "xgb.pkl"
     path.write_bytes(payload)

@@ -190,7 +190,7 @@ def _load(path: Path) -> Any:
         import dill
 
         return dill.loads(path.read_bytes())
-    return pickle.loads(path.read_bytes())  # noqa: S301 - files the test itself wrote
+    return pickle.loads(path.read_bytes())  # files the test itself wrote
 
 
 SAVERS: dict[str, Saver] = {
@@ -218,5 +218,5 @@ def test_bound_methods_through_getattr_are_not_yet_clean(tmp_path: Path) -> None
     frame = pd.DataFrame({"t": pd.date_range("2024", periods=2, tz="Europe/Paris")})
     path = tmp_path / "zoneinfo_frame.pkl"
     path.write_bytes(pickle.dumps(frame, protocol=5))
-    assert pickle.loads(path.read_bytes()).equals(frame)  # noqa: S301 - written by the test
+    assert pickle.loads(path.read_bytes()).equals(frame)  # written by the test
     assert _high(path) == []
