@@ -1,7 +1,9 @@
 """Print every pickle global the benign corpus imports that the allowlist does not cover.
 
-This is how allowlist.yaml was produced: save real objects with the real libraries, scan
-them, and read off the globals they use. Run: python bench/corpus/collect_globals.py DIR
+This is how names are found to propose in allowlist.yaml: save real objects with the real
+libraries, scan them, and read off the globals they use. A proposed name becomes SAFE only
+once `python -m mlward.model.scan.census` has resolved it in the real library and written it
+to allowlist_census.json. Run: python bench/corpus/collect_globals.py DIR
 """
 
 from __future__ import annotations

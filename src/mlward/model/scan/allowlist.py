@@ -1,17 +1,21 @@
 """The allowlist of globals a pickle may import and call, and the classifier over it.
 
-The list is data (``allowlist.yaml`` next to this module, versioned, one justification per
-entry). A global is SAFE only when its full dotted name is listed exactly, or matches a
-class pattern (a package prefix whose entries must be CamelCase class names). Globals that
-are known to run code, touch files or reach the network are CRITICAL; everything else is
-UNKNOWN (reported HIGH: "unknown callable, review"). Critical always wins: an extension
-entry cannot make ``os.system`` safe.
+The list is data: ``allowlist.yaml`` next to this module (versioned, one justification per
+entry) proposes names, and ``allowlist_census.json`` (generated from the real libraries by
+``python -m mlward.model.scan.census``) keeps those whose object is really defined inside
+its package. A global is SAFE only when its full dotted name is in the census, exactly;
+the shipped list has no patterns, so a re-export (``pkg.mod.Client`` that is really
+``multiprocessing.connection.Client``) is never admitted by the name it is written under.
+Globals that are known to run code, touch files or reach the network are CRITICAL;
+everything else is UNKNOWN (reported HIGH: "unknown callable, review"). Critical always
+wins: an extension entry cannot make ``os.system`` safe.
 """
 
 from __future__ import annotations
 
 import _compat_pickle
 import enum
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +29,10 @@ from mlward.core.errors import ConfigError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CAMEL = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
+# TorchScript's name mangling of recompiled classes (``__torch__.m.___torch_mangle_3.Linear``).
+_TORCH_MANGLE = re.compile(r"^___torch_mangle_[0-9]+$")
+SPEC_PATH = Path(__file__).with_name("allowlist.yaml")
+CENSUS_PATH = Path(__file__).with_name("allowlist_census.json")
 
 
 class GlobalStatus(enum.Enum):
@@ -49,7 +57,7 @@ class AllowEntry:
 
 @dataclass(frozen=True)
 class ClassPattern:
-    """A package prefix under which CamelCase class names are accepted."""
+    """A workspace wildcard: CamelCase class names directly in the user's own module."""
 
     prefix: str
     """Dotted package prefix ending with a dot (``sklearn.``)."""
@@ -79,7 +87,7 @@ class Allowlist:
     exact: Mapping[str, AllowEntry]
     """Safe globals by full dotted name."""
     patterns: tuple[ClassPattern, ...]
-    """Class patterns."""
+    """Workspace wildcards (``mypkg.models.*``); the shipped list has none."""
     critical_modules: frozenset[str]
     """Modules (and their submodules) whose members are all critical."""
     critical_names: frozenset[str]
@@ -118,13 +126,16 @@ class Allowlist:
         mapped = self.py2_mapping(module, name) if proto < 3 else None
         return ".".join(mapped) if mapped else f"{module}.{name}"
 
+    def _trusted(self, module: str, name: str) -> bool:
+        """A TorchScript class name, resolved by TorchScript's compiler and never imported."""
+        if not self.trusted_prefixes or not f"{module}.{name}".startswith(self.trusted_prefixes):
+            return False
+        parts = module.split(".")[1:] if module.startswith("__torch__") else module.split(".")
+        return all(_IDENT.match(p) and (not p.startswith("__") or _TORCH_MANGLE.match(p))
+                   for p in [*parts, name]) and not name.startswith("__")
+
     def _classify(self, module: str, name: str, proto: int) -> GlobalStatus:
-        if (
-            self.trusted_prefixes
-            and f"{module}.{name}".startswith(self.trusted_prefixes)
-            and "__" not in name
-            and "__" not in module.replace("__torch__", "")
-        ):
+        if self._trusted(module, name):
             return GlobalStatus.SAFE
         raw = (module, name)
         mapped = self.py2_mapping(module, name)
@@ -210,23 +221,23 @@ _HARMLESS_DUNDERS = frozenset(
 )
 
 
-def _parse(data: dict[str, Any]) -> Allowlist:
+def parse_allowlist(data: dict[str, Any], census: Mapping[str, Any] | None = None) -> Allowlist:
+    """The allowlist of spec ``data``: SAFE names are those the ``census`` allowed."""
+    proposed = {item["name"]: item for group in data.get("safe", {}).values() for item in group}
+    rules = {rule["id"]: rule for rule in data.get("census", [])}
     exact: dict[str, AllowEntry] = {}
-    for group in data.get("safe", {}).values():
-        for item in group:
-            name = item["name"]
-            exact[name] = AllowEntry(
-                name=name, why=item["why"], callable_args=tuple(item.get("callable_args", ()))
-            )
-    patterns = tuple(
-        ClassPattern(prefix=p["prefix"], why=p["why"], exclude=tuple(p.get("exclude", ())))
-        for p in data.get("class_patterns", [])
-    )
+    for name, record in (census or {}).get("allowed", {}).items():
+        item = proposed.get(name) or rules.get(record.split(" ")[0])
+        if item is None:
+            continue  # the census is newer than the spec: a name no one proposes is not safe
+        exact[name] = AllowEntry(
+            name=name, why=item["why"], callable_args=tuple(item.get("callable_args", ()))
+        )
     crit = data.get("critical", {})
     return Allowlist(
         version=int(data["version"]),
         exact=exact,
-        patterns=patterns,
+        patterns=(),
         critical_modules=frozenset(crit.get("modules", [])),
         critical_names=frozenset(crit.get("names", [])),
         critical_attrs=frozenset(crit.get("attributes", [])),
@@ -234,8 +245,14 @@ def _parse(data: dict[str, Any]) -> Allowlist:
 
 
 @lru_cache(maxsize=1)
-def default_allowlist() -> Allowlist:
-    """Load the allowlist shipped with mlward."""
-    text = Path(__file__).with_name("allowlist.yaml").read_text("utf-8")
+def allowlist_spec() -> dict[str, Any]:
+    """The shipped ``allowlist.yaml``: proposed names, census rules and critical globals."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
-    return _parse(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader
+    return dict(yaml.load(SPEC_PATH.read_text("utf-8"), Loader=loader))  # noqa: S506 - safe loader
+
+
+@lru_cache(maxsize=1)
+def default_allowlist() -> Allowlist:
+    """Load the allowlist shipped with mlward: the spec, restricted to what the census kept."""
+    census = json.loads(CENSUS_PATH.read_text("utf-8")) if CENSUS_PATH.exists() else None
+    return parse_allowlist(allowlist_spec(), census)
