@@ -175,9 +175,14 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], summary="Readiness: every production model loaded and verified")
     async def readyz(request: Request) -> Response:
-        ready, states = request.app.state.gateway.manager.ready()
+        manager = request.app.state.gateway.manager
+        ready, states = manager.ready()
         if ready:
-            return JSONResponse({"status": "ready", "models": states})
+            body: dict[str, Any] = {"status": "ready", "models": states}
+            if manager.store_quarantined:
+                # Still serving the verified models in memory, but the store needs restoring.
+                body.update(status="degraded", store_quarantined=manager.store_quarantined)
+            return JSONResponse(body)
         return problem_response(
             503,
             "not every production model is loaded and verified",
