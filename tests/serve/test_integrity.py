@@ -58,7 +58,7 @@ def test_tampered_copy_is_quarantined_and_reloaded(make_client, template, ws_cop
     alert = _events(ws_copy, "serve.integrity")[-1]
     assert alert.outcome == "alert" and alert.details["modified"] == ["model.joblib"]
     assert alert.target == "credit-risk@1"
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
     assert 'mlward_integrity_failures_total{model="credit-risk"} 1.0' in metrics
 
 
@@ -168,7 +168,7 @@ def test_tampered_stored_blob_is_quarantined_while_the_verified_model_keeps_serv
     assert alerts[0].details["where"] == "object store" and alerts[0].details["modified"] == ["model.joblib"]
     ready = client.get("/readyz").json()
     assert ready["status"] == "degraded" and ready["store_quarantined"] == {"credit-risk": ["model.joblib"]}
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
     assert 'mlward_model_store_verified{model="credit-risk"} 0.0' in metrics
     assert 'mlward_integrity_failures_total{model="credit-risk"} 1.0' in metrics
     assert 'mlward_model_store_verified{model="plain"} 1.0' in metrics
