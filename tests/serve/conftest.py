@@ -76,7 +76,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
         promote_model(ws, "plain", 1, "production")
 
         tokens, secrets, ids = {}, {}, {}
-        for role in ("admin", "predictor", "auditor", "approver", "credit-only", "nothing"):
+        for role in ("admin", "predictor", "auditor", "approver", "monitor", "credit-only", "nothing"):
             issued = create_token(ws, [role], name=f"{role}-token")
             tokens[role], secrets[role], ids[role] = issued.token, issued.signing_secret, issued.info.id
         jwt_settings, keys = write_jwt_material(ws.root)

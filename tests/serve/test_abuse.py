@@ -144,7 +144,7 @@ def test_block_policy_refuses_the_principal_and_audits(make_client, template, ws
     assert abuse and abuse[0].outcome == "alert" and abuse[0].details["kind"] == "enumeration"
     assert abuse[0].details["policy"] == "block"
     assert len(ws_copy.audit.query(action="serve.blocked", outcome="denied")) >= 4
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
     assert 'mlward_abuse_flags_total{kind="enumeration",model="credit-risk"} 1.0' in metrics
 
 

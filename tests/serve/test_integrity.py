@@ -58,7 +58,7 @@ def test_tampered_copy_is_quarantined_and_reloaded(make_client, template, ws_cop
     alert = _events(ws_copy, "serve.integrity")[-1]
     assert alert.outcome == "alert" and alert.details["modified"] == ["model.joblib"]
     assert alert.target == "credit-risk@1"
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
     assert 'mlward_integrity_failures_total{model="credit-risk"} 1.0' in metrics
 
 
@@ -134,3 +134,41 @@ def test_withdrawn_model_is_no_longer_served(make_client, template, ws_copy, sta
         headers=bearer(template.tokens["admin"]),
     )
     assert response.status_code == 404
+
+
+def test_tampered_stored_blob_is_quarantined_while_the_verified_model_keeps_serving(
+    make_client, template, ws_copy
+):
+    from mlward.model.registry import get_model
+
+    client = make_client(integrity_interval=0.2, refresh_interval=0.3)
+    manager = client.app.state.gateway.manager
+    auth = bearer(template.tokens["predictor"])
+    served = manager.slots["credit-risk"].served
+    row = good_row()
+    expected = client.post(PREDICT, json={"rows": [row]}, headers=auth).json()["predictions"]
+    # An attacker with write access to the object store swaps the stored model's bytes.
+    version = get_model(ws_copy, "credit-risk", "production")
+    digest = version.files["model.joblib"]
+    blob = Path(ws_copy.objects.path_of(digest))
+    blob.chmod(0o600)
+    blob.write_bytes(blob.read_bytes() + b"\x00tampered")
+    assert _wait(lambda: "credit-risk" in manager.store_quarantined)
+    assert manager.store_quarantined["credit-risk"] == ["model.joblib"]
+    assert not blob.exists()  # moved aside, kept for forensics
+    assert list(Path(ws_copy.objects.root, "quarantine").glob(f"{digest.removeprefix('sha256:')}-*"))
+    time.sleep(0.7)  # several integrity and refresh rounds: the verified model stays in memory
+    assert manager.slots["credit-risk"].state == "ready" and manager.slots["credit-risk"].served is served
+    response = client.post(PREDICT, json={"rows": [row]}, headers=auth)
+    assert response.status_code == 200 and response.json()["predictions"] == expected
+    assert _wait(lambda: bool(_events(ws_copy, "serve.integrity")))
+    alerts = _events(ws_copy, "serve.integrity")
+    assert len(alerts) == 1  # alerted once, not on every round
+    assert alerts[0].outcome == "alert" and alerts[0].target == "credit-risk@1"
+    assert alerts[0].details["where"] == "object store" and alerts[0].details["modified"] == ["model.joblib"]
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "degraded" and ready["store_quarantined"] == {"credit-risk": ["model.joblib"]}
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
+    assert 'mlward_model_store_verified{model="credit-risk"} 0.0' in metrics
+    assert 'mlward_integrity_failures_total{model="credit-risk"} 1.0' in metrics
+    assert 'mlward_model_store_verified{model="plain"} 1.0' in metrics

@@ -50,7 +50,7 @@ def test_gateway_exports_drift_and_audits_the_alarm(make_client, template, ws_co
     risky = [{**good_row(rng), "income": 6000.0, "loan_amount": 45_000.0} for _ in range(20)]
     for _ in range(6):
         assert client.post(PREDICT, json={"rows": risky}, headers=auth).status_code == 200
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
     psi = [
         line
         for line in metrics.splitlines()
@@ -116,11 +116,12 @@ def test_log_inputs_on_never_stores_a_personal_data_column_raw(
         assert all(str(r["income"]) in stored for r in rows)
 
 
-def test_health_and_readiness(make_client):
+def test_health_and_readiness(make_client, template):
     client = make_client()
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
-    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"]))
+    assert metrics.headers["content-type"].startswith("text/plain")
 
 
 @pytest.mark.parametrize("categorical", [False, True])

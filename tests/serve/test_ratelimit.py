@@ -47,9 +47,8 @@ def test_principal_limit_gives_429_with_retry_after_and_is_audited(make_client, 
     events = ws_copy.audit.query(action="serve.rate_limited")
     # Refusals are audited once per principal and window, and counted in the metrics.
     assert len(events) == 1 and events[0].actor == f"token:{template.token_ids['predictor']}"
-    assert (
-        'mlward_rate_limited_total{model="credit-risk",scope="principal"} 3.0' in client.get("/metrics").text
-    )
+    metrics = client.get("/metrics", headers=bearer(template.tokens["monitor"])).text
+    assert 'mlward_rate_limited_total{model="credit-risk",scope="principal"} 3.0' in metrics
 
 
 def test_model_limit_caps_every_principal_together(make_client, template):

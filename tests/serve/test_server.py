@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 import typer
-from serve_testlib import free_port, good_row, wait_chained
+from serve_testlib import bearer, free_port, good_row, wait_chained
 from typer.testing import CliRunner
 
 from mlward.core.errors import AccessDenied
@@ -69,7 +69,7 @@ def test_signed_authenticated_round_trip_on_two_workers(served, template, monkey
         predict(url, "credit-risk", rows, template.tokens["nothing"])
     with pytest.raises(AccessDenied):
         predict(url, "credit-risk", rows, token, "a-wrong-signing-secret")
-    metrics = httpx.get(f"{url}/metrics").text
+    metrics = httpx.get(f"{url}/metrics", headers=bearer(template.tokens["monitor"])).text
     line = next(
         s
         for s in metrics.splitlines()

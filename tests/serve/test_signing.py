@@ -98,3 +98,38 @@ def test_signature_checked_when_present_even_if_optional(make_client, template):
     bad = sign_request("not-the-secret", "POST", PREDICT, body)
     assert client.post(PREDICT, content=body, headers={**base, **bad}).status_code == 401
     assert client.post(PREDICT, content=body, headers=base).status_code == 200
+
+
+def test_state_changing_management_routes_require_signatures_when_configured(make_client, template):
+    client = make_client(require_signed_requests=True)
+    admin, secret = bearer(template.tokens["admin"]), template.secrets["admin"]
+    promote = "/v1/models/plain/versions/1/promote"
+    body = json.dumps({"stage": "production"}).encode()
+    base = {**admin, "Content-Type": "application/json"}
+    unsigned = client.post(promote, content=body, headers=base)
+    assert unsigned.status_code == 401 and "missing" in unsigned.json()["detail"]
+    assert (
+        client.post(
+            promote, content=body, headers={**base, **sign_request(secret, "POST", promote, body)}
+        ).status_code
+        == 200
+    )
+    # A signature over another body or another route does not carry over.
+    other = sign_request(secret, "POST", promote, b'{"stage":"archived"}')
+    assert client.post(promote, content=body, headers={**base, **other}).status_code == 401
+    token_body = json.dumps({"roles": ["predictor"]}).encode()
+    assert client.post("/v1/tokens", content=token_body, headers=base).status_code == 401
+    made = client.post(
+        "/v1/tokens",
+        content=token_body,
+        headers={**base, **sign_request(secret, "POST", "/v1/tokens", token_body)},
+    )
+    assert made.status_code == 201, made.text
+    revoke = f"/v1/tokens/{made.json()['id']}"
+    assert client.delete(revoke, headers=admin).status_code == 401
+    assert (
+        client.delete(revoke, headers={**admin, **sign_request(secret, "DELETE", revoke, b"")}).status_code
+        == 200
+    )
+    # Reads stay unsigned.
+    assert client.get("/v1/models", headers=admin).status_code == 200

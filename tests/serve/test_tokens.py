@@ -93,3 +93,41 @@ def test_cli_commands(workspace):
     finally:
         STATE.close()
         STATE.workspace_dir = None
+
+
+def test_unknown_ids_and_wrong_secrets_cost_the_same_work(workspace, monkeypatch):
+    """Known id + wrong secret and unknown id take the same path: same hashes, reads, compares."""
+    import hmac as hmac_module
+
+    import mlward.serve.tokens as tokens_module
+    from mlward.serve.auth import Authenticator, AuthFailure
+
+    issued = create_token(workspace, ["predictor"])
+    token_id, secret = parse_token(issued.token)
+    auth = Authenticator(workspace, cache_seconds=30)
+    auth.authenticate(f"Bearer {issued.token}")  # the known id is now cached as a verified key
+    calls: dict[str, int] = {}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(tokens_module, "_secret_hash", counted("secret_hash", tokens_module._secret_hash))
+    monkeypatch.setattr(hmac_module, "compare_digest", counted("compare", hmac_module.compare_digest))
+    monkeypatch.setattr(workspace.metadata, "session", counted("db_read", workspace.metadata.session))
+
+    def work(credential: str) -> dict[str, int]:
+        calls.clear()
+        with pytest.raises(AuthFailure) as failure:
+            auth.authenticate(f"Bearer {credential}")
+        assert failure.value.reason == "unknown token or wrong secret"
+        return dict(calls)
+
+    other_secret = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    unknown_id = ("0" if token_id[0] != "0" else "1") + token_id[1:]
+    wrong_secret = [work(f"mlw_{token_id}_{other_secret}") for _ in range(3)]
+    unknown = [work(f"mlw_{unknown_id}_{other_secret}") for _ in range(3)]
+    assert wrong_secret == unknown == [{"secret_hash": 1, "db_read": 1, "compare": 1}] * 3

@@ -42,6 +42,8 @@ GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x6D6C7762
 _SECRET_KEY_RE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private|credential)", re.I)
 REDACTED = "[redacted]"
+JOURNAL_REFUSED = "audit.journal.refused"
+"""The alert a journal shipper raises for lines it refused (forged, garbled, replayed, ...)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,22 @@ class AuditLog:
 
     def _seal(self, digest: str) -> str:
         return hmac.new(self._seal_key, digest.encode(), hashlib.sha256).hexdigest()
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A subkey of the seal key for one companion of the log (HKDF-SHA256, ``purpose`` as info).
+
+        The serve journal authenticates its lines with one: whoever may feed the chain holds it.
+        """
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._seal_key
+        )
+
+    def journal_refusals(self, since: str | None = None) -> list[AuditRecord]:
+        """The ``audit.journal.refused`` alerts (journal lines never shipped), oldest first."""
+        return self.query(action=JOURNAL_REFUSED, since=since)
 
     def append(
         self,

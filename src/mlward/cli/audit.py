@@ -51,14 +51,43 @@ def log(
 
 
 @app.command("verify")
-def verify(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
-    """Verify the hash chain; exit 1 naming the first edited, deleted or reordered event."""
-    result = read_only_workspace().audit.verify()
+def verify(
+    since: Annotated[
+        str | None, typer.Option(help="Count refused journal lines only from this ISO time on.")
+    ] = None,
+    format: Annotated[OutputFormat | None, format_option()] = None,
+) -> None:
+    """Verify the hash chain and report refused journal lines; exit 1 if either finds anything."""
+    audit = read_only_workspace().audit
+    result = audit.verify()
+    refusals = audit.journal_refusals(since)
+    refused = sum(int(event.details.get("refused", 0)) for event in refusals)
     if resolve_format(format) is OutputFormat.json:
-        emit_json(result.__dict__)
-    elif result.ok:
-        console.print(f"[green]audit trail verified[/]: {result.events} events, chain and seals intact")
+        emit_json(
+            {
+                **result.__dict__,
+                "journal_refused": refused,
+                "journal_refusals": [
+                    {
+                        "seq": e.seq,
+                        "time": e.time,
+                        "journal": e.target,
+                        "reasons": e.details.get("reasons", {}),
+                    }
+                    for e in refusals
+                ],
+            }
+        )
     else:
-        console.print(f"[bold red]audit trail BROKEN[/] at event {result.first_bad_seq}: {result.reason}")
-    if not result.ok:
+        if result.ok:
+            console.print(f"[green]audit trail verified[/]: {result.events} events, chain and seals intact")
+        else:
+            console.print(f"[bold red]audit trail BROKEN[/] at event {result.first_bad_seq}: {result.reason}")
+        for event in refusals:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(event.details.get("reasons", {}).items()))
+            console.print(
+                f"[bold red]journal lines refused[/] (event {event.seq}, {event.time}, "
+                f"{event.target}): {reasons}"
+            )
+    if not result.ok or refused:
         raise typer.Exit(EXIT_FINDINGS)

@@ -66,6 +66,7 @@ class ServeSection(Section):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_batch: int = Field(default=1000, ge=1)
     require_signed_requests: bool = False
+    api_docs: Literal["auth", "public", "off"] = "auth"
     abuse_policy: Literal["log", "flag", "block"] = "flag"
     jwt: dict[str, Any] = Field(default_factory=dict)
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"

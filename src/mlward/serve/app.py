@@ -2,8 +2,9 @@
 
 Routes: ``POST /v1/models/{name}/predict``, the management API under ``/v1``,
 ``/healthz`` (liveness), ``/readyz`` (every production model loaded and verified),
-``/metrics`` (Prometheus) and ``/openapi.json`` (request schemas of the served models
-included). Bodies larger than ``serve.max_body_bytes`` are refused before they are read
+``/metrics`` (Prometheus, needs ``metrics:read``) and ``/openapi.json`` and ``/docs``
+(request schemas of the served models included; for authenticated callers, for anyone or
+not at all: ``serve.api_docs``). Bodies larger than ``serve.max_body_bytes`` are refused before they are read
 (``Content-Length``) or while they stream in (counted), never buffered whole.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +30,7 @@ from mlward.serve.problems import Problem, install_handlers, known_error_respons
 from mlward.serve.settings import load_settings
 
 WORKSPACE_ENV = "MLWARD_SERVE_WORKSPACE"
+METRICS_PERMISSION = "metrics:read"
 
 
 class BodyLimitMiddleware:
@@ -162,6 +165,9 @@ def create_app(
         description="Verified models behind authentication, RBAC, rate limits, validation, "
         "abuse detection and a tamper-evident audit of every prediction.",
         lifespan=lifespan,
+        openapi_url=None,  # served below, behind the ``api_docs`` setting
+        docs_url=None,
+        redoc_url=None,
     )
     install_handlers(app)
     app.add_middleware(FastPredictMiddleware)
@@ -175,9 +181,14 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], summary="Readiness: every production model loaded and verified")
     async def readyz(request: Request) -> Response:
-        ready, states = request.app.state.gateway.manager.ready()
+        manager = request.app.state.gateway.manager
+        ready, states = manager.ready()
         if ready:
-            return JSONResponse({"status": "ready", "models": states})
+            body: dict[str, Any] = {"status": "ready", "models": states}
+            if manager.store_quarantined:
+                # Still serving the verified models in memory, but the store needs restoring.
+                body.update(status="degraded", store_quarantined=manager.store_quarantined)
+            return JSONResponse(body)
         return problem_response(
             503,
             "not every production model is loaded and verified",
@@ -185,10 +196,28 @@ def create_app(
             extra={"models": states},
         )
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (needs metrics:read)")
     async def metrics(request: Request) -> Response:
-        body, content_type = request.app.state.gateway.metrics.render()
+        gateway: Gateway = request.app.state.gateway
+        gateway.require(gateway.authenticate(request), METRICS_PERMISSION, "metrics")
+        body, content_type = gateway.metrics.render()
         return Response(body, media_type=content_type)
+
+    def docs_allowed(request: Request) -> None:
+        if settings.api_docs == "off":
+            raise Problem(404, "the API documentation is not served (serve.api_docs: off)", kind="not-found")
+        if settings.api_docs == "auth":
+            request.app.state.gateway.authenticate(request)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        docs_allowed(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        docs_allowed(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

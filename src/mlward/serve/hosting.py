@@ -7,7 +7,9 @@ the model's lifetime. A model that fails verification is not served (its routes 
 503) and an alert is audited; the others keep serving.
 
 ``check_integrity`` re-hashes each verified copy against the signed digests; a mismatch
-quarantines the model and reloads the known-good version from the object store.
+quarantines the model and reloads the known-good version from the object store. It also
+re-hashes the stored objects themselves: a changed one is moved aside and alerted, and
+the verified model in memory keeps serving (``store_quarantined``).
 ``refresh`` rebuilds every model from the registry. Swaps replace one dict entry (atomic),
 so in-flight requests finish on the object they started with; the old copy is removed a
 little later.
@@ -29,7 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from mlward.core.errors import ConfigError, InputError, MlwardError
+from mlward.core.errors import ConfigError, InputError, IntegrityError, MlwardError, NotFound
 from mlward.core.workspace import Workspace, current_principal
 from mlward.model.registry import LoadedModel, ModelVersion, list_models, open_model
 from mlward.serve.abuse import AbuseMonitor, feature_scale
@@ -132,6 +134,21 @@ def modified_files(loaded: LoadedModel) -> list[str]:
     return bad
 
 
+def corrupted_blobs(workspace: Workspace, version: ModelVersion) -> dict[str, str]:
+    """The stored objects of ``version`` (files and signature) whose bytes no longer hash right.
+
+    Maps the artifact file (``signature`` for the signature) to its digest.
+    """
+    stored = {**version.files, "signature": version.signature_digest}
+    bad = {}
+    for rel, digest in stored.items():
+        try:
+            workspace.objects.verify(digest)
+        except (IntegrityError, NotFound, OSError):
+            bad[rel] = digest
+    return bad
+
+
 class ModelManager:
     """The production models of one gateway process."""
 
@@ -153,6 +170,8 @@ class ModelManager:
         self._lock = threading.RLock()
         self._retired: list[tuple[float, contextlib.ExitStack]] = []
         self._actor = current_principal()
+        self.store_quarantined: dict[str, list[str]] = {}
+        """Served models whose stored object was found changed: the artifact files concerned."""
 
     # -- loading ---------------------------------------------------------------------------
     def _load(self, version: ModelVersion) -> ServedModel:
@@ -241,6 +260,8 @@ class ModelManager:
         self._guards(served)
         self.slots[name] = Slot(name, READY, served, served.version.version)
         self.metrics.ready.labels(model=name).set(1)
+        self.store_quarantined.pop(name, None)  # just loaded: its stored objects verified
+        self.metrics.store_verified.labels(model=name).set(1)
         if old is not None and old.served is not None and old.served is not served:
             self._retire(old.served)
 
@@ -307,13 +328,21 @@ class ModelManager:
             return changed
 
     def check_integrity(self) -> list[str]:
-        """Re-hash every served copy; quarantine and reload the modified ones. Returns their refs."""
+        """Re-hash every served copy and its stored objects; returns the refs found modified.
+
+        A modified served copy is quarantined and reloaded from the store. A modified
+        stored object is moved aside (``ObjectStore.quarantine``) while the verified model
+        in memory keeps serving; the model is not refreshed or reloaded from the store until
+        a new version (or the restored object) is loaded.
+        """
         with self._lock:
             tampered = []
             for name, slot in list(self.slots.items()):
                 served = slot.served
                 if served is None or slot.state != READY:
                     continue
+                if self._check_store(name, served):
+                    tampered.append(served.version.ref)
                 bad = modified_files(served.loaded)
                 if not bad:
                     continue
@@ -325,13 +354,50 @@ class ModelManager:
                 if self._try_load(served.version, "serve.reload"):
                     self._alert("serve.reload", ref, "ok", {"root_digest": served.version.root_digest})
             self._collect_retired()
-            return tampered
+            return sorted(set(tampered), key=tampered.index)
+
+    def _check_store(self, name: str, served: ServedModel) -> bool:
+        """Re-verify the stored objects of a served model; True when newly found modified."""
+        if name in self.store_quarantined:
+            return False  # already quarantined and alerted; the model in memory keeps serving
+        bad = corrupted_blobs(self.workspace, served.version)
+        if not bad:
+            return False
+        moved = {}
+        for rel, digest in bad.items():
+            try:
+                moved[rel] = self.workspace.objects.quarantine(digest)
+            except (FileNotFoundError, OSError) as exc:  # already gone: nothing to move
+                moved[rel] = f"not moved: {type(exc).__name__}"
+        ref = served.version.ref
+        self.store_quarantined[name] = sorted(bad)
+        self.metrics.integrity.labels(model=name).inc()
+        self.metrics.store_verified.labels(model=name).set(0)
+        log.error(
+            "stored objects of %s were modified: %s (quarantined; serving the verified copy)",
+            ref,
+            sorted(bad),
+        )
+        self._alert(
+            "serve.integrity",
+            ref,
+            "alert",
+            {
+                "modified": sorted(bad)[:20],
+                "where": "object store",
+                "action": "quarantine stored object, keep serving the verified model",
+                "digests": {rel: bad[rel] for rel in sorted(bad)[:20]},
+            },
+        )
+        return True
 
     def refresh(self) -> list[str]:
         """Rebuild every served model from the registry (a clean, re-verified copy)."""
         with self._lock:
             refreshed = []
             for slot in list(self.slots.values()):
+                if slot.name in self.store_quarantined:
+                    continue  # its stored objects are quarantined: keep the verified copy in memory
                 if slot.served is not None and self._try_load(slot.served.version, "serve.refresh"):
                     refreshed.append(slot.served.version.ref)
             self._collect_retired()

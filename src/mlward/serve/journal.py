@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlward.audit.log import AuditLog, EventInput
-from mlward.serve.recovery import ReplayResult, chain_seq, encode, replay_orphans
+from mlward.serve.recovery import ReplayResult, chain_seq, journal_seal, replay_orphans
 from mlward.serve.shipper import ChainShipper
 
 log = logging.getLogger("mlward.serve.journal")
@@ -96,6 +96,8 @@ class AuditJournal:
         self._retired: list[subprocess.Popen[bytes]] = []
         self._threads: list[threading.Thread] = []
         self._shipper = ChainShipper(audit, self._checkpoint)
+        self._seal = journal_seal(audit)
+        self._writer = ""
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> ReplayResult:
@@ -120,7 +122,10 @@ class AuditJournal:
         path = self.directory / f"journal-{os.getpid()}-{os.urandom(6).hex()}.log"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        header = encode({"journal": path.name, "pid": os.getpid(), "seq": chain_seq(self.audit)})
+        writer = os.urandom(8).hex()
+        header = self._seal.seal(
+            {"journal": path.name, "w": writer, "pid": os.getpid(), "seq": chain_seq(self.audit)}
+        )
         os.write(fd, header)
         os.fsync(fd)
         dir_fd = os.open(self.directory, os.O_RDONLY)
@@ -129,6 +134,7 @@ class AuditJournal:
         finally:
             os.close(dir_fd)
         self._fd, self._path, self._n, self._size, self._acked = fd, path, 0, len(header), 0
+        self._writer = writer
         self._synced = self._size
         if self.mode == "process":
             self._spawn_shipper(path)
@@ -248,15 +254,16 @@ class AuditJournal:
                 self._rotate()
 
     def _append(self, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
-        """Number and write ``entries`` in one ``write`` (then ``fdatasync`` when ``sync``)."""
+        """Number, seal and write ``entries`` in one ``write`` (then ``fdatasync`` when ``sync``)."""
         with self._io:
             if self._fd < 0:
                 raise OSError("the audit journal is closed")
             chunks = []
+            seal, writer = self._seal.seal, self._writer
             for entry in entries:
                 self._n += 1
-                entry["n"] = self._n
-                chunks.append(encode(entry))
+                entry["w"], entry["n"] = writer, self._n
+                chunks.append(seal(entry))
             data = b"".join(chunks)
             written = os.write(self._fd, data)
             if written != len(data):
@@ -353,7 +360,7 @@ class AuditJournal:
         # Not synced on purpose: a lost checkpoint only makes a replay check more events.
         with self._io:
             if self._fd >= 0:
-                os.write(self._fd, encode({"ckpt": n, "seq": seq}))
+                os.write(self._fd, self._seal.seal({"ckpt": n, "seq": seq, "w": self._writer}))
 
     @property
     def flushed(self) -> int:

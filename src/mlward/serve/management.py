@@ -2,7 +2,9 @@
 
 Each route names the permission it needs (``model:read``, ``model:promote``, ``audit:read``,
 ``admin``); the registry and token services run on behalf of the caller, so their own
-checks and audit events name the API principal.
+checks and audit events name the API principal. Every state-changing route (promotion,
+token creation and revocation) takes a signed request, like ``predict``, when signing is
+required (``SignedCaller``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ def caller(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(caller)]
+
+
+async def signed_caller(request: Request) -> Principal:
+    """The authenticated caller of a state-changing route, its request signature checked.
+
+    Signed like ``predict``: required when ``require_signed_requests`` is on, verified
+    whenever present; a 401 problem (audited) otherwise.
+    """
+    gateway = _gateway(request)
+    principal = gateway.authenticate(request)
+    await gateway.check_signature(request, principal, await request.body())
+    return principal
+
+
+SignedCaller = Annotated[Principal, Depends(signed_caller)]
 
 
 def _require(request: Request, principal: Principal, permission: str, target: str) -> Gateway:
@@ -122,7 +139,7 @@ async def model(name: str, request: Request, principal: Caller) -> dict[str, Any
     "/models/{name}/versions/{version}/promote", tags=["management"], summary="Move a version to a stage"
 )
 async def promote(
-    name: str, version: VersionNumber, body: PromoteBody, request: Request, principal: Caller
+    name: str, version: VersionNumber, body: PromoteBody, request: Request, principal: SignedCaller
 ) -> dict[str, Any]:
     """Promote (needs ``model:promote``); the gateway serves a new production version at once."""
     valid_name(name)
@@ -171,7 +188,7 @@ async def tokens(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @router.post("/tokens", tags=["tokens"], status_code=201, summary="Issue an API token (shown once)")
-async def new_token(body: TokenBody, request: Request, principal: Caller) -> dict[str, Any]:
+async def new_token(body: TokenBody, request: Request, principal: SignedCaller) -> dict[str, Any]:
     """Create a token (needs ``admin``); the response is the only copy of its secrets."""
     gateway = _require(request, principal, "admin", "api-tokens")
     expires = parse_duration(body.expires) if body.expires else None
@@ -189,7 +206,7 @@ async def new_token(body: TokenBody, request: Request, principal: Caller) -> dic
 
 
 @router.delete("/tokens/{token_id}", tags=["tokens"], summary="Revoke an API token")
-async def delete_token(token_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+async def delete_token(token_id: str, request: Request, principal: SignedCaller) -> dict[str, Any]:
     """Revoke (needs ``admin``); takes effect at once in this process."""
     gateway = _require(request, principal, "admin", f"token:{token_id}")
     if not token_id.isalnum() or len(token_id) > 32:

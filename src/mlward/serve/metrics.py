@@ -56,7 +56,7 @@ class Metrics:
         )
         self.abuse = Counter("mlward_abuse_flags", "Abuse signals raised.", ["model", "kind"], **kw)
         self.integrity = Counter(
-            "mlward_integrity_failures", "Served artifacts found modified on disk.", ["model"], **kw
+            "mlward_integrity_failures", "Served copies or stored objects found modified.", ["model"], **kw
         )
         gauge_kw = {**kw, "multiprocess_mode": "max"} if self.shared else kw
         self.drift = Gauge(
@@ -70,6 +70,12 @@ class Metrics:
         )
         self.ready = Gauge(
             "mlward_model_ready", "1 when the model is loaded and verified.", ["model"], **gauge_kw
+        )
+        self.store_verified = Gauge(
+            "mlward_model_store_verified",
+            "1 when the served version's stored objects still hash to their signed digests.",
+            ["model"],
+            **gauge_kw,
         )
         self.journal_pending = Gauge(
             "mlward_audit_journal_pending", "Audit events journaled but not yet chained.", **gauge_kw

@@ -107,6 +107,8 @@ class ServeSettings(_Strict):
     max_batch: int = 1000
     require_signed_requests: bool = False
     signature_skew_seconds: int = 300
+    api_docs: Literal["auth", "public", "off"] = "auth"
+    """``/openapi.json`` and ``/docs``: for any authenticated caller, for anyone, or not served."""
     abuse_policy: Policy = "flag"
     jwt: dict[str, Any] = Field(default_factory=dict)
     token_cache_seconds: float = 2.0

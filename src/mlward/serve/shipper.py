@@ -7,7 +7,8 @@ for ``mlward serve``, in a separate process started per journal
 CPU-heavy Python, and in its own process it never holds the serving process's GIL, so it
 costs request latency nothing and runs on another core.
 
-The shipper process tails the journal (complete lines only), holds the journal's
+The shipper process tails the journal (complete, authentic lines only: see
+``JournalReader``; what it refuses is reported in the chain as an alert), holds the journal's
 ``.ship`` lock so recovery leaves the file to it, and stops when its standard input
 closes: when the server closes the journal, or when the server process dies. It then
 drains what is left; if the writer is gone (its ``flock`` is free) it removes the
@@ -26,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from mlward.audit.log import AuditLog
-from mlward.serve.recovery import PAGE, JournalReader, encode, ship_lock, to_event, try_lock, unchained
+from mlward.serve.recovery import (
+    PAGE,
+    JournalReader,
+    journal_seal,
+    report_refusals,
+    ship_lock,
+    to_event,
+    try_lock,
+    unchained,
+)
 
 log = logging.getLogger("mlward.serve.shipper")
 
@@ -56,13 +66,13 @@ class ChainShipper:
         return []
 
 
-def _appender(path: Path) -> Callable[[int, int], None]:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+def _appender(reader: JournalReader) -> Callable[[int, int], None]:
+    fd = os.open(reader.path, os.O_WRONLY | os.O_APPEND)
 
     def checkpoint(n: int, seq: int) -> None:
         # One append of one line: atomic against the writer's appends. Not synced on
         # purpose: a lost checkpoint only makes a recovery check more events.
-        os.write(fd, encode({"ckpt": n, "seq": seq}))
+        os.write(fd, reader.seal.seal({"ckpt": n, "seq": seq, "w": reader.writer}))
         sys.stdout.write(f"{n}\n")
         sys.stdout.flush()
 
@@ -75,17 +85,22 @@ def ship_journal(audit: AuditLog, journal: Path, interval: float, stop: threadin
         if held is None:
             log.warning("another shipper holds %s", journal.name)
             return False
-        reader = JournalReader(journal)
-        shipper = ChainShipper(audit, _appender(journal))
+        reader = JournalReader(journal, journal_seal(audit))
+        shipper = ChainShipper(audit, _appender(reader))
         # Entries after the last checkpoint may have been chained just before a crash.
         pending = unchained(audit, reader, reader.read())
+        report_refusals(audit, reader)
         while True:
             stopping = stop.wait(interval)
             pending = shipper.ship(pending + reader.read())
+            report_refusals(audit, reader)
             if stopping:
                 break
         done = not shipper.ship(pending + reader.read())
         with try_lock(journal, create=False) as writer_gone:
+            if writer_gone is not None:
+                reader.finish()  # nobody appends any more: a torn tail and gaps are final
+            report_refusals(audit, reader)
             if done and writer_gone is not None:
                 journal.unlink(missing_ok=True)  # the writer died: finish its cleanup too
                 ship_lock(journal).unlink(missing_ok=True)

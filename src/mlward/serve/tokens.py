@@ -127,6 +127,11 @@ def _stable_key(workspace: Workspace, purpose: str) -> bytes:
     return workspace.keys.derive(purpose, kid=first)
 
 
+# Compared against when an id is unknown, so that path does the same work as a wrong secret.
+_UNKNOWN_HASH = "0" * 64
+MAX_CACHED_KEYS = 10_000
+
+
 def _secret_hash(key: bytes, token_id: str, secret: str) -> str:
     return hmac.new(key, f"{token_id}:{secret}".encode(), hashlib.sha256).hexdigest()
 
@@ -235,32 +240,35 @@ def revoke_token(
 
 
 class TokenVerifier:
-    """Checks presented API keys against the table, caching good rows for a few seconds."""
+    """Checks presented API keys against the table, caching verified keys for a few seconds.
+
+    Every presented key costs the same work whether its id exists or not: one HMAC of the
+    secret, one look-up of verified keys by that HMAC (so a wrong secret never finds a
+    cached row), and on a miss one database read and one constant-time comparison, against
+    a dummy hash when the id is unknown. Timing thus tells neither which ids exist nor which
+    were used recently.
+    """
 
     def __init__(self, workspace: Workspace, cache_seconds: float = 2.0) -> None:
         self._workspace = workspace
         self._key = _stable_key(workspace, HASH_PURPOSE)
         self._ttl = cache_seconds
-        self._cache: dict[str, tuple[float, str, TokenInfo]] = {}
+        self._cache: dict[str, tuple[float, TokenInfo]] = {}
         self._lock = threading.Lock()
 
     def forget(self, token_id: str) -> None:
-        """Drop a cached row (after a revocation in this process)."""
+        """Drop a cached key (after a revocation in this process)."""
         with self._lock:
-            self._cache.pop(token_id, None)
+            self._cache = {k: v for k, v in self._cache.items() if v[1].id != token_id}
 
-    def _row(self, token_id: str) -> tuple[str, TokenInfo] | None:
-        now = time.monotonic()
-        cached = self._cache.get(token_id)
-        if cached and cached[0] > now:
-            return cached[1], cached[2]
+    def _lookup(self, token_id: str, presented: str) -> TokenInfo | None:
+        """The row of ``token_id`` if ``presented`` is its secret hash (one read, one compare)."""
         with self._workspace.metadata.session() as session:
             row = session.get(ApiToken, token_id)
-            found = (row.secret_hash, _info(row)) if row else None
-        if found and self._ttl > 0:
-            with self._lock:
-                self._cache[token_id] = (now + self._ttl, *found)
-        return found
+            expected = row.secret_hash if row is not None else _UNKNOWN_HASH
+            if not hmac.compare_digest(presented, expected) or row is None:
+                return None
+            return _info(row)
 
     def verify(self, token: str) -> tuple[TokenInfo | None, str]:
         """``(record, "ok")`` when the token is genuine and active, else ``(None, reason)``."""
@@ -268,13 +276,20 @@ class TokenVerifier:
         if parts is None:
             return None, "malformed token"
         token_id, secret = parts
-        found = self._row(token_id)
-        # Hash even for an unknown id so timing does not reveal which ids exist.
-        expected = found[0] if found else "0" * 64
         presented = _secret_hash(self._key, token_id, secret)
-        if not hmac.compare_digest(presented, expected) or found is None:
+        now = time.monotonic()
+        cached = self._cache.get(presented)
+        if cached is not None and cached[0] > now and cached[1].id == token_id:
+            info: TokenInfo | None = cached[1]
+        else:
+            info = self._lookup(token_id, presented)
+            if info is not None and self._ttl > 0:
+                with self._lock:
+                    if len(self._cache) >= MAX_CACHED_KEYS:
+                        self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                    self._cache[presented] = (now + self._ttl, info)
+        if info is None:
             return None, "unknown token or wrong secret"
-        info = found[1]
         if info.revoked is not None:
             return None, "token revoked"
         if not info.active():

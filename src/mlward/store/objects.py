@@ -18,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -226,6 +227,19 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+    def quarantine(self, digest: str) -> str:
+        """Move a blob found corrupted aside (``quarantine/<digest>-<ns>``, kept for forensics); its new path.
+
+        Nothing reads it from there: loads then fail with ``NotFound`` until the blob is
+        restored (``put_file`` of the good bytes).
+        """
+        bare = check_digest(digest)
+        target = f"{self.root}/quarantine/{bare}-{time.time_ns()}"
+        if self.is_local:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.fs.mv(self.path_of(bare), target)
+        return target
 
     def delete(self, digest: str) -> None:
         """Remove a blob (used by garbage collection)."""
