@@ -199,8 +199,10 @@ _PARSE_ERRORS = (jwt.PyJWTError, ValueError, TypeError, OverflowError, Recursion
 _HEADER_STRINGS = ("alg", "kid", "typ", "cty")
 NUMERIC_DATE_MAX = 253_402_300_799
 """9999-12-31T23:59:59Z: the latest ``exp``/``nbf``/``iat`` accepted."""
-MAX_SUBJECT = 255
-"""The longest ``sub`` accepted (it becomes the audit actor ``jwt:<sub>``)."""
+MAX_SUBJECT = 200 - len("jwt:")
+"""The longest ``sub`` accepted: it becomes the principal ``jwt:<sub>``, which the registry
+and token tables store in 200-character columns (``approved_by``, ``created_by``,
+``revoked_by``; a longer one was a 500 on PostgreSQL)."""
 
 
 def _header_problem(header: Mapping[str, Any]) -> str | None:

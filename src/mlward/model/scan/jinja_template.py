@@ -14,6 +14,7 @@ templates; each of those is HIGH here, and so is a template that Jinja2 cannot p
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +26,7 @@ from jinja2.ext import Extension, loopcontrols
 
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
-from mlward.model.scan.jinja_names import NameTaint, is_private
+from mlward.model.scan.jinja_names import MODEL_TOKENS, NameTaint, is_private
 
 MAX_TEMPLATE_CHARS = 4 << 20
 """Longest template analysed; real chat templates are a few KiB (longer: HIGH, unchecked)."""
@@ -42,8 +43,11 @@ _INTERNAL_NAMES = frozenset({
     "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame",
     "ag_code", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame",
     "tb_next", "func_globals", "func_code", "im_func", "im_self", "mro", "popen",
-    "subprocess", "import_module", "check_output", "getoutput",
+    "subprocess", "import_module", "check_output", "getoutput", "os", "sys", "builtins",
 })
+# Internal names flagged as string constants anywhere (they reach a lookup through a
+# variable, a list, a macro argument...); os and sys are too plausible as plain words.
+_CONST_NAMES = _INTERNAL_NAMES - {"os", "sys", "builtins"}
 # Helper globals of Jinja2, transformers and Flask: function objects and framework state
 # whose attributes are a way into module globals, never chat data.
 _HELPER_GLOBALS = frozenset({
@@ -56,6 +60,8 @@ _ATTRIBUTE_KWARG = frozenset({"map", "selectattr", "rejectattr", "sort", "groupb
                               "unique", "min", "max", "join", "dictsort"})
 _FILTER_BY_NAME = frozenset({"map", "select", "reject", "selectattr", "rejectattr"})
 _FORMAT_METHODS = frozenset({"format", "format_map"})
+# A name-mangled private attribute (_TemplateReference__context): no dunder to see.
+_MANGLED = re.compile(r"_[A-Za-z][A-Za-z0-9]*__[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -123,21 +129,27 @@ class _Checker:
         self.taint = NameTaint(tree)
         self.issues: dict[tuple[str, str], TemplateIssue] = {}
         self.checked_consts: set[int] = set()
-        # {% set r = request %}: the alias is the helper global under another name.
+        # {% set r = request %}, {% set r = [request]|first %}: the helper under another name.
         self.helper_aliases = {
             target.name for assign in tree.find_all(nodes.Assign)
             for target in [assign.target]
-            if isinstance(target, nodes.Name) and isinstance(assign.node, nodes.Name)
-            and assign.node.name in _HELPER_GLOBALS}
+            if isinstance(target, nodes.Name) and self._holds_helper(assign.node)}
 
     def run(self) -> list[TemplateIssue]:
         for node in self.tree.find_all(nodes.Node):
             self._visit(node)
         for const in self.tree.find_all(nodes.Const):
-            if id(const) not in self.checked_consts and isinstance(const.value, str) \
-                    and _has_dunder(const.value):
+            if id(const) in self.checked_consts or not isinstance(const.value, str):
+                continue
+            if _has_dunder(const.value):
                 self._add(rules.TEMPLATE_PRIVATE, _severity(const.value), const,
                           f"string constant {const.value[:60]!r} names a dunder attribute")
+            elif const.value in _CONST_NAMES or _MANGLED.fullmatch(const.value):
+                # {% set g = 'gi_frame' %}...x[g]: the name reaches the lookup through a
+                # variable (or a list, a dict, a macro argument) that the taint lets through.
+                self._add(rules.TEMPLATE_PRIVATE, _severity(const.value), const,
+                          f"string constant {const.value!r} names an interpreter-internal "
+                          "attribute")
         return list(self.issues.values())
 
     def _visit(self, node: nodes.Node) -> None:
@@ -224,10 +236,33 @@ class _Checker:
                       f"{what} {name!r} reaches Python internals")
 
     def _helper(self, base: nodes.Node | None, node: nodes.Node, access: str) -> None:
-        if isinstance(base, nodes.Name) and (base.name in self.helper_aliases or (
-                base.name in _HELPER_GLOBALS and not self.taint.is_bound(base.name))):
+        if isinstance(base, nodes.Name) and base.name in self.helper_aliases:
             self._add(rules.TEMPLATE_GLOBAL, Severity.HIGH, node,
-                      f"{base.name}{access}: looks inside the helper global {base.name!r}")
+                      f"{base.name}{access}: looks inside a helper global under another name")
+            return
+        name = self._holds_helper(base)
+        if name:
+            self._add(rules.TEMPLATE_GLOBAL, Severity.HIGH, node,
+                      f"{name}{access}: looks inside the helper global {name!r}")
+
+    def _holds_helper(self, expr: nodes.Node | None) -> str | None:
+        """The helper global ``expr`` may evaluate to (``request``, ``(request,)|first``,
+        ``[config][0]``), None when it only calls one (``range(3)``, ``namespace(a=1).a``)."""
+        if expr is None:
+            return None
+        if isinstance(expr, nodes.Name):
+            return expr.name if expr.name in _HELPER_GLOBALS \
+                and not self.taint.is_bound(expr.name) else None
+        if isinstance(expr, nodes.Call):
+            parts = [*expr.args, *(k.value for k in expr.kwargs), expr.dyn_args,
+                     expr.dyn_kwargs]
+            if not isinstance(expr.node, nodes.Name):
+                parts.append(expr.node)
+            return next(filter(None, map(self._holds_helper, parts)), None)
+        if isinstance(expr, (nodes.Getattr, nodes.Filter)) and isinstance(expr.node, nodes.Name) \
+                and (isinstance(expr, nodes.Getattr) or expr.name in ("attr", "map")):
+            return None  # lipsum.x, lipsum|attr(x): an attribute of it, flagged right there
+        return next(filter(None, map(self._holds_helper, expr.iter_child_nodes())), None)
 
     def _format(self, receiver: nodes.Node, node: nodes.Node) -> None:
         """``str.format`` resolves ``{0.attr}`` and ``{0[key]}`` fields itself, unsandboxed."""
@@ -265,6 +300,8 @@ def _severity(name: str) -> Severity:
 
 
 def _describe(expr: nodes.Node) -> str:
+    if isinstance(expr, nodes.Name) and expr.name in MODEL_TOKENS:
+        return f"{expr.name}, a special token the model's own files choose"
     kind = {nodes.Concat: "~ concatenation", nodes.Mod: "% formatting",
             nodes.Add: "+ concatenation", nodes.Mul: "string repetition",
             nodes.Name: "a variable bound to a built string"}.get(type(expr))
