@@ -4,6 +4,8 @@ HIGH finding, and each file really loads with its library."""
 
 from __future__ import annotations
 
+import importlib
+
 import pickle
 import warnings
 from collections.abc import Callable
@@ -35,7 +37,7 @@ def _pickle_all(out: Path, objects: dict[str, Any], protocols: tuple[int, ...]) 
 
 
 def pandas_objects(out: Path) -> list[Path]:
-    pd = pytest.importorskip("pandas")
+    pd = importlib.import_module("pandas")
     days = pd.date_range("2024-01-01", periods=5, freq="D")
     objects = {
         "datetime_index": pd.DataFrame({"a": range(5)}, index=days),
@@ -64,7 +66,7 @@ def pandas_objects(out: Path) -> list[Path]:
 
 
 def torchscript_modules(out: Path) -> list[Path]:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
@@ -89,7 +91,7 @@ def torchscript_modules(out: Path) -> list[Path]:
 
 
 def torch_training_states(out: Path) -> list[Path]:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     net = torch.nn.Sequential(torch.nn.Linear(3, 2))
     opt = torch.optim.AdamW(net.parameters())
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
@@ -104,8 +106,8 @@ def torch_training_states(out: Path) -> list[Path]:
 
 
 def dill_objects(out: Path) -> list[Path]:
-    dill = pytest.importorskip("dill")
-    pd = pytest.importorskip("pandas")
+    dill = importlib.import_module("dill")
+    pd = importlib.import_module("pandas")
     path = out / "arrays.dill"
     path.write_bytes(dill.dumps({"a": np.arange(5), "m": np.ma.masked_array([1, 2], mask=[0, 1]),
                                  "s": np.float32(1)}))
@@ -116,7 +118,7 @@ def dill_objects(out: Path) -> list[Path]:
 
 
 def statsmodels_results(out: Path) -> list[Path]:
-    pytest.importorskip("statsmodels")
+    importlib.import_module("statsmodels")
     import pandas as pd
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
@@ -157,7 +159,7 @@ def statsmodels_results(out: Path) -> list[Path]:
 
 
 def catboost_models(out: Path) -> list[Path]:
-    catboost = pytest.importorskip("catboost")
+    catboost = importlib.import_module("catboost")
     x = np.random.default_rng(0).normal(size=(40, 3))
     y = (x[:, 0] > 0).astype(int)
     models = {
@@ -168,7 +170,7 @@ def catboost_models(out: Path) -> list[Path]:
 
 
 def nltk_punkt(out: Path) -> list[Path]:
-    punkt = pytest.importorskip("nltk.tokenize.punkt")
+    punkt = importlib.import_module("nltk.tokenize.punkt")
     text = "Mr. Smith went to Washington. He arrived at 5 p.m. on Monday. Dr. Who? Yes. " * 20
     trainer = punkt.PunktTrainer()
     trainer.train(text, finalize=True)
@@ -213,7 +215,7 @@ def test_real_library_files_have_no_high_findings(library: str, tmp_path: Path) 
 @pytest.mark.xfail(strict=True, reason="bound methods pickle as builtins.getattr(obj, name), "
                    "which stays CRITICAL: the analyser does not model getattr yet")
 def test_bound_methods_through_getattr_are_not_yet_clean(tmp_path: Path) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = importlib.import_module("pandas")
     # zoneinfo.ZoneInfo pickles as getattr(ZoneInfo, "_unpickle")(key, 1).
     frame = pd.DataFrame({"t": pd.date_range("2024", periods=2, tz="Europe/Paris")})
     path = tmp_path / "zoneinfo_frame.pkl"
