@@ -5,7 +5,6 @@ HIGH finding, and each file really loads with its library."""
 from __future__ import annotations
 
 import importlib
-
 import pickle
 import warnings
 from collections.abc import Callable
