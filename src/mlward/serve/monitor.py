@@ -124,9 +124,9 @@ class PredictionMonitor:
         self._since = 0
         from mlward.data.drift.binned import psi  # first use only: it pulls in the profile engine
 
-        value = psi(self._ref_mass, self._counts / self.window)
+        value = float(psi(self._ref_mass, self._counts / self.window))  # a 0-d array from numpy
         mean_conf = float(self._conf.mean()) if self._has_conf else None
-        alarm = value >= self.threshold
+        alarm = bool(value >= self.threshold)
         changed = alarm != self.alarm
         self.alarm = alarm
         self.last = DriftUpdate(value, mean_conf, alarm, changed)
