@@ -8,10 +8,12 @@ opcode reads back.
 - Allowlisted globals (and joblib array wrappers, see ``must_keep``) are always kept: a
   benign pickle memoizes each class once and refers to it for every instance. More than
   ``_MEMO_GLOBALS_MAX`` of them is a scanner limit (HIGH).
-- Strings, tuples, other globals and call results enter a window of the latest ``2 * _MEMO_RECENT``
-  memoized values. A GET that finds one there keeps it for good (up to
-  ``_MEMO_KEEP_MAX``): pickle writes a module name, a dict key or a dtype once and then
-  GETs it, and the first GET comes soon after the PUT. A value that left the window reads
+- Strings, tuples, other globals and call results are kept for good while they weigh
+  less than ``_MEMO_EARLY_BYTES`` in all (so a pickle of ordinary size is modelled
+  exactly). Past that they enter a window of the latest ``2 * _MEMO_RECENT`` memoized
+  values; a GET that finds one there, or a STACK_GLOBAL that takes its operands from
+  there, keeps it for good (up to ``_MEMO_PROMOTED_BYTES`` more): pickle writes a module
+  name, a dict key or a dtype once and GETs it later. A value that left the window reads
   back as ``ANY``, which every check treats as unknown (HIGH at a call or an import).
 """
 
@@ -26,8 +28,9 @@ from mlward.model.scan.pickle_values import ANY, GlobalRef, Instance
 _MEMO_BITMAP_MAX = 1 << 24
 _MEMO_SPARSE_MAX = 1 << 16
 _MEMO_GLOBALS_MAX = 1 << 18
-_MEMO_KEEP_MAX = 1 << 18
-_MEMO_RECENT = 1 << 15
+_MEMO_EARLY_BYTES = 8 << 20
+_MEMO_PROMOTED_BYTES = 16 << 20
+_MEMO_RECENT = 1 << 14
 
 # Stack values worth keeping in the memo; anything else is only marked as set.
 KEPT = frozenset({str, GlobalRef, Instance, tuple})
@@ -57,6 +60,9 @@ class MemoTable:
         self.memo_sparse: set[int] = set()
         self.memo_len = 0
         self.memo_globals = 0
+        self.memo_budget = _MEMO_EARLY_BYTES
+        """Weight the memo may still keep for good; promotions go on down to
+        ``-_MEMO_PROMOTED_BYTES``."""
 
     def memo_put(self, key: int, value: Any) -> None:
         """Store ``value`` under ``key`` (keeping only values later opcodes may need)."""
@@ -92,6 +98,10 @@ class MemoTable:
                 raise LimitReached(f"memo holds more than {_MEMO_GLOBALS_MAX} globals")
             self.memo[key] = value
             return
+        if self.memo_budget > 0:
+            self.memo_budget -= _weight(value)
+            self.memo[key] = value
+            return
         recent = self.memo_recent
         recent[key] = value
         if len(recent) >= _MEMO_RECENT:
@@ -120,8 +130,35 @@ class MemoTable:
             got = self.memo_older.pop(key, None)
             if got is None:
                 return ANY
-        if len(self.memo) < _MEMO_KEEP_MAX:
-            self.memo[key] = got
-        else:
+        if not self._keep(key, got):
             self.memo_recent[key] = got
         return got
+
+    def memo_pin(self, *values: Any) -> None:
+        """Keep for good the window entries among the latest four that are ``values``
+        (STACK_GLOBAL operands: pickle GETs a module name again for the next class)."""
+        for key in range(self.memo_len - 1, self.memo_len - 5, -1):
+            for window in (self.memo_recent, self.memo_older):
+                got = window.get(key)
+                if got is not None and any(got is v for v in values):
+                    del window[key]
+                    if not self._keep(key, got):
+                        window[key] = got
+
+    def _keep(self, key: int, value: Any) -> bool:
+        """Move a window value into the memo for good, if the promoted budget allows."""
+        if self.memo_budget <= -_MEMO_PROMOTED_BYTES:
+            return False
+        self.memo_budget -= _weight(value)
+        self.memo[key] = value
+        return True
+
+
+def _weight(value: Any) -> int:
+    """Rough bytes a kept value holds."""
+    cls = value.__class__
+    if cls is str:
+        return 64 + len(value)
+    if cls is tuple:
+        return 64 + 8 * len(value)
+    return 128
