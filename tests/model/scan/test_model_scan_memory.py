@@ -64,3 +64,27 @@ def test_peak_memory_does_not_grow_with_the_opcode_count(tmp_path: Path, shape: 
         assert (peaks[1] - peaks[0]) * 1024 < STACK_ITEM_BYTES * 3 * N, shown
     else:
         assert peaks[1] < 1.5 * peaks[0], shown
+
+
+def test_payload_past_the_stack_bound_is_high(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlward.model.scan import pickle_analyser, scan_file
+
+    monkeypatch.setattr(pickle_analyser, "_STACK_MAX", 1000)
+    path = tmp_path / "deep.pkl"
+    path.write_bytes(b"\x80\x04(" + b"K\x01" * 5000 + b"1" + b"\x8c\x02os\x8c\x06system\x93.")
+    report = scan_file(path)
+    limit = [f for f in report.findings if f.properties.get("limit")]
+    assert limit and limit[0].severity.name == "HIGH" and "stack deeper" in limit[0].message
+
+
+def test_millions_of_call_sites_cost_one_marker_not_a_finding_each(tmp_path: Path) -> None:
+    from mlward.model.scan import scan_file
+
+    path = tmp_path / "calls.pkl"
+    path.write_bytes(b"\x80\x04" + b"N)R0" * 20_000 + b"N.")
+    report = scan_file(path)
+    assert len(report.findings) <= 1001
+    marker = [f for f in report.findings if "suppressed" in f.properties]
+    assert marker and marker[0].severity.name == "HIGH"
+    assert marker[0].properties["suppressed"] == 20_000 - 1000

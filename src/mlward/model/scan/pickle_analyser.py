@@ -242,11 +242,14 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
                 buf, pos = bs.buf, bs.pos
                 end = self._buffer_end()
                 continue
-            # General path: the table handler reads operands through ``bs``.
+            # General path: the table handler reads operands through ``bs``. The stack is
+            # bounded here and at frame ends and refills (inline opcodes never cross them).
             op = buf[pos]
             self.last_op = op
             self.op_at = bs.base + pos
             bs.pos = pos + 1
+            if len(stack) > self.compacted + 2 * _STACK_KEEP or len(self.marks) > 64:
+                self.check_stack()
             handler = dispatch[op]
             if handler is None:
                 raise Malformed(f"unknown opcode 0x{op:02x}")
