@@ -71,10 +71,10 @@ def test_payload_after_an_overlong_text_operand_is_high(tmp_path: Path) -> None:
 def test_payload_after_the_sparse_memo_bound_is_high(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlward.model.scan import pickle_analyser
+    from mlward.model.scan import pickle_memo
 
-    monkeypatch.setattr(pickle_analyser, "_MEMO_BITMAP_MAX", 1024)
-    monkeypatch.setattr(pickle_analyser, "_MEMO_SPARSE_MAX", 4)
+    monkeypatch.setattr(pickle_memo, "_MEMO_BITMAP_MAX", 1024)
+    monkeypatch.setattr(pickle_memo, "_MEMO_SPARSE_MAX", 4)
     marker = tmp_path / "m"
     puts = b"".join(b"r" + struct.pack("<I", 5000 + i) for i in range(6))
     data = b"\x80\x02N" + puts + b"0" + touch_payload(marker) + b"."

@@ -24,25 +24,20 @@ from mlward.model.scan._io import ByteStream
 from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_checks import CallChecks
 from mlward.model.scan.pickle_framing import FrameChecks
+from mlward.model.scan.pickle_memo import KEPT, MemoTable, must_keep
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
-from mlward.model.scan.pickle_values import (
-    ANY,
-    DictValue,
-    GlobalRef,
-    Instance,
-    ListValue,
-)
+from mlward.model.scan.pickle_values import ANY, LIST, DictValue
 
-_MEMO_BITMAP_MAX = 1 << 24
-_MEMO_KEEP_MAX = 1_000_000
-_MEMO_SPARSE_MAX = 1_000_000
+# Bounds on what one stream may make the analyser hold (each a HIGH limit finding).
+_STACK_MAX = 1 << 22
+_MARKS_MAX = 1 << 18
+_FINDINGS_MAX = 1000
+# The top of the stack keeps its values; deeper ones become ANY (see ``check_stack``).
+_STACK_KEEP = 256
 
-
-# Stack values the memo keeps; anything else is only marked as set.
-_KEPT = frozenset({str, GlobalRef, Instance, tuple})
 # Operand-less opcodes that push a fresh container or constant.
 _SIMPLE_PUSH: dict[int, Any] = {
-    0x7D: DictValue, 0x5D: ListValue, 0x8F: ListValue, 0x29: tuple,
+    0x7D: DictValue, 0x5D: lambda: LIST, 0x8F: lambda: LIST, 0x29: tuple,
     0x4E: lambda: None, 0x88: lambda: True, 0x89: lambda: False,
 }
 
@@ -81,7 +76,7 @@ class PickleOutcome:
     """True when the analysis stopped at a scanner bound, not at an error of the stream."""
 
 
-class PickleAnalyser(CallChecks, FrameChecks):
+class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
     """Analyses one pickle stream from the current position of a ``ByteStream``."""
 
     def __init__(
@@ -105,16 +100,17 @@ class PickleAnalyser(CallChecks, FrameChecks):
         self.stack: list[Any] = []
         self.marks: list[int] = []
         self.fence = 0
-        self.memo: dict[int, Any] = {}
-        self.memo_bits = bytearray()
-        self.memo_sparse: set[int] = set()
-        self.memo_len = 0
+        self.compacted = 0
+        """Stack positions below this hold only ANY and values ``must_keep`` keeps."""
+        self._init_memo()
         self.proto = 0
         self.calls = 0
         self.op_at = 0
         self.op_name = ""
         self.globals_seen: dict[str, None] = {}
+        self.global_refs: dict[tuple[str, str, int], Any] = {}
         self._reported: dict[tuple[str, str], dict[str, Any]] = {}
+        self._suppressed: dict[str, Any] | None = None
         self.max_line = ctx.limits.max_line
         self.last_op = -1
         self.frame_end = -1
@@ -178,7 +174,7 @@ class PickleAnalyser(CallChecks, FrameChecks):
                         raise Malformed("stack underflow")
                     key = self.memo_len
                     value = stack[-1]
-                    if key < len(bits) and not bits[key] and value.__class__ not in _KEPT:
+                    if key < len(bits) and not bits[key] and value.__class__ not in KEPT:
                         bits[key] = 1
                         self.memo_len = key + 1
                     else:
@@ -190,10 +186,8 @@ class PickleAnalyser(CallChecks, FrameChecks):
                     key = buf[pos + 1]
                     got = memo.get(key)
                     if got is None:
-                        if not (key < len(bits) and bits[key]):
-                            self.last_op, bs.pos, self.op_at = op, pos + 2, bs.base + pos
-                            raise Malformed(f"memo key {key} was never set")
-                        got = ANY
+                        self.last_op, bs.pos, self.op_at = op, pos + 2, bs.base + pos
+                        got = self.memo_recall(key)
                     push(got)
                     pos += 2
                     continue
@@ -234,6 +228,9 @@ class PickleAnalyser(CallChecks, FrameChecks):
                     pos += 1
                     continue
             elif pos >= end:
+                if len(stack) > self.compacted + 2 * _STACK_KEEP or len(self.marks) > 64:
+                    self.last_op, bs.pos, self.op_at = -1, pos, bs.base + pos
+                    self.check_stack()
                 if 0 <= self.frame_end <= bs.base + pos:
                     self.frame_end = -1  # the frame ended on an opcode boundary
                     end = len(buf)
@@ -245,11 +242,14 @@ class PickleAnalyser(CallChecks, FrameChecks):
                 buf, pos = bs.buf, bs.pos
                 end = self._buffer_end()
                 continue
-            # General path: the table handler reads operands through ``bs``.
+            # General path: the table handler reads operands through ``bs``. The stack is
+            # bounded here and at frame ends and refills (inline opcodes never cross them).
             op = buf[pos]
             self.last_op = op
             self.op_at = bs.base + pos
             bs.pos = pos + 1
+            if len(stack) > self.compacted + 2 * _STACK_KEEP or len(self.marks) > 64:
+                self.check_stack()
             handler = dispatch[op]
             if handler is None:
                 raise Malformed(f"unknown opcode 0x{op:02x}")
@@ -304,6 +304,9 @@ class PickleAnalyser(CallChecks, FrameChecks):
         if seen is not None:
             seen["occurrences"] = seen.get("occurrences", 1) + 1
             return
+        if len(self._reported) >= _FINDINGS_MAX:
+            self._count_suppressed()
+            return
         self.ctx.add(
             rule_id,
             severity,
@@ -315,7 +318,25 @@ class PickleAnalyser(CallChecks, FrameChecks):
         )
         self._reported[(rule_id, key)] = self.ctx.findings[-1].properties
 
-    # -- stack and memo primitives -------------------------------------------------------
+    def _count_suppressed(self) -> None:
+        """Past ``_FINDINGS_MAX`` distinct findings, one HIGH marker counts the rest: a
+        stream of millions of call sites must not cost a finding each."""
+        if self._suppressed is None:
+            self.ctx.add(
+                rules.PICKLE_MALFORMED,
+                Severity.HIGH,
+                f"{self.label} has more than {_FINDINGS_MAX} distinct findings; the rest are "
+                "counted, not listed (fail closed)",
+                member=self.member,
+                offset=self.op_at,
+                detail=self.op_name,
+                limit=True,
+                suppressed=0,
+            )
+            self._suppressed = self.ctx.findings[-1].properties
+        self._suppressed["suppressed"] += 1
+
+    # -- stack primitives -------------------------------------------------------
 
     def pop(self) -> Any:
         """Pop one value, failing like the unpickler below the current mark."""
@@ -344,40 +365,25 @@ class PickleAnalyser(CallChecks, FrameChecks):
         self.fence = len(self.stack)
         self.marks.append(self.fence)
 
-    def memo_put(self, key: int, value: Any) -> None:
-        """Store ``value`` under ``key`` (keeping only values later opcodes may need)."""
-        bits = self.memo_bits
-        if key < len(bits):
-            if not bits[key]:
-                bits[key] = 1
-                self.memo_len += 1
-        elif key < _MEMO_BITMAP_MAX:
-            bits.extend(bytes(max(key + 1 - len(bits), len(bits), 4096)))
-            bits[key] = 1
-            self.memo_len += 1
-        elif key not in self.memo_sparse:
-            if len(self.memo_sparse) >= _MEMO_SPARSE_MAX:
-                raise LimitReached(f"memo has more than {_MEMO_SPARSE_MAX} sparse keys")
-            self.memo_sparse.add(key)
-            self.memo_len += 1
-        if value.__class__ in _KEPT and (
-            len(self.memo) < _MEMO_KEEP_MAX or isinstance(value, GlobalRef | str)
-        ):
-            self.memo[key] = value
-        elif self.memo:
-            self.memo.pop(key, None)
+    def check_stack(self) -> None:
+        """Bound what the stack holds; called at frame ends and buffer refills.
 
-    def memo_has(self, key: int) -> bool:
-        """True when ``key`` was set."""
-        if key < _MEMO_BITMAP_MAX:
-            return key < len(self.memo_bits) and self.memo_bits[key] == 1
-        return key in self.memo_sparse
-
-    def memo_get(self, key: int) -> Any:
-        """The value stored under ``key`` (ANY when it was not kept)."""
-        if not self.memo_has(key):
-            raise Malformed(f"memo key {key} was never set")
-        return self.memo.get(key, ANY)
+        Depth beyond ``_STACK_MAX`` items or ``_MARKS_MAX`` marks is a scanner limit.
+        Values deeper than the top ``_STACK_KEEP`` become ANY (except what ``must_keep``
+        keeps): a container of more than ``MAX_ITEMS`` items forgets them anyway, and a
+        value popped back from that deep is only ever treated as unknown (fail closed).
+        """
+        stack = self.stack
+        if len(stack) > _STACK_MAX:
+            raise LimitReached(f"stack deeper than {_STACK_MAX} items")
+        if len(self.marks) > _MARKS_MAX:
+            raise LimitReached(f"more than {_MARKS_MAX} nested MARKs")
+        done = min(self.compacted, len(stack))
+        top = len(stack) - _STACK_KEEP
+        if top - done >= _STACK_KEEP:
+            stack[done:top] = [v if must_keep(v) else ANY for v in stack[done:top]]
+            done = top
+        self.compacted = done
 
     def read(self, n: int) -> bytes:
         """Read an operand of ``n`` bytes or fail as truncated."""

@@ -53,6 +53,8 @@ def register_call_ops(
         module = a.pop()
         if isinstance(module, str) and isinstance(name, str):
             stack.append(a.import_global(module, name, "STACK_GLOBAL"))
+            if a.memo_budget <= 0:
+                a.memo_pin(module, name)
             return
         a.report(
             rules.PICKLE_STACK_GLOBAL_UNRESOLVED,

@@ -41,6 +41,10 @@ TYPE_RESOLVERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Distinct (module, name, protocol) imports one stream may make: real pickles make hundreds.
+MAX_GLOBALS = 1 << 16
+
+
 def _importable(module: str, name: str) -> bool:
     """True when ``module``/``name`` are dotted identifiers, the only names import finds."""
     return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
@@ -57,6 +61,8 @@ class CallChecks:
     calls: int
     op_at: int
     globals_seen: dict[str, None]
+    global_refs: dict[tuple[str, str, int], GlobalRef]
+    proto: int
     strict_names: bool = False
     """Treat a global whose dotted names are not identifiers as the end of the stream
     (set when a file of another format is also read as a pickle)."""
@@ -72,11 +78,11 @@ class CallChecks:
 
             # find_class would raise: this reading of the bytes stops here, nothing ran.
             raise Malformed("global name that no import can resolve")
-        allowlist = self.ctx.allowlist
-        status = allowlist.classify(module, name, self.proto)
-        ref = GlobalRef(module, name, status)
-        ref.full = allowlist.effective_name(module, name, self.proto)
+        ref = self.global_refs.get((module, name, self.proto))
+        if ref is None:
+            ref = self._new_global(module, name)
         self.globals_seen[ref.full] = None
+        status = ref.status
         if status is GlobalStatus.CRITICAL:
             self.report(
                 rules.PICKLE_GLOBAL_CRITICAL,
@@ -96,6 +102,19 @@ class CallChecks:
                 opcode=opcode,
                 **{"global": ref.full},
             )
+        return ref
+
+    def _new_global(self, module: str, name: str) -> GlobalRef:
+        """Classify a name not imported before in this stream; one ``GlobalRef`` per name,
+        so a stream that imports the same global millions of times holds one."""
+        if len(self.global_refs) >= MAX_GLOBALS:
+            from mlward.model.scan.pickle_analyser import LimitReached
+
+            raise LimitReached(f"more than {MAX_GLOBALS} distinct globals imported")
+        allowlist = self.ctx.allowlist
+        ref = GlobalRef(module, name, allowlist.classify(module, name, self.proto))
+        ref.full = allowlist.effective_name(module, name, self.proto)
+        self.global_refs[(module, name, self.proto)] = ref
         return ref
 
     def check_call(self, func: Any, args: Any, opcode: str) -> Any:

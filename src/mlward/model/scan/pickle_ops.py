@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlward.model.scan.pickle_values import (
     ANY,
+    LIST,
     LONG_STR,
     MAX_STR,
     BytesRef,
@@ -249,7 +250,7 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
     # -- containers -------------------------------------------------------------------------
     @on(pickle.EMPTY_LIST)
     def _empty_list() -> None:
-        stack.append(ListValue())
+        stack.append(LIST)
 
     @on(pickle.EMPTY_DICT)
     def _empty_dict() -> None:
@@ -257,7 +258,7 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
 
     @on(pickle.EMPTY_SET)
     def _empty_set() -> None:
-        stack.append(ListValue())
+        stack.append(LIST)
 
     @on(pickle.EMPTY_TUPLE)
     def _empty_tuple() -> None:
@@ -284,8 +285,8 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
 
     @on(pickle.LIST)
     def _list() -> None:
-        items = a.pop_mark()
-        stack.append(ListValue(items if len(items) <= 64 else None))
+        a.pop_mark()
+        stack.append(LIST)
 
     @on(pickle.FROZENSET)
     def _frozenset() -> None:

@@ -2,12 +2,13 @@
 
 The analyser never builds the real objects. It keeps small scalars and strings (they are
 STACK_GLOBAL operands, joblib shapes, dtype codes), references to imported globals, and
-the results of calls; containers keep at most ``MAX_ITEMS`` items and then forget them,
-and everything else is ``ANY``. Memory therefore stays bounded on opcode-dense pickles.
+the results of calls; tuples and dicts keep at most ``MAX_ITEMS`` items and then forget
+them, lists and sets keep none (nothing reads them back), and everything else is ``ANY``.
 """
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from mlward.model.scan.allowlist import GlobalStatus
@@ -74,20 +75,17 @@ class Instance:
 
 
 class ListValue:
-    """A list or set: items are kept while there are few of them."""
+    """A list or set. Its items are never needed again, so none are kept and one shared
+    instance (``LIST``) stands for every list: pushing one allocates nothing."""
 
-    __slots__ = ("items",)
-
-    def __init__(self, items: list[Any] | None = None) -> None:
-        self.items: list[Any] | None = items if items is not None else []
+    __slots__ = ()
 
     def extend(self, values: list[Any]) -> None:
-        """Add items, forgetting them all once there are too many."""
-        if self.items is not None:
-            if len(self.items) + len(values) > MAX_ITEMS:
-                self.items = None
-            else:
-                self.items.extend(values)
+        """Add items (forgotten at once)."""
+
+
+LIST = ListValue()
+_NO_ITEMS: MappingProxyType[Any, Any] = MappingProxyType({})
 
 
 class DictValue:
@@ -96,19 +94,22 @@ class DictValue:
     __slots__ = ("items",)
 
     def __init__(self) -> None:
-        self.items: dict[Any, Any] | None = {}
+        # Empty dicts are the commonest push of opcode-dense pickles: no dict until needed.
+        self.items: dict[Any, Any] | MappingProxyType[Any, Any] | None = _NO_ITEMS
 
     def update(self, pairs: list[Any]) -> None:
         """Set key/value pairs from a flat [k, v, k, v...] list."""
         if self.items is None:
             return
+        if self.items is _NO_ITEMS:
+            self.items = {}
         if len(self.items) + len(pairs) // 2 > MAX_ITEMS:
             self.items = None
             return
         for i in range(0, len(pairs) - 1, 2):
             key = pairs[i]
             if isinstance(key, str | int | bool) or key is None:
-                self.items[key] = pairs[i + 1]
+                self.items[key] = pairs[i + 1]  # type: ignore[index]
 
 
 def make_tuple(items: list[Any]) -> Any:
