@@ -132,9 +132,7 @@ def scan(
             "`mlward data add`)."
         ),
     ],
-    format: Annotated[
-        OutputFormat | None, format_option(("table", "json", "sarif"))
-    ] = None,
+    format: Annotated[OutputFormat | None, format_option(("table", "json", "sarif"))] = None,
     engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster).")

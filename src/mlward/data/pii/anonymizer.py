@@ -164,13 +164,16 @@ class Anonymizer:
             return None
         if all(e.mode == "text" for e in confident):
             return ColumnPlan(name, "text", self._text_rules(None), "by_entity")
-        chosen = {e.entity: policy.by_entity.get(e.entity, policy.default_action) for e in confident}
-        entity = next(e.entity for e in confident if e.mode == "column")
+        # The values *are* these entities; entities seen only as spans inside some cells
+        # (a person's name in a street name) never decide what a whole cell becomes.
+        whole = [e.entity for e in confident if e.mode == "column"]
+        chosen = {e: policy.by_entity.get(e, policy.default_action) for e in whole}
+        entity = whole[0]
         source = "by_entity" if entity in policy.by_entity else "default_action"
         if len(chosen) == 1:
             rule = chosen[entity]
             return None if rule is None else ColumnPlan(name, "column", {entity: rule}, source)
-        # Several entities: each cell gets the rule of the entity found in it.
+        # Several entities (mixed rows): each cell gets the rule of the entity found in it.
         rules: dict[EntityType | None, ActionSpec] = {
             e: RedactAction() if r.action == "drop" else r for e, r in chosen.items() if r is not None
         }

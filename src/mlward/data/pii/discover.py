@@ -115,7 +115,9 @@ def _verify_protection(result: PiiScanResult, data: Any, keys: Sequence[bytes | 
     for column in result.columns:
         if column.name in verified:
             recorded = json.loads((schema.field(column.name).metadata or {})[PROTECTION_METADATA_KEY])
-            vouched = tuple(EntityType(e) for e in vouched_entities(recorded) if e in EntityType.__members__)
+            vouched = tuple(
+                EntityType(e) for e in sorted(vouched_entities(recorded)) if e in EntityType.__members__
+            )
             column = replace(column, protection_verified=True, vouched=vouched)
         columns.append(column)
     return replace(result, columns=tuple(columns))

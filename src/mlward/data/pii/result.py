@@ -206,6 +206,10 @@ class PiiScanResult:
             for report in column.entities:
                 protected = column.is_protected(report.entity)
                 level = Severity.INFO if protected else severity(report.entity)
+                if not protected and column.protection is not None:
+                    # Data recorded as protected is trusted downstream: PII still in it is a
+                    # leak through protection (or a forged flag), at least HIGH.
+                    level = max(level, Severity.HIGH)
                 state = _protection_state(column, protected)
                 findings.append(
                     Finding(

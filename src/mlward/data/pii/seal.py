@@ -29,11 +29,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlward.crypto.encryption import DataKeys
+from mlward.data.pii.entities import EntityType
 
 SEAL_METADATA_KEY = b"mlward.pii.seal"
 """Parquet footer / schema metadata key holding the seals (JSON ``{column: tag}``)."""
 VOUCHING_ACTIONS = frozenset({"fpe", "fake"})
 """Actions whose output is shaped like the entity it replaced."""
+DIGIT_SHAPED = frozenset(
+    e.value
+    for e in (
+        EntityType.US_SSN, EntityType.US_ITIN, EntityType.PHONE, EntityType.CREDIT_CARD,
+        EntityType.IN_AADHAAR, EntityType.DE_TAX_ID, EntityType.POSTAL_CODE,
+        EntityType.DATE_OF_BIRTH, EntityType.IP_ADDRESS,
+    )
+)  # fmt: skip
+"""Entities written with digits and separators only: FF3-1 ciphertexts of one read as others."""
 _PURPOSE = b"mlward pii seal key v1"
 _DOMAIN = b"mlward pii seal v1\x00"
 
@@ -139,18 +149,33 @@ def verify_columns(
 
 
 def vouched_entities(protection: dict[str, Any]) -> frozenset[str]:
-    """Entity names a verified column may still show: those its action makes look real."""
-    if protection.get("mode") == "column" and "rules" not in protection:
-        entity = protection.get("entity")
-        return frozenset({entity}) if entity and protection.get("action") in VOUCHING_ACTIONS else frozenset()
-    rules = protection.get("rules") or {}
-    if not isinstance(rules, dict):
-        return frozenset()
-    return frozenset(
-        str(entity)
-        for entity, rule in rules.items()
-        if isinstance(rule, dict) and rule.get("action") in VOUCHING_ACTIONS
-    )
+    """Entity names a verified column may still show: those its actions make look real.
+
+    ``fpe`` and ``fake`` keep the shape of what they replace. An FF3-1 (digits) or fake
+    digit string can read as any digit-shaped identifier (an encrypted SSN in the 9xx
+    range is ITIN-shaped), so a digit-shaped entity vouches for the whole digit family;
+    ``fpe`` over ``alnum`` encrypts letters too and vouches for everything. Nothing else
+    is vouched: an e-mail left whole in an FF3-1 (digits) column is a leak.
+    """
+    if "rules" in protection and isinstance(protection["rules"], dict):
+        rules = [(str(e), r) for e, r in protection["rules"].items() if isinstance(r, dict)]
+    else:
+        rules = [(str(protection.get("entity")), {"action": protection.get("action"), **_params(protection)})]
+    vouched: set[str] = set()
+    for entity, rule in rules:
+        if rule.get("action") not in VOUCHING_ACTIONS:
+            continue
+        if rule.get("action") == "fpe" and rule.get("alphabet") == "alnum":
+            return frozenset(e.value for e in EntityType)
+        vouched.add(entity)
+        if entity in DIGIT_SHAPED:
+            vouched.update(DIGIT_SHAPED)
+    return frozenset(vouched)
+
+
+def _params(protection: dict[str, Any]) -> dict[str, Any]:
+    params = protection.get("params")
+    return params if isinstance(params, dict) else {}
 
 
 class Sealer:
