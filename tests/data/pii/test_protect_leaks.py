@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 from mlward.cli import data_pii
 from mlward.core.errors import ConfigError
 from mlward.data.pii import EntityType, load_policy, protect, scan
-from mlward.data.pii.seal import SEAL_METADATA_KEY
 
 KEY = os.urandom(32)
+SEAL_METADATA_KEY = b"mlward.pii.seal"  # where protect puts its seals (seal.py)
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR")
 TEMPLATES = (
     "Spoke with {name} today; she asked us to call back on {phone}.",
@@ -150,9 +150,9 @@ def test_rescan_fails_when_protected_text_still_holds_pii(
     assert pq.read_schema(path).field("notes").metadata.get(b"mlward.pii")
     code, report = _scan_exit(app, path)
     notes = next(c for c in report["columns"] if c["name"] == "notes")
-    assert notes["protection"] == "text" and notes["protection_verified"] is False
     assert "PHONE" in notes["entity_types"]
     assert code == 1
+    assert notes["protection"] == "text" and notes["protection_verified"] is False
 
 
 def test_spans_only_leaves_prose_and_says_so(notes_file, tmp_path) -> None:
