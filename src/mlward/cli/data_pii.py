@@ -91,6 +91,16 @@ def _data_key() -> bytes:
     return _loaders.data_key()
 
 
+def _optional_data_keys() -> list[bytes]:
+    """Every workspace data key, or none outside a workspace (seals then cannot verify)."""
+    if _loaders.data_key is None and _loaders.all_data_keys is None:
+        return []
+    try:
+        return _all_data_keys()
+    except ConfigError:  # WorkspaceNotFound included: outside a workspace, content wins
+        return []
+
+
 def _all_data_keys() -> list[bytes]:
     if _loaders.all_data_keys is not None:
         return list(_loaders.all_data_keys())
@@ -122,9 +132,7 @@ def scan(
             "`mlward data add`)."
         ),
     ],
-    format: Annotated[
-        OutputFormat | None, format_option(("table", "json", "sarif"))
-    ] = None,
+    format: Annotated[OutputFormat | None, format_option(("table", "json", "sarif"))] = None,
     engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster).")
@@ -143,7 +151,8 @@ def scan(
         str,
         typer.Option(
             "--fail-on",
-            help="Exit 1 when unprotected PII this severe is found or a column was not scanned (or none).",
+            help="Exit 1 when PII this severe is found in the content (protection counts only where its "
+            "seal verifies with the workspace key) or a column was not scanned (or none).",
         ),
     ] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
@@ -161,6 +170,7 @@ def scan(
                 engine=runner,
                 sample_cells=sample_cells,
                 columns=columns,
+                keys=_optional_data_keys(),
             )
     finally:
         close = getattr(runner, "close", None)
@@ -179,7 +189,9 @@ def scan(
     else:
         _write(json.dumps(to_sarif(result), indent=2), output)
     if threshold is not None:
-        worst = [f for f in result.to_findings() if f.properties["protection"] is None]
+        # Judged on content: only entities proven to be mlward's own output (a seal that
+        # verifies with the workspace key) are left out; a metadata flag alone is not.
+        worst = [f for f in result.to_findings() if not f.properties.get("protected")]
         # Fail closed: a column that could not be scanned fails any threshold.
         if result.not_scanned_columns() or any(f.severity >= threshold for f in worst):
             raise typer.Exit(EXIT_FINDINGS)

@@ -8,7 +8,7 @@ synthetic replacement, AES-GCM); ``reveal`` reverses the reversible actions; and
 
 from __future__ import annotations
 
-from mlward.data.pii.anonymizer import Anonymizer, ColumnPlan, ProtectResult, key_id, protect, reveal
+from mlward.data.pii.anonymizer import Anonymizer, ColumnPlan, ProtectResult, protect
 from mlward.data.pii.detectors import default_detectors
 from mlward.data.pii.discover import scan
 from mlward.data.pii.entities import EntityType, Sensitivity
@@ -16,6 +16,7 @@ from mlward.data.pii.kanon import KAnonymityReport, k_anonymity
 from mlward.data.pii.ner import GlinerRecognizer, NerRecognizer, SpacyRecognizer
 from mlward.data.pii.policy import PiiPolicy, load_policy
 from mlward.data.pii.result import CellFinding, ColumnReport, EntityReport, PiiScanResult
+from mlward.data.pii.reveal import key_id, reveal
 from mlward.data.pii.scanner import PiiScan, ScanSettings
 from mlward.data.pii.spans import Hit, find_hits
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from mlward.crypto.encryption import DataKeys
 from mlward.data.io import DEFAULT_BATCH_ROWS, open_dataset, to_arrow
 from mlward.data.pii.detectors import Detector
+from mlward.data.pii.entities import EntityType
 from mlward.data.pii.ner import NerRecognizer
 from mlward.data.pii.result import PiiScanResult
-from mlward.data.pii.scanner import PiiScan, ScanSettings, ScanTally
+from mlward.data.pii.scanner import PROTECTION_METADATA_KEY, PiiScan, ScanSettings, ScanTally
+from mlward.data.pii.seal import seals_of, verify_columns, vouched_entities
 from mlward.engine.base import Computation, Engine, ProgressCallback, reduce_summaries
 from mlward.engine.local import LocalEngine
 
@@ -43,6 +50,7 @@ def scan(
     ner: NerRecognizer | None = None,
     settings: ScanSettings | None = None,
     progress: ProgressCallback | None = None,
+    keys: Sequence[bytes | DataKeys] | None = None,
 ) -> PiiScanResult:
     """Discover PII in a table or a dataset on disk.
 
@@ -51,6 +59,10 @@ def scan(
     thread engine; pass ``make_engine("dask", ...)`` to scale out); in-memory tables are
     scanned in this process. ``sample_cells`` caps the validated candidates per column
     and batch (None: adaptive, 0: validate every candidate). Never prints or exits.
+
+    Protection recorded in column metadata is a claim: it counts only for columns whose
+    seal verifies under one of ``keys`` (workspace data keys, active and retired), and
+    then only for the entities its action produces by design. Without keys, content wins.
     """
     started = time.perf_counter()
     settings = settings or ScanSettings(sample_cells=sample_cells)
@@ -74,4 +86,38 @@ def scan(
         )  # fmt: skip
         result = computation.finalize(run_in_memory(computation, table))
         engine_name = "in-memory"
+    result = _verify_protection(result, data_or_path, keys or ())
     return replace(result, engine=engine_name, duration_s=time.perf_counter() - started)
+
+
+def _verify_protection(result: PiiScanResult, data: Any, keys: Sequence[bytes | DataKeys]) -> PiiScanResult:
+    """Mark the columns whose recorded protection is proven by a valid seal."""
+    claimed = [c.name for c in result.columns if c.protection is not None]
+    if not claimed or not keys:
+        return result
+    derived = [k if isinstance(k, DataKeys) else DataKeys.derive(k) for k in keys]
+    if isinstance(data, str | os.PathLike):
+        path = Path(os.fspath(data))
+        seals = {k: v for k, v in seals_of(path).items() if k in claimed}
+        if not seals:
+            return result
+        schema = pq.read_schema(path)
+        batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(columns=list(seals))
+    else:
+        table = to_arrow(data)
+        seals = {k: v for k, v in seals_of(table).items() if k in claimed}
+        if not seals:
+            return result
+        schema = table.schema
+        batches = iter(table.select(list(seals)).to_batches())
+    verified = verify_columns(batches, schema, seals, derived, PROTECTION_METADATA_KEY)
+    columns = []
+    for column in result.columns:
+        if column.name in verified:
+            recorded = json.loads((schema.field(column.name).metadata or {})[PROTECTION_METADATA_KEY])
+            vouched = tuple(
+                EntityType(e) for e in sorted(vouched_entities(recorded)) if e in EntityType.__members__
+            )
+            column = replace(column, protection_verified=True, vouched=vouched)
+        columns.append(column)
+    return replace(result, columns=tuple(columns))

@@ -46,13 +46,21 @@ def to_table(result: PiiScanResult) -> Table:
             table.add_row(
                 column.name if index == 0 else "",
                 column.kind if index == 0 else "",
-                report.entity.value + (f" ({column.protection})" if column.protection else ""),
+                report.entity.value + _protection_label(column, report.entity),
                 f"{report.confidence:.2f}",
                 f"{report.share:.1%}",
                 _validated(column) if index == 0 else "",
                 ", ".join(report.examples[:2]),
             )
     return table
+
+
+def _protection_label(column: Any, entity: Any) -> str:
+    if column.protection is None:
+        return ""
+    if column.is_protected(entity):
+        return f" ({column.protection}, sealed)"
+    return f" ([bold red]{column.protection} claimed, not verified[/])"
 
 
 def _validated(column: Any) -> str:

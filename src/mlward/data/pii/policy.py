@@ -4,6 +4,7 @@
 pii:
   min_confidence: 0.5          # scan confidence a column needs before by_entity applies
   default_action: redact       # detected PII with no rule (null: leave it, not advised)
+  free_text: redact-cell       # free-text cells the detectors cannot vouch for: redacted whole
   by_entity:                   # per entity type, for every column the scan classifies
     EMAIL: hash
     PHONE: {action: mask, keep_last: 2}
@@ -19,6 +20,12 @@ pii:
 
 A rule is an action name, or a mapping with ``action`` and that action's options.
 Unknown actions or options are errors that name the key path (pydantic).
+
+``free_text`` decides what happens to a free-text cell the detectors cannot vouch for
+(a span they saw but could not confirm, or a capitalised word or digit run that no
+detector explains -- a name, a street, a number the patterns miss): ``redact-cell``
+(default) replaces the whole cell with ``[REDACTED]``; ``spans-only`` replaces only the
+detected spans and leaves the rest, which may still hold personal data.
 """
 
 from __future__ import annotations
@@ -144,6 +151,10 @@ def _expand(value: Any) -> Any:
     return {"action": value} if isinstance(value, str) else value
 
 
+FreeTextFallback = Literal["redact-cell", "spans-only"]
+"""What protection does to a free-text cell the detectors cannot vouch for."""
+
+
 class PiiPolicy(BaseModel):
     """Which anonymization action applies to which column."""
 
@@ -153,6 +164,7 @@ class PiiPolicy(BaseModel):
     by_entity: dict[EntityType, ActionSpec] = Field(default_factory=dict)
     default_action: ActionSpec | None = Field(default_factory=RedactAction)
     min_confidence: float = Field(0.5, ge=0, le=1)
+    free_text: FreeTextFallback = "redact-cell"
 
     @field_validator("by_column", "by_entity", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ JSON schema, version 1 (documented in docs/pii.md)::
      "engine": str, "duration_s": float, "not_scanned": [str],
      "columns": [{"name", "dtype", "kind", "rows", "non_null", "cells_candidate",
                   "cells_validated", "sampled", "sensitivity", "protection",
+                  "protection_verified", "protected_entities",
                   "entity_types": [str],
                   "entities": [{"type", "category", "confidence", "share", "cells_matched",
                                 "cells_validated", "mode", "evidence", "examples"}],
@@ -91,7 +92,13 @@ class ColumnReport:
     findings: tuple[CellFinding, ...] = ()
     """Sample of cell-level findings (masked)."""
     protection: str | None = None
-    """Anonymization action recorded in the column metadata (``hash``...), if any."""
+    """Anonymization action the column metadata *claims* (``hash``...), if any: a claim
+    only; see ``protection_verified``."""
+    protection_verified: bool = False
+    """Whether the column's seal verified with the data key: the content is exactly what
+    mlward's protection wrote (see ``seal``). False without a key or a seal."""
+    vouched: tuple[EntityType, ...] = ()
+    """Entities a verified column may show by design (FF3-1 output, ``fake`` values)."""
 
     @property
     def sampled(self) -> bool:
@@ -118,10 +125,23 @@ class ColumnReport:
         """Whether the column may hold PII the scan could not read (fails ``--fail-on``)."""
         return self.kind == NOT_SCANNED
 
+    def is_protected(self, entity: EntityType) -> bool:
+        """Whether ``entity`` found here is mlward's verified protected output, not raw data."""
+        return self.protection_verified and entity in self.vouched
+
+    @property
+    def protected(self) -> bool:
+        """Whether every entity found here is verified protected output (nothing raw left)."""
+        return self.protection_verified and all(self.is_protected(e) for e in self.entity_types)
+
     @property
     def unprotected(self) -> bool:
-        """Whether the column holds PII and no anonymization action is recorded for it."""
-        return bool(self.entities) and self.protection is None
+        """Whether the content holds PII that is not verified protected output.
+
+        Judged on content: a ``protection`` recorded in metadata counts only where the
+        seal verified, and only for the entities its action produces by design.
+        """
+        return any(not self.is_protected(e) for e in self.entity_types)
 
 
 @dataclass(frozen=True)
@@ -158,7 +178,7 @@ class PiiScanResult:
         return {c.name: c.entity_types for c in self.columns if c.entities}
 
     def unprotected_columns(self) -> tuple[ColumnReport, ...]:
-        """Columns holding PII without a recorded protection."""
+        """Columns whose content holds PII that is not verified protected output."""
         return tuple(c for c in self.columns if c.unprotected)
 
     def not_scanned_columns(self) -> tuple[ColumnReport, ...]:
@@ -184,10 +204,13 @@ class PiiScanResult:
         findings = [_not_scanned_finding(self.source, c) for c in self.not_scanned_columns()]
         for column in self.columns:
             for report in column.entities:
-                level = severity(report.entity)
-                if column.protection is not None:
-                    level = Severity.INFO
-                state = f"protected by {column.protection}" if column.protection else "unprotected"
+                protected = column.is_protected(report.entity)
+                level = Severity.INFO if protected else severity(report.entity)
+                if not protected and column.protection is not None:
+                    # Data recorded as protected is trusted downstream: PII still in it is a
+                    # leak through protection (or a forged flag), at least HIGH.
+                    level = max(level, Severity.HIGH)
+                state = _protection_state(column, protected)
                 findings.append(
                     Finding(
                         rule_id=f"MW-PII-{report.entity.value}",
@@ -206,11 +229,23 @@ class PiiScanResult:
                             "share": report.share,
                             "mode": report.mode,
                             "protection": column.protection,
+                            "protection_verified": column.protection_verified,
+                            "protected": protected,
                             "examples": list(report.examples),
                         },
                     )
                 )
         return findings
+
+
+def _protection_state(column: ColumnReport, protected: bool) -> str:
+    if column.protection is None:
+        return "unprotected"
+    if protected:
+        return f"protected by {column.protection}, seal verified"
+    if column.protection_verified:
+        return f"protected by {column.protection}, yet the content still holds it"
+    return f"metadata claims protection by {column.protection}, not verified: judged on content"
 
 
 def _not_scanned_finding(source: str, column: ColumnReport) -> Finding:
@@ -223,7 +258,14 @@ def _not_scanned_finding(source: str, column: ColumnReport) -> Finding:
             "could not be read as text (check the file's encoding, or cast the column)"
         ),
         location=Location(path=source, detail=f"column:{column.name}"),
-        properties={"column": column.name, "dtype": column.dtype, "entity": None, "protection": None},
+        properties={
+            "column": column.name,
+            "dtype": column.dtype,
+            "entity": None,
+            "protection": None,
+            "protection_verified": False,
+            "protected": False,
+        },
     )
 
 
@@ -239,6 +281,8 @@ def _column_dict(column: ColumnReport) -> dict[str, Any]:
         "sampled": column.sampled,
         "sensitivity": column.sensitivity.label,
         "protection": column.protection,
+        "protection_verified": column.protection_verified,
+        "protected_entities": [e.value for e in column.entity_types if column.is_protected(e)],
         "entity_types": [e.value for e in column.entity_types],
         "entities": [
             {

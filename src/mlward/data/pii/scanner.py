@@ -181,13 +181,17 @@ class PiiScan(Computation[ScanTally, PiiScanResult]):
             tally.text_cells = int((spaced & present).sum())
         text_like = tally.text_cells * 2 >= tally.non_null
         tally.kind = "free_text" if text_like else "structured"
+        # A column that claims protection is read as text and validated cell by cell:
+        # whatever personal data is left in it is a leak, even in one cell in a thousand
+        # (a redacted-whole free-text column no longer looks like prose).
+        claimed = tally.protection is not None
         hints = hints_for(field_.name)
-        applicable = self._applicable(hints, text_like, numeric)
+        applicable = self._applicable(hints, text_like or claimed, numeric)
         candidates = _candidates(series, present, applicable, hints)
         tally.candidates = len(candidates)
         if not len(candidates):
             return tally
-        cap = self.settings.sample_cells
+        cap = 0 if claimed else self.settings.sample_cells
         first = _evenly(candidates, len(candidates) if cap == 0 else (cap or INITIAL_SAMPLE))
         self._validate(series, first, applicable, hints, tally)
         # Validate more where the first sample is inconclusive: a mixed column, or free
@@ -430,7 +434,11 @@ def _entity_report(
     if whole_share >= threshold:
         mode = "column"
         confidence = whole_share * (0.8 + 0.2 * strong_fraction) + (0.15 if hinted else 0.0)
-    elif tally.kind == "free_text" and entry.strong and strong_share >= settings.min_text_share:
+    elif (
+        (tally.kind == "free_text" or tally.protection is not None)
+        and entry.strong
+        and strong_share >= settings.min_text_share
+    ):
         mode = "text"
         confidence = 0.6 + 0.3 * strong_fraction
         if strong_fraction < 1:

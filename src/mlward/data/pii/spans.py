@@ -37,6 +37,20 @@ def find_hits(
     higher detector priority, then longer spans. ``extra`` are spans from a plug-in
     (an NER model) that take part in the same resolution.
     """
+    return find_hits_and_doubts(text, detectors, hinted, extra)[0]
+
+
+def find_hits_and_doubts(
+    text: str,
+    detectors: Iterable[Detector],
+    hinted: frozenset[EntityType] = frozenset(),
+    extra: Sequence[Span] = (),
+) -> tuple[list[Hit], list[Hit]]:
+    """``find_hits``, plus the uncounted spans outside every counted one (in text order).
+
+    The doubts are what a detector saw but could not confirm (a bare 9-digit number, a
+    lone first name): the free-text anonymizer cannot vouch for a cell that holds one.
+    """
     hits: list[Hit] = []
     for detector in detectors:
         for span in detector.find(text):
@@ -53,13 +67,13 @@ def find_hits(
         reverse=True,
     )
     kept: list[Hit] = []
+    doubts: list[Hit] = []
     for hit in hits:
-        if not hit.counted:
-            continue
         if all(hit.span.end <= k.span.start or hit.span.start >= k.span.end for k in kept):
-            kept.append(hit)
+            (kept if hit.counted else doubts).append(hit)
     kept.sort(key=lambda h: h.span.start)
-    return kept
+    doubts.sort(key=lambda h: h.span.start)
+    return kept, doubts
 
 
 def _weigh(text: str, span: Span, context_words: tuple[str, ...], hinted: frozenset[EntityType]) -> Hit:

@@ -3,7 +3,8 @@
 Rows are written batch by batch into a temporary file next to the destination, which
 is renamed into place only when everything was written: a failed ``protect`` never
 leaves a half-written (or half-protected) file behind. Parquet keeps the per-column
-protection metadata that later scans and ``reveal`` read; CSV and JSON Lines cannot.
+protection metadata that ``reveal`` reads and the seals later scans verify (written into
+the footer once every batch is in); CSV and JSON Lines cannot.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,8 +31,17 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def write_tables(tables: Iterable[pa.Table], destination: str | os.PathLike[str]) -> int:
-    """Write ``tables`` (same schema) to ``destination`` atomically; return the row count."""
+def write_tables(
+    tables: Iterable[pa.Table],
+    destination: str | os.PathLike[str],
+    *,
+    footer: Callable[[], dict[bytes, bytes]] | None = None,
+) -> int:
+    """Write ``tables`` (same schema) to ``destination`` atomically; return the row count.
+
+    ``footer`` is called after the last table: its entries go into the Parquet footer's
+    key-value metadata (ignored for CSV and JSON Lines).
+    """
     target = Path(destination)
     fmt = output_format(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +68,8 @@ def write_tables(tables: Iterable[pa.Table], destination: str | os.PathLike[str]
                         sink.write(json.dumps(row, default=str).encode() + b"\n")
                 rows += table.num_rows
             if writer is not None:
+                if footer is not None and isinstance(writer, pq.ParquetWriter) and (extra := footer()):
+                    writer.add_key_value_metadata(extra)
                 writer.close()
         temp.replace(target)
     except BaseException:

@@ -151,8 +151,13 @@ class ScanPiiKind(StageKind):
     def run(self, ctx: StageContext, options: Any) -> StageOutcome:
         from mlward.data.pii import scan
 
-        result = scan(str(ctx.path(data_path(ctx, options))))
+        result = scan(str(ctx.path(data_path(ctx, options))), keys=_workspace_data_keys(ctx))
         return _pii_outcome(result, "scanned")
+
+
+def _workspace_data_keys(ctx: StageContext) -> list[bytes]:
+    """Every workspace data key: recorded protection counts only where its seal verifies."""
+    return list(ctx.workspace.keys.data_keys().values())
 
 
 def _pii_outcome(
@@ -231,7 +236,7 @@ class ProtectKind(StageKind):
             options.output,
             details={"actions": result.actions, "rows": result.rows},
         )
-        after = scan(str(output))
+        after = scan(str(output), keys=_workspace_data_keys(ctx))
         produced = {options.output: file_digest(output)}
         outputs: tuple[ArtifactRef, ...] = ()
         if options.register_as:
