@@ -48,7 +48,9 @@ def test_report_has_every_section_and_plot(report_html) -> None:
     for anchor in ('id="drift"', 'id="outliers"', 'id="fairness"', 'id="drift-table"'):
         assert anchor in report_html
     assert report_html.count('class="drift-row') == 10
-    assert report_html.count("<svg") >= 10 + 1 + 1 + 1  # per feature, bars, scores, groups
+    # a plot per feature but user_id (an identifier: values withheld), bars, scores, groups
+    assert report_html.count("<svg") >= 9 + 1 + 1 + 1
+    assert "values withheld (IDENTIFIER)" in report_html
     assert "drift detected" in report_html and "Domain classifier AUC" in report_html
 
 

@@ -12,7 +12,7 @@ into a gate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from mlward.core.errors import ConfigError, InputError
 from mlward.data.io import to_arrow
 from mlward.data.profile import run_computation
+from mlward.data.sensitive import placeholder_labels, withheld_labels
 from mlward.engine.base import Computation, Engine, ProgressCallback
 
 MISSING_GROUP = "(missing)"
@@ -59,6 +60,8 @@ class AttributeFairness:
     """Smallest over largest positive rate (1 is parity; the four-fifths rule wants >= 0.8)."""
     equalized_odds_difference: float | None = None
     """max(TPR difference, FPR difference) across groups (model only)."""
+    withheld: tuple[str, ...] = ()
+    """Why the group labels were replaced by placeholders (PII entity types, ``IDENTIFIER``)."""
 
     @property
     def min_group_share(self) -> float:
@@ -159,6 +162,7 @@ class FairnessReport:
                     "disparate_impact": a.disparate_impact,
                     "equalized_odds_difference": a.equalized_odds_difference,
                     "groups": [g.__dict__ for g in a.groups],
+                    "withheld": list(a.withheld),
                 }
                 for a in self.attributes
             ],
@@ -268,9 +272,22 @@ def data_fairness(
                        (v[2] / v[1]) if label and v[1] else None)
             for g, v in entries
         )
+        groups, withheld = _withhold_groups(attribute, groups, rows)
         dpd, ratio = _parity([g.positive_rate for g in groups])
-        attributes.append(AttributeFairness(attribute, groups, dpd, ratio))
+        attributes.append(AttributeFairness(attribute, groups, dpd, ratio, withheld=withheld))
     return FairnessReport("data", tuple(attributes), rows)
+
+
+def _withhold_groups(
+    attribute: str, groups: tuple[GroupStats, ...], rows: int
+) -> tuple[tuple[GroupStats, ...], tuple[str, ...]]:
+    """Replace group labels that are personal or identifying by numbered placeholders."""
+    named = [g.group for g in groups if g.group != MISSING_GROUP]
+    withheld = withheld_labels(attribute, named, rows) if named else ()
+    if not withheld:
+        return groups, ()
+    labels = iter(placeholder_labels(len(named)))
+    return tuple(g if g.group == MISSING_GROUP else replace(g, group=next(labels)) for g in groups), withheld
 
 
 # ---- model fairness with Fairlearn -------------------------------------------------------
@@ -336,10 +353,12 @@ def model_fairness(
             key=lambda s: (-s.count, s.group),
         ))
         kwargs = {"sensitive_features": groups}
+        stats, withheld = _withhold_groups(name, stats, int(truth.size))
         attributes.append(AttributeFairness(
             name, stats,
             float(demographic_parity_difference(truth, predicted, **kwargs)),
             float(demographic_parity_ratio(truth, predicted, **kwargs)),
             float(equalized_odds_difference(truth, predicted, **kwargs)),
+            withheld=withheld,
         ))
     return FairnessReport("model", tuple(attributes), int(truth.size))

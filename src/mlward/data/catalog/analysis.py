@@ -74,7 +74,7 @@ class _ProfileAndPii(Computation[tuple[DatasetProfile, Any], tuple[DatasetProfil
         # Imported here: the PII package (detectors, anonymizers) is only needed to add.
         from mlward.data.pii import PiiScan
 
-        self.profile = ProfileComputation()
+        self.profile = ProfileComputation(classify=False)  # the scan below classifies
         self.pii = PiiScan(source=source)
 
     def map(self, batch: pa.RecordBatch) -> tuple[DatasetProfile, Any]:
@@ -86,7 +86,10 @@ class _ProfileAndPii(Computation[tuple[DatasetProfile, Any], tuple[DatasetProfil
         return self.profile.merge(left[0], right[0]), self.pii.merge(left[1], right[1])
 
     def finalize(self, summary: tuple[DatasetProfile, Any]) -> tuple[DatasetProfile, PiiScanResult]:
-        return self.profile.finalize(summary[0]), self.pii.finalize(summary[1])
+        from mlward.data.sensitive import entities_of, withhold_profile
+
+        pii = self.pii.finalize(summary[1])
+        return withhold_profile(self.profile.finalize(summary[0]), entities_of(pii)), pii
 
     def empty(self) -> tuple[DatasetProfile, Any]:
         return self.profile.empty(), self.pii.empty()

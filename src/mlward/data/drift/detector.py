@@ -219,7 +219,8 @@ class DriftDetector:
             if self.reference_sample_ is None or current_sample is None:
                 skipped.append(("(multivariate)", "needs raw rows on both sides, not profiles"))
             else:
-                usable = [e.column for e in entries if e.column in current_sample.column_names]
+                usable = [e.column for e in entries
+                          if e.column in current_sample.column_names and not e.withheld]
                 multi = domain_classifier(self.reference_sample_, current_sample, usable,
                                           threshold=self.multivariate_threshold)
         return DriftReport(
@@ -254,6 +255,15 @@ class DriftDetector:
             return ColumnDrift(name, kind, reason, 1.0, None, threshold, True,
                                reference_rows=ref.n, current_rows=cur.n if cur else 0,
                                null_rate=nulls)
+        withheld = tuple(dict.fromkeys((*ref.withheld, *cur.withheld)))
+        if withheld:
+            # Personal or identifying values: only their counts were kept, so the null
+            # rate is the one thing to compare (``data/sensitive.py``).
+            return ColumnDrift(
+                name, kind, "null_rate", abs(nulls.current - nulls.reference), nulls.p_value,
+                nulls.threshold, nulls.drifted, reference_rows=ref.n, current_rows=cur.n,
+                distribution_drifted=False, null_rate=nulls, withheld=withheld,
+            )
         outcome = test.compute(ref, cur, kind)
         calibration = test.calibrate(ref, cur, kind, outcome, self.alpha)
         distribution = test.drifted(outcome, threshold, calibration, self.alpha)

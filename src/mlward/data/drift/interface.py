@@ -141,6 +141,8 @@ class ColumnDrift:
     """Categories absent from the reference, with their current share (largest first)."""
     vanished_categories: tuple[tuple[str, float], ...] = ()
     """Reference categories (with their share) expected ≥ 5 times but absent now."""
+    withheld: tuple[str, ...] = ()
+    """Why the values were withheld (PII entity types, ``IDENTIFIER``): null rate only."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schema-v1 JSON entry for this column."""
@@ -167,6 +169,7 @@ class ColumnDrift:
             "vanished_categories": [
                 {"category": k, "reference_share": v} for k, v in self.vanished_categories
             ],
+            "withheld": list(self.withheld),
         }
 
 

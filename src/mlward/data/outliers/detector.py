@@ -34,6 +34,7 @@ from mlward.core.errors import InputError, IntegrityError
 from mlward.data.io import to_arrow
 from mlward.data.outliers.forest import Forest
 from mlward.data.profile import NUMERIC, OTHER, column_kind, run_computation
+from mlward.data.sensitive import withheld_in_table
 from mlward.engine.base import Engine, ProgressCallback
 
 FORMAT = "mlward.outliers"
@@ -120,6 +121,19 @@ class OutlierDetector:
         names = self.columns or [
             f.name for f in table.schema if column_kind(f.type) != OTHER
         ]
+        # The model stores medians and category frequencies, and scan reports show the
+        # features' values: personal and identifying columns are no features.
+        withheld = withheld_in_table(table, names)
+        if self.columns and withheld:
+            listed = ", ".join(f"{n} ({'/'.join(r)})" for n, r in withheld.items())
+            raise InputError(
+                f"outlier features would store personal or identifying values: {listed}",
+                hint="leave these columns out of --column (or protect the data first)",
+            )
+        self.withheld_ = withheld
+        names = [n for n in names if n not in withheld]
+        if not names:
+            raise InputError("outlier detection needs a column that is neither PII nor an identifier")
         self.spec_ = [_column_spec(table.column(n), n, self.max_categories) for n in names]
         self._prepare()
         matrix = self._encode_table(table)

@@ -33,7 +33,10 @@ class OutlierScan:
     threshold: float
     """The detector's forest-score threshold."""
     top: tuple[dict[str, Any], ...]
-    """The most anomalous rows: ``score``, ``outlier``, ``features`` ((column, z) pairs), ``values``."""
+    """The most anomalous rows: ``score``, ``outlier``, ``features`` ((column, z) pairs), ``values``.
+
+    ``values`` holds the detector's columns only: never a PII or identifier column.
+    """
     explained: tuple[tuple[str, int], ...]
     """Columns most often among a flagged row's top features, with counts."""
 
@@ -68,9 +71,11 @@ class OutlierScanComputation(Computation[_Summary, OutlierScan]):
             for name, _ in scores.explain(int(row), self.detector.top_k):
                 tally[name] = tally.get(name, 0) + 1
         best = np.argsort(-scores.scores, kind="stable")[: self.top]
+        # Only the detector's own columns, which are never PII or identifiers (``fit``).
+        features = table.select(list(self.detector.column_names_))
         top = [{"score": float(scores.scores[i]), "outlier": bool(scores.is_outlier[i]),
                 "features": list(scores.explain(int(i), self.detector.top_k)),
-                "values": table.slice(int(i), 1).to_pylist()[0]} for i in best]
+                "values": features.slice(int(i), 1).to_pylist()[0]} for i in best]
         return batch.num_rows, int(scores.is_outlier.sum()), histogram, tally, top
 
     def merge(self, left: _Summary, right: _Summary) -> _Summary:

@@ -12,11 +12,12 @@ merged (partitions, days of traffic) and compared (drift) without the raw rows:
   ``category_cap`` distinct values, then a DataSketches frequent-items sketch.
 
 Profiles serialize to JSON (sketches as base64 of their own binary formats), never pickle,
-so a reference profile can be stored and shipped to a serving process. A profile holds a
-bounded sample of values (the quantile histogram keeps the smallest and largest value of up to 2048
-buckets, frequent items keep category
-names): treat it as being as sensitive as a small sample of the data. The exact values
-are left out of ``to_json`` unless asked for.
+so a reference profile can be stored and shipped to a serving process. PII and
+identifier-like columns are *withheld*: ``ProfileComputation`` runs the PII scan in the same
+pass and keeps only their counts (``data/sensitive.py``). For the other columns a profile
+holds a bounded sample of values (the quantile histogram keeps the smallest and largest
+value of up to 2048 buckets, frequent items keep category names): treat it as a small
+sample of non-personal data. The exact values are left out of ``to_json`` unless asked for.
 """
 
 from mlward.data.profile.column import (

@@ -88,6 +88,11 @@ class ColumnProfile:
     """HyperLogLog registers for the distinct count."""
     values_sorted: bool = field(default=False, repr=False)
     """True when ``values`` is one sorted array."""
+    withheld: tuple[str, ...] = ()
+    """Why the values were dropped (PII entity types, ``IDENTIFIER``); empty: kept.
+
+    A withheld column keeps only its counts and distinct-count sketch (``data/sensitive.py``).
+    """
 
     # ---- derived statistics -----------------------------------------------------------
     @property
@@ -175,6 +180,13 @@ class ColumnProfile:
         """Return the fraction of values in each bin; values outside go to the end bins."""
         inner = self.cdf(np.asarray(edges, dtype=np.float64)[1:-1])
         return np.diff(np.concatenate([[0.0], inner, [1.0]]))
+
+    def withhold(self, reasons: tuple[str, ...]) -> None:
+        """Drop every value, category and quantile; keep counts and the distinct sketch."""
+        self.withheld = tuple(dict.fromkeys((*self.withheld, *reasons)))
+        self.minimum = self.maximum = None
+        self.mean = self.m2 = 0.0
+        self.quantile_histogram = self.kll = self.counts = self.frequent = self.values = None
 
     # ---- building and merging ---------------------------------------------------------
     def add(self, array: pa.Array | pa.ChunkedArray, exact_limit: int, category_cap: int) -> None:
@@ -278,6 +290,10 @@ class ColumnProfile:
         self.nulls += other.nulls
         self.infinite += other.infinite
         np.maximum(self.hll, other.hll, out=self.hll)
+        if self.withheld or other.withheld:
+            self.n += other.n
+            self.withhold(other.withheld)
+            return
         if self.kind == NUMERIC:
             self._merge_moments(other)
             self._merge_quantiles(other)
@@ -340,6 +356,8 @@ class ColumnProfile:
             "hll": b64(zlib.compress(self.hll.tobytes())),
             "summary": {"distinct": round(self.distinct), "std": self.std, "exact": self.exact},
         }
+        if self.withheld:
+            data["withheld"] = list(self.withheld)
         values = self.exact_values()
         if include_values and values is not None:
             data["values"] = b64(values.astype("<f8").tobytes())
@@ -368,6 +386,7 @@ class ColumnProfile:
             col.hll = np.frombuffer(zlib.decompress(unb64(data["hll"])), np.uint8).copy()
             if col.hll.size != 1 << HLL_P:
                 raise ValueError("bad HyperLogLog register count")
+            col.withheld = tuple(str(r) for r in data.get("withheld", ()))
             if data.get("values") is not None:
                 col.values = [np.frombuffer(unb64(data["values"]), "<f8").astype(np.float64)]
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, zlib.error) as exc:

@@ -29,6 +29,8 @@ class DatasetProfile:
     """Numeric columns keep their values while they have at most this many."""
     category_cap: int = DEFAULT_CATEGORY_CAP
     """Categorical columns keep exact counts up to this many distinct values."""
+    pii_tally: Any = field(default=None, repr=False, compare=False)
+    """The PII scan's running tally while the profile is built (never serialized)."""
 
     def merge(self, other: DatasetProfile) -> DatasetProfile:
         """Return the profile of both datasets together (neither input changes)."""
@@ -98,7 +100,13 @@ def _empty_like(col: ColumnProfile, exact_limit: int) -> ColumnProfile:
 
 
 class ProfileComputation(Computation[DatasetProfile, DatasetProfile]):
-    """Profile a dataset batch by batch (map), merging per-batch profiles."""
+    """Profile a dataset batch by batch (map), merging per-batch profiles.
+
+    The values of PII and identifier-like columns never leave the computation: the same
+    pass runs the PII scan (unless ``classify`` is off because the caller scans itself and
+    calls ``withhold_profile``), and ``finalize`` withholds those columns
+    (``data/sensitive.py``), so every profile it returns is safe to store and report.
+    """
 
     def __init__(
         self,
@@ -106,10 +114,17 @@ class ProfileComputation(Computation[DatasetProfile, DatasetProfile]):
         *,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
         category_cap: int = DEFAULT_CATEGORY_CAP,
+        classify: bool = True,
     ) -> None:
         self.columns = columns
         self.exact_limit = exact_limit
         self.category_cap = category_cap
+        self.classify = classify
+        self._pii: Any = None
+        if classify:
+            from mlward.data.pii import PiiScan
+
+            self._pii = PiiScan(columns=tuple(columns) if columns is not None else None)
 
     def map(self, batch: pa.RecordBatch) -> DatasetProfile:
         """Profile one batch."""
@@ -125,16 +140,27 @@ class ProfileComputation(Computation[DatasetProfile, DatasetProfile]):
             col = _empty_like(col, self.exact_limit)
             col.add(array, self.exact_limit, self.category_cap)
             profile.columns[name] = col
+        if self._pii is not None:
+            profile.pii_tally = self._pii.map(batch)
         return profile
 
     def merge(self, left: DatasetProfile, right: DatasetProfile) -> DatasetProfile:
         """Fold ``right`` into ``left`` (summaries are owned by the engine, so in place)."""
         left.merge_into(right)
+        if self._pii is not None:
+            tallies = [t for t in (left.pii_tally, right.pii_tally) if t is not None]
+            left.pii_tally = self._pii.merge(*tallies) if len(tallies) == 2 else next(iter(tallies), None)
         return left
 
     def finalize(self, summary: DatasetProfile) -> DatasetProfile:
-        """Return the merged profile."""
-        return summary
+        """Return the merged profile with PII and identifier-like columns withheld."""
+        from mlward.data.sensitive import entities_of, withhold_profile
+
+        entities: dict[str, tuple[str, ...]] = {}
+        if self._pii is not None:
+            entities = entities_of(self._pii.finalize(summary.pii_tally or self._pii.empty()))
+        summary.pii_tally = None
+        return withhold_profile(summary, entities)
 
     def empty(self) -> DatasetProfile:
         """The profile of no rows."""
