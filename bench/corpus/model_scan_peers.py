@@ -9,6 +9,7 @@ times out on a file has ``error`` set and ``flagged`` false for that file.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from typing import Any
@@ -44,13 +45,27 @@ def fickling(path: str) -> bool:
     return result.severity != Severity.LIKELY_SAFE
 
 
+def modelaudit(path: str) -> bool:
+    """Flagged when ModelAudit reports a WARNING or CRITICAL issue (what fails its CLI)."""
+    from modelaudit.core import scan_model_directory_or_file
+
+    result = scan_model_directory_or_file(path)
+    flagged = any(str(i.severity.value).lower() in ("warning", "critical") for i in result.issues)
+    if result.has_errors and not flagged:
+        raise RuntimeError("modelaudit scan error")
+    return flagged
+
+
 def _timeout(*_: Any) -> None:
     raise TimeoutError(f"no answer within {TIMEOUT_S}s")
 
 
 def main() -> None:
+    for var in ("PROMPTFOO_DISABLE_TELEMETRY", "MODELAUDIT_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        os.environ[var] = "1"  # the bench machine has no network; no uploads attempted
     tool, out_path, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-    scan = {"picklescan": picklescan, "modelscan": modelscan, "fickling": fickling}[tool]
+    scan = {"picklescan": picklescan, "modelscan": modelscan, "fickling": fickling,
+            "modelaudit": modelaudit}[tool]
     signal.signal(signal.SIGALRM, _timeout)
     out: dict[str, dict[str, Any]] = {}
     for path in files:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-CORPUS_DIR = Path(__file__).resolve().parents[3] / "bench" / "corpus"
-FIXTURES = Path(__file__).parent / "fixtures"
-if str(CORPUS_DIR) not in sys.path:
+if str(CORPUS_DIR := Path(__file__).resolve().parents[3] / "bench" / "corpus") not in sys.path:
     sys.path.insert(0, str(CORPUS_DIR))
+
+from model_corpus_loaders import MARKER_NAME, MaliciousSample
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +27,18 @@ def benign_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def marker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where malicious payloads would write their marker if they were ever run."""
-    return tmp_path_factory.mktemp("markers")
+def malicious_samples(tmp_path_factory: pytest.TempPathFactory) -> list[MaliciousSample]:
+    """Every malicious corpus sample with its real loader and proof rule.
+
+    Payloads write a relative marker, so each load leaves it in its own working directory.
+    """
+    from model_corpus_malicious import build_malicious_samples
+
+    return build_malicious_samples(tmp_path_factory.mktemp("malicious"), Path(MARKER_NAME))
 
 
 @pytest.fixture(scope="session")
-def malicious_files(tmp_path_factory: pytest.TempPathFactory, marker_dir: Path) -> list[Path]:
+def malicious_files(malicious_samples: list[MaliciousSample]) -> list[Path]:
     """Every malicious corpus file plus the committed TensorFlow file-access fixture."""
-    from model_corpus_malicious import build_malicious
-
-    files = build_malicious(tmp_path_factory.mktemp("malicious"), marker_dir / "pwned")
-    return [*files, FIXTURES / "readfile_savedmodel" / "saved_model.pb"]
+    return [*(s.path for s in malicious_samples),
+            FIXTURES / "readfile_savedmodel" / "saved_model.pb"]
