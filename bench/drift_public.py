@@ -15,8 +15,9 @@ label shift on real data: undefined, not scored). Each tool runs with its defaul
 * mlward: ``DriftDetector()`` on the local engine (per-column tests, null-rate and category
   checks, the permutation-calibrated domain classifier); dataset verdict ``report.drifted``.
 * Evidently: ``Report([DataDriftPreset()])``; dataset verdict: drifted share >= 0.5.
-* NannyML: ``UnivariateDriftCalculator`` (default Jensen-Shannon, alert above 0.1) on one
-  chunk per side; it has no dataset verdict, so any alerted column counts as one.
+* NannyML: ``UnivariateDriftCalculator`` (default Jensen-Shannon, thresholds learned from
+  reference chunks), five chunks per current window; a column drifts when any of its
+  chunks alerts. It has no dataset verdict, so any drifted column counts as one.
 
 Evidently and NannyML run in ``bench/.venv-drift`` (``pip install evidently nannyml
 "pandas<3"``), each case in the same worker process, so their pins never touch the project
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "drift_public.json"
 PEER_VENV = HERE / ".venv-drift"
 REFERENCE_ROWS = 20_000
+NANNYML_CHUNKS = 5
 
 
 @dataclass
@@ -222,8 +225,11 @@ def run_nannyml(reference: Path, current: Path) -> dict[str, Any]:
     ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
     names = list(ref.columns)
     categorical = [c for c in names if ref[c].dtype == object]
+    # NannyML learns each threshold from the spread over reference chunks (mean +- 3 sd), so
+    # it needs several chunks: five per current window, the reference cut at the same size.
     calculator = nannyml.UnivariateDriftCalculator(
-        column_names=names, treat_as_categorical=categorical, chunk_number=1)
+        column_names=names, treat_as_categorical=categorical,
+        chunk_size=max(len(cur) // NANNYML_CHUNKS, 10))
     calculator.fit(ref)
     table = calculator.calculate(cur).filter(period="analysis").to_df()
     columns = {}
@@ -305,7 +311,9 @@ def main() -> None:
         for tool in tools[1:]:
             out = Path(tmp, f"{tool}.json")
             subprocess.run([str(peer_python), __file__, "--worker", tool,
-                            str(Path(tmp, "manifest.json")), str(out)], check=True)
+                            str(Path(tmp, "manifest.json")), str(out)], check=True,
+                           env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1",
+                                "DO_NOT_TRACK": "1"})
             outputs[tool] = json.loads(out.read_text())
     report: dict[str, Any] = {"tools": tools, "cases": [], "totals": {}}
     for case in cases:
