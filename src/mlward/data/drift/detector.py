@@ -37,6 +37,7 @@ from mlward.data.drift.interface import (
 )
 from mlward.data.drift.multivariate import (
     DEFAULT_AUC_THRESHOLD,
+    DEFAULT_PERMUTATIONS,
     DEFAULT_SAMPLE_ROWS,
     RowSampleComputation,
     domain_classifier,
@@ -141,6 +142,10 @@ class DriftDetector:
     A distance (Wasserstein, PSI, JS, Hellinger, TVD) drifts when it reaches its threshold
     and sampling noise at the two sample sizes would reach it less often than ``alpha``;
     a column also drifts when its null share moves by ``null_rate_threshold`` or more.
+    With ``multivariate`` (the default; needs raw rows on both sides) a nearest-neighbour
+    domain classifier tests the joint distribution: drift when its AUC reaches
+    ``multivariate_threshold`` and fewer than ``alpha`` of ``permutations`` label shuffles
+    reach it.
     """
 
     def __init__(
@@ -151,9 +156,10 @@ class DriftDetector:
         *,
         columns: list[str] | None = None,
         share_threshold: float = DEFAULT_SHARE_THRESHOLD,
-        multivariate: bool = False,
+        multivariate: bool = True,
         multivariate_threshold: float = DEFAULT_AUC_THRESHOLD,
         sample_rows: int = DEFAULT_SAMPLE_ROWS,
+        permutations: int = DEFAULT_PERMUTATIONS,
         engine: Engine | None = None,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
         alpha: float = DEFAULT_ALPHA,
@@ -174,18 +180,19 @@ class DriftDetector:
         self.multivariate = multivariate
         self.multivariate_threshold = multivariate_threshold
         self.sample_rows = sample_rows
+        self.permutations = permutations
         self.engine = engine
         self.exact_limit = exact_limit
         self.alpha = alpha
         self.null_rate_threshold = null_rate_threshold
 
     def _summarize(
-        self, data: Any, progress: ProgressCallback | None
+        self, data: Any, progress: ProgressCallback | None, *, sample: bool
     ) -> tuple[DatasetProfile, pa.Table | None]:
         if isinstance(data, DatasetProfile):
             return data, None
         profile = ProfileComputation(self.columns, exact_limit=self.exact_limit)
-        if not self.multivariate:
+        if not sample:
             return profile_dataset(data, self.engine, columns=self.columns,
                                    exact_limit=self.exact_limit, progress=progress), None
         both = _ProfileAndSample(profile, RowSampleComputation(self.sample_rows))
@@ -196,7 +203,8 @@ class DriftDetector:
 
     def fit(self, reference: Any, *, progress: ProgressCallback | None = None) -> DriftDetector:
         """Profile the reference (a path, a table or a ``DatasetProfile``)."""
-        self.reference_profile_, self.reference_sample_ = self._summarize(reference, progress)
+        self.reference_profile_, self.reference_sample_ = self._summarize(
+            reference, progress, sample=self.multivariate)
         return self
 
     def compare(self, current: Any, *, progress: ProgressCallback | None = None) -> DriftReport:
@@ -204,7 +212,9 @@ class DriftDetector:
         if not hasattr(self, "reference_profile_"):
             raise ConfigError("DriftDetector.compare called before fit")
         reference = self.reference_profile_
-        current_profile, current_sample = self._summarize(current, progress)
+        # A stored reference profile has no rows to compare with: sample nothing.
+        current_profile, current_sample = self._summarize(
+            current, progress, sample=self.multivariate and self.reference_sample_ is not None)
         entries: list[ColumnDrift] = []
         skipped: list[tuple[str, str]] = []
         for name, ref in reference.columns.items():
@@ -222,7 +232,8 @@ class DriftDetector:
                 usable = [e.column for e in entries
                           if e.column in current_sample.column_names and not e.withheld]
                 multi = domain_classifier(self.reference_sample_, current_sample, usable,
-                                          threshold=self.multivariate_threshold)
+                                          threshold=self.multivariate_threshold,
+                                          alpha=self.alpha, permutations=self.permutations)
         return DriftReport(
             columns=tuple(entries), share_threshold=self.share_threshold,
             reference_rows=reference.rows, current_rows=current_profile.rows,

@@ -178,13 +178,23 @@ class MultivariateDrift:
     """Drift of the joint distribution, from a domain classifier."""
 
     auc: float
-    """Cross-validated ROC AUC of a classifier telling reference rows from current rows."""
+    """Leave-one-out ROC AUC of a classifier telling reference rows from current rows."""
     threshold: float
-    """AUC at or above which the data is declared drifted."""
+    """AUC the classifier must reach (a practical effect size)."""
     drifted: bool
-    """The verdict."""
+    """AUC at least ``threshold`` and permutation p-value below ``alpha``."""
     sample_rows: int
     """Rows used from each side."""
+    p_value: float | None = None
+    """Share of label permutations whose AUC reached this one (None: not computed)."""
+    null_quantile: float | None = None
+    """The AUC that label permutations reach with probability ``alpha``."""
+    permutations: int = 0
+    """Label permutations drawn (each a refit of the classifier)."""
+    alpha: float | None = None
+    """Level the permutation p-value had to be below."""
+    neighbours: int = 0
+    """Neighbours per row of the k-nearest-neighbour classifier."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,11 @@ class DriftReport:
                 "threshold": multi.threshold,
                 "drifted": multi.drifted,
                 "sample_rows": multi.sample_rows,
+                "p_value": _finite(multi.p_value),
+                "null_quantile": _finite(multi.null_quantile),
+                "permutations": multi.permutations,
+                "alpha": multi.alpha,
+                "model": f"{multi.neighbours}-nearest neighbours, leave-one-out",
             },
             "dataset": {
                 "columns": len(self.columns),
