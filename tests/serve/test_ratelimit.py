@@ -112,3 +112,37 @@ def test_redis_limits_are_shared_by_two_server_processes(template, tmp_path, red
     assert 429 in statuses[0::2] and 429 in statuses[1::2]
     keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{redis_prefix}*"))
     assert keys
+
+
+def test_tokens_of_one_owner_share_one_budget(make_client, ws_copy, template):
+    from mlward.serve.tokens import create_token
+
+    keys = [create_token(ws_copy, ["predictor"], name=f"alice-{i}", owner="alice").token for i in range(3)]
+    other = create_token(ws_copy, ["predictor"], name="bob-1", owner="bob").token
+    client = make_client(rate_limit="10/minute")
+    statuses = [
+        client.post(PREDICT, json={"rows": [good_row()]}, headers=bearer(keys[i % 3])).status_code
+        for i in range(15)
+    ]
+    # Three keys, one owner: ten requests in all, not ten each.
+    assert statuses.count(200) == 10 and statuses[10:] == [429] * 5
+    assert client.post(PREDICT, json={"rows": [good_row()]}, headers=bearer(other)).status_code == 200
+    time.sleep(0.3)
+    events = ws_copy.audit.query(action="serve.rate_limited")
+    assert events and {e.details["counted_as"] for e in events} == {"owner:alice"}
+    listed = client.get("/v1/tokens", headers=bearer(template.tokens["admin"])).json()["tokens"]
+    owners = {t["name"]: t["owner"] for t in listed}
+    assert owners["alice-2"] == "alice" and owners["bob-1"] == "bob"
+    assert owners["admin-token"] == "admin-token"  # no owner given: the token's name
+
+
+def test_default_aggregate_model_cap(make_client, template):
+    from mlward.serve.settings import ServeSettings
+
+    assert ServeSettings().model_rate_limit == "1000/second"
+    client = make_client(model_rate_limit="4/minute")
+    statuses = [
+        client.post(PREDICT, json={"rows": [good_row()]}, headers=bearer(template.tokens[role])).status_code
+        for role in ("predictor", "admin", "credit-only", "predictor", "admin")
+    ]
+    assert statuses == [200, 200, 200, 200, 429]

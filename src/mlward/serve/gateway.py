@@ -199,6 +199,7 @@ class Gateway:
                     {
                         "scope": decision.scope,
                         "limit": decision.limit,
+                        "counted_as": principal.quota,
                         "note": f"more refusals within {RATE_AUDIT_WINDOW:.0f} s are only counted in metrics",
                     },
                 )

@@ -158,7 +158,7 @@ async def predict(name: str, request: Request) -> Response:
             f"requests from {principal.name} are blocked: {blocked.kind}",
             {"kind": blocked.kind},
         )
-    decision = await gateway.limits.check(principal.name, name)
+    decision = await gateway.limits.check(principal.quota, name)
     if decision is not None:
         gateway.rate_limited(principal, name, decision)
     body = await request.body()

@@ -92,13 +92,15 @@ class ServeSettings(_Strict):
     port: int = 8080
     workers: int = 1
     rate_limit: str = "100/second"
-    """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``)."""
+    """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``). A principal is
+    an API key's owner (all its keys share the budget) or a JWT subject."""
     rate_limit_storage: str = "memory://"
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
     rate_limit_prefix: str = "mlward"
     """Key prefix in the shared limit store (several gateways may share one Redis)."""
-    model_rate_limit: str = ""
-    """Aggregate per-model limit over every principal; empty: none."""
+    model_rate_limit: str = "1000/second"
+    """Aggregate per-model limit over every principal (``serve.models.<name>.rate_limit`` overrides
+    it); empty: none."""
     refresh_interval: float = 0
     integrity_interval: float = 60
     registry_poll_interval: float = 5
