@@ -55,6 +55,10 @@ class Gateway:
             principal_limit=settings.rate_limit,
             model_limit=settings.model_rate_limit,
             model_limits={n: m.rate_limit for n, m in settings.models.items() if m.rate_limit},
+            rows_limit=settings.rows_rate_limit,
+            model_rows_limits={
+                n: m.rows_rate_limit for n, m in settings.models.items() if m.rows_rate_limit is not None
+            },
             prefix=settings.rate_limit_prefix,
         )
         self.nonces: NonceStore = nonce_store_for(settings.rate_limit_storage, settings.rate_limit_prefix)
@@ -70,7 +74,7 @@ class Gateway:
         self.manager = ModelManager(workspace, settings, self.metrics, self.alert)
         self._signing_key = signing_key(workspace)
         self._signing_secrets: dict[str, str] = {}
-        self._rate_audited: dict[tuple[str, str], float] = {}
+        self._rate_audited: dict[tuple[str, str, str], float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.replay: ReplayResult | None = None
 
@@ -184,7 +188,7 @@ class Gateway:
     def rate_limited(self, principal: Principal, model: str, decision: RateDecision) -> None:
         """Count, audit (once per principal, model and window) and raise the 429 problem."""
         self.metrics.rate_limited.labels(model=model, scope=decision.scope).inc()
-        key = (principal.name, model)
+        key = (principal.name, model, decision.scope)
         now = time.monotonic()
         if self._rate_audited.get(key, 0.0) <= now:
             self._rate_audited[key] = now + RATE_AUDIT_WINDOW

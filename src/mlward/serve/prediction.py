@@ -3,7 +3,8 @@
 Order matters: the model name is validated first (no path tricks reach anything), then
 the caller is authenticated and authorized, blocked principals and rate limits are
 refused before the body is read, the signature is checked on the raw bytes, the body is
-validated against the model's schema, the guards look at the rows, the model runs, and
+validated against the model's schema, its rows are counted against the row budget, the
+guards look at the rows, the model runs, and
 the response is sent only after its audit event is on disk.
 """
 
@@ -169,6 +170,9 @@ async def predict(name: str, request: Request) -> Response:
         gateway.metrics.requests_for(name, "422").inc()
         return validation_problem(list(exc.errors(include_input=False)), request.url.path)
     rows = payload.rows  # type: ignore[attr-defined]
+    decision = await gateway.limits.check_rows(principal.quota, name, len(rows))
+    if decision is not None:
+        gateway.rate_limited(principal, name, decision)
     values = row_values(served.spec, rows)
     predictor = served.predictor
     numeric = predictor.numeric(values)

@@ -3,6 +3,9 @@
 ``serve.rate_limit`` applies to each principal (several limits separated by ``;`` make a
 quota, ``100/second;50000/day``); ``serve.model_rate_limit`` and
 ``serve.models.<name>.rate_limit`` cap a model's total traffic over every principal.
+Requests are not the only cost: ``serve.rows_rate_limit`` and
+``serve.models.<name>.rows_rate_limit`` count the rows of each batch per principal and
+model (the ``limits`` cost parameter), so one request of 1000 rows spends 1000.
 Storage is in memory (one process) or Redis (``redis://host:6379/0``), so every replica
 and worker shares the same counters. The strategy is a sliding-window counter by default
 (constant memory, close to a moving window), or a moving or fixed window.
@@ -36,7 +39,7 @@ class RateDecision:
     """A refusal: which limit was hit and when to retry."""
 
     scope: str
-    """``principal`` or ``model``."""
+    """``principal``, ``model`` or ``rows``."""
     limit: str
     """The limit that was exceeded (``100 per 1 second``)."""
     retry_after: int
@@ -66,6 +69,17 @@ class _HousekeptMemoryStorage(MemoryStorage):
     def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private hook
         return None
 
+    async def check_rows(self, principal: str, model: str, rows: int) -> RateDecision | None:
+        """Spend ``rows`` of the principal's row budget on ``model``; None when within it."""
+        for item in self._rows.get(model, self._rows_default):
+            if rows > item.amount:  # could never pass: say so instead of "retry later"
+                return RateDecision("rows", f"{item} (a batch of {rows} rows is larger)", item.get_expiry())
+            if not await self._hit(item, "rows", model, principal, cost=rows):
+                return RateDecision(
+                    "rows", str(item), await self._retry_after(item, "rows", model, principal)
+                )
+        return None
+
     def sweep(self) -> None:
         """Drop expired counters and window entries."""
         self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
@@ -82,6 +96,8 @@ class RateLimits:
         principal_limit: str = "100/second",
         model_limit: str = "",
         model_limits: Mapping[str, str] | None = None,
+        rows_limit: str = "",
+        model_rows_limits: Mapping[str, str] | None = None,
         prefix: str = "mlward",
     ) -> None:
         url = storage_url.strip() or "memory://"
@@ -106,11 +122,16 @@ class RateLimits:
             name: parse_limits(text, f"serve.models.{name}.rate_limit")
             for name, text in (model_limits or {}).items()
         }
+        self._rows_default = parse_limits(rows_limit, "serve.rows_rate_limit")
+        self._rows = {
+            name: parse_limits(text, f"serve.models.{name}.rows_rate_limit")
+            for name, text in (model_rows_limits or {}).items()
+        }
 
-    async def _hit(self, item: RateLimitItem, *keys: str) -> bool:
+    async def _hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
         if self.shared:
-            return bool(await self._limiter.hit(item, *keys))
-        return bool(self._limiter.hit(item, *keys))
+            return bool(await self._limiter.hit(item, *keys, cost=cost))
+        return bool(self._limiter.hit(item, *keys, cost=cost))
 
     async def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
         stats = self._limiter.get_window_stats(item, *keys)
@@ -128,6 +149,17 @@ class RateLimits:
         for item in self._model.get(model, self._model_default):
             if not await self._hit(item, "model", model):
                 return RateDecision("model", str(item), await self._retry_after(item, "model", model))
+        return None
+
+    async def check_rows(self, principal: str, model: str, rows: int) -> RateDecision | None:
+        """Spend ``rows`` of the principal's row budget on ``model``; None when within it."""
+        for item in self._rows.get(model, self._rows_default):
+            if rows > item.amount:  # could never pass: say so instead of "retry later"
+                return RateDecision("rows", f"{item} (a batch of {rows} rows is larger)", item.get_expiry())
+            if not await self._hit(item, "rows", model, principal, cost=rows):
+                return RateDecision(
+                    "rows", str(item), await self._retry_after(item, "rows", model, principal)
+                )
         return None
 
     def sweep(self) -> None:

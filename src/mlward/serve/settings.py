@@ -42,6 +42,8 @@ class ModelServeSpec(_Strict):
     """Overrides ``serve.abuse_policy`` for this model."""
     rate_limit: str | None = None
     """Aggregate limit for this model over every principal (e.g. ``500/second``)."""
+    rows_rate_limit: str | None = None
+    """Rows each principal may send this model (e.g. ``1000/second``); overrides ``serve.rows_rate_limit``."""
     log_inputs: bool = False
     """Also store the inputs in the audit trail (honoured only when a contract marks no column as PII;
     the input digest is always stored)."""
@@ -94,6 +96,9 @@ class ServeSettings(_Strict):
     rate_limit: str = "100/second"
     """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``). A principal is
     an API key's owner (all its keys share the budget) or a JWT subject."""
+    rows_rate_limit: str = "10000/second"
+    """Rows per principal and model (a batch of n rows costs n), on top of the request limits, so
+    batching buys no more predictions; empty: none."""
     rate_limit_storage: str = "memory://"
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
     rate_limit_prefix: str = "mlward"
