@@ -136,10 +136,11 @@ def test_tokens_of_one_owner_share_one_budget(make_client, ws_copy, template):
     assert owners["admin-token"] == "admin-token"  # no owner given: the token's name
 
 
-def test_default_aggregate_model_cap(make_client, template):
-    from mlward.serve.settings import ServeSettings
+def test_default_aggregate_model_cap(make_client, template, ws_copy):
+    from mlward.serve.settings import ServeSettings, load_settings
 
     assert ServeSettings().model_rate_limit == "1000/second"
+    assert load_settings(ws_copy.config.serve).model_rate_limit == "1000/second"  # from mlward.yaml
     client = make_client(model_rate_limit="4/minute")
     statuses = [
         client.post(PREDICT, json={"rows": [good_row()]}, headers=bearer(template.tokens[role])).status_code

@@ -2,8 +2,10 @@
 
 One ``Gateway`` per app: settings, metrics, the authenticator, rate limits, the nonce
 store, the audit journal and the model manager, plus the background loops that poll the
-registry, re-check integrity and refresh models. Denials are audited through the journal
-without waiting for the disk, so a flood of bad requests costs no more than it must.
+registry, re-check integrity and refresh models. Denials of authenticated principals are
+audited one by one through the journal without waiting for the disk; failed
+authentications are limited per client address and audited as periodic summaries
+(``denials``), so a flood of bad requests costs no more than it must.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi import Request
 from mlward.audit.log import EventInput
 from mlward.core.workspace import Workspace
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
+from mlward.serve.denials import PreAuthDenials
 from mlward.serve.hosting import ModelManager
 from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
 from mlward.serve.metrics import Metrics
@@ -60,6 +63,9 @@ class Gateway:
                 n: m.rows_rate_limit for n, m in settings.models.items() if m.rows_rate_limit is not None
             },
             prefix=settings.rate_limit_prefix,
+        )
+        self.preauth = PreAuthDenials(
+            settings.unauthenticated_rate_limit, strategy=settings.rate_limit_strategy
         )
         self.nonces: NonceStore = nonce_store_for(settings.rate_limit_storage, settings.rate_limit_prefix)
         self.journal = AuditJournal(
@@ -101,6 +107,7 @@ class Gateway:
         )
         self._every(s.refresh_interval, lambda: asyncio.to_thread(self.manager.refresh), "refresh")
         self._every(1.0, self._gauges, "housekeeping")
+        self._every(s.auth_denial_summary_interval, self._denial_summary, "denial summary")
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[Any]], what: str) -> None:
         if seconds <= 0:
@@ -119,6 +126,10 @@ class Gateway:
     async def _gauges(self) -> None:
         self.metrics.journal_pending.set(self.journal.pending)
         self.limits.sweep()
+        self.preauth.sweep()
+
+    async def _denial_summary(self) -> None:
+        self.summarize_denials()
 
     async def stop(self) -> None:
         """Stop the loops, drain the journal into the chain, release the models."""
@@ -128,6 +139,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.summarize_denials()  # the last interval's failures, before the journal closes
         await asyncio.to_thread(self.journal.close)
         await asyncio.to_thread(self.manager.close)
         await self.limits.close()
@@ -147,21 +159,34 @@ class Gateway:
 
     # -- shared checks -------------------------------------------------------------------------
     def authenticate(self, request: Request) -> Principal:
-        """The caller, or a 401 problem (audited)."""
+        """The caller, or a 401 problem (a 429 once the address is over its failure budget).
+
+        Failures are counted into the periodic summary, not audited one by one: nobody has
+        vouched for these requests, so they must not be able to grow the audit log.
+        """
         try:
             return self.auth.authenticate(request.headers.get("authorization"))
         except AuthFailure as failure:
             self.metrics.denials.labels(reason="unauthenticated").inc()
-            self.journal.record_nowait(
-                EventInput(
-                    failure.subject,
-                    "auth.denied",
-                    f"{request.method} {request.url.path}",
-                    "denied",
-                    {"reason": failure.reason, "client": _client(request)},
-                )
+            retry = self.preauth.refuse(
+                _client(request), failure.reason, failure.subject, f"{request.method} {request.url.path}"
             )
+            if retry is not None:
+                raise Problem(
+                    429,
+                    "too many failed authentications from this address",
+                    kind="rate-limited",
+                    headers={"Retry-After": str(retry), **BEARER_CHALLENGE},
+                ) from None
             raise Problem(401, failure.reason, kind="unauthenticated", headers=BEARER_CHALLENGE) from None
+
+    def summarize_denials(self) -> None:
+        """Journal the failed authentications since the last summary as one event."""
+        details = self.preauth.drain()
+        if details is not None:
+            self.journal.record_nowait(
+                EventInput("anonymous", "auth.denied", "unauthenticated requests", "denied", details)
+            )
 
     def require(self, principal: Principal, permission: str, target: str) -> None:
         """A 403 problem (audited) unless ``principal`` holds ``permission``."""

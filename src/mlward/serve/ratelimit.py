@@ -27,7 +27,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from mlward.core.errors import ConfigError
 from mlward.serve.settings import redis_storage
 
-_STRATEGIES = {
+STRATEGIES = {
     "sliding-window": "SlidingWindowCounterRateLimiter",
     "moving-window": "MovingWindowRateLimiter",
     "fixed-window": "FixedWindowRateLimiter",
@@ -58,7 +58,7 @@ def parse_limits(text: str, where: str) -> list[RateLimitItem]:
         ) from exc
 
 
-class _HousekeptMemoryStorage(MemoryStorage):
+class HousekeptMemoryStorage(MemoryStorage):
     """``limits``' memory storage without its per-burst cleanup thread.
 
     The stock storage starts a ``threading.Timer`` whenever the previous one has finished,
@@ -108,10 +108,10 @@ class RateLimits:
                 self._storage: Any = storage_from_string(
                     "async+" + url.removeprefix("async+"), implementation="redispy", key_prefix=prefix
                 )
-                self._limiter: Any = getattr(async_strategies, _STRATEGIES[strategy])(self._storage)
+                self._limiter: Any = getattr(async_strategies, STRATEGIES[strategy])(self._storage)
             elif url.startswith("memory://"):
-                self._storage = _HousekeptMemoryStorage()
-                self._limiter = getattr(sync_strategies, _STRATEGIES[strategy])(self._storage)
+                self._storage = HousekeptMemoryStorage()
+                self._limiter = getattr(sync_strategies, STRATEGIES[strategy])(self._storage)
             else:
                 raise ConfigError(f"serve.rate_limit_storage: unsupported {url!r}; use memory:// or redis://")
         except (ValueError, ImportError) as exc:
@@ -164,7 +164,7 @@ class RateLimits:
 
     def sweep(self) -> None:
         """Forget expired in-memory counters (Redis expires its keys itself)."""
-        if isinstance(self._storage, _HousekeptMemoryStorage):
+        if isinstance(self._storage, HousekeptMemoryStorage):
             self._storage.sweep()
 
     async def close(self) -> None:

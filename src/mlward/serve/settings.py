@@ -99,6 +99,10 @@ class ServeSettings(_Strict):
     rows_rate_limit: str = "10000/second"
     """Rows per principal and model (a batch of n rows costs n), on top of the request limits, so
     batching buys no more predictions; empty: none."""
+    unauthenticated_rate_limit: str = "30/minute"
+    """Failed authentications per client address (in memory, per process); over it: 429."""
+    auth_denial_summary_interval: float = Field(default=60, gt=0, le=3600)
+    """Seconds between summary ``auth.denied`` events of failed authentications (never one each)."""
     rate_limit_storage: str = "memory://"
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
     rate_limit_prefix: str = "mlward"
