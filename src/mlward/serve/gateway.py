@@ -30,12 +30,14 @@ from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
 from mlward.serve.metrics import Metrics
 from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
-from mlward.serve.settings import ServeSettings
+from mlward.serve.settings import ServeSettings, StoreUnavailable
 from mlward.serve.signing import NonceStore, verify_signature
 from mlward.serve.tokens import derive_signing_secret, signing_key
 
 log = logging.getLogger("mlward.serve")
 RATE_AUDIT_WINDOW = 10.0
+STORE_RETRY_AFTER = 5
+"""``Retry-After`` of the 503 while the shared limit store is away (it is probed every second)."""
 SWITCH_INTERVAL = 0.0005
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mlward"'}
 
@@ -81,6 +83,8 @@ class Gateway:
         self._signing_key = signing_key(workspace)
         self._signing_secrets: dict[str, str] = {}
         self._rate_audited: dict[tuple[str, str, str], float] = {}
+        self.store_down_since: float | None = None
+        """When the shared limit store (Redis) stopped answering (monotonic); None while it answers."""
         self._tasks: list[asyncio.Task[None]] = []
         self.replay: ReplayResult | None = None
 
@@ -127,6 +131,11 @@ class Gateway:
         self.metrics.journal_pending.set(self.journal.pending)
         self.limits.sweep()
         self.preauth.sweep()
+        if self.limits.shared:
+            if await self.limits.healthy():
+                self.store_recovered()
+            else:
+                self.store_failed("the limit store does not answer PING")
 
     async def _denial_summary(self) -> None:
         self.summarize_denials()
@@ -240,6 +249,54 @@ class Gateway:
             headers={"Retry-After": str(decision.retry_after)},
         )
 
+    async def check_limits(self, principal: Principal, model: str, rows: int | None = None) -> None:
+        """Count the request (or, with ``rows``, its rows) against the limits.
+
+        A 429 problem over a limit; a 503 problem while the shared store is away: without
+        it no limit holds, so the gateway fails closed rather than serve unlimited.
+        """
+        if self.store_down_since is not None:
+            raise self._store_problem()
+        try:
+            if rows is None:
+                decision = await self.limits.check(principal.quota, model)
+            else:
+                decision = await self.limits.check_rows(principal.quota, model, rows)
+        except StoreUnavailable as exc:
+            self.store_failed(str(exc))
+            raise self._store_problem() from None
+        if decision is not None:
+            self.rate_limited(principal, model, decision)
+
+    def _store_problem(self) -> Problem:
+        return Problem(
+            503,
+            "the rate-limit store is unavailable; requests are refused until it answers again",
+            kind="limits-unavailable",
+            headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        )
+
+    def store_failed(self, error: str) -> None:
+        """Mark the shared limit store down; the first failure of an outage raises one alert."""
+        if self.store_down_since is not None:
+            return
+        self.store_down_since = time.monotonic()
+        self.metrics.limit_store_up.set(0)
+        log.error("rate-limit store unavailable, failing closed: %s", error)
+        details = {"state": "unavailable", "error": error[:300]}
+        self.alert("serve.limit_store", "rate-limit store", "alert", details)
+
+    def store_recovered(self) -> None:
+        """Mark the shared limit store up again (one event when an outage ends)."""
+        if self.store_down_since is None:
+            return
+        down = time.monotonic() - self.store_down_since
+        self.store_down_since = None
+        self.metrics.limit_store_up.set(1)
+        log.warning("rate-limit store answers again after %.1f s", down)
+        details = {"state": "recovered", "down_seconds": round(down, 1)}
+        self.alert("serve.limit_store", "rate-limit store", "ok", details)
+
     async def check_signature(self, request: Request, principal: Principal, body: bytes) -> None:
         """Verify the HMAC request signature when required or present; a 401 problem if it fails."""
         present = "x-mlward-signature" in request.headers
@@ -250,16 +307,22 @@ class Gateway:
             secret = derive_signing_secret(self._signing_key, principal.name)
             self._signing_secrets[principal.name] = secret
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        reason = await verify_signature(
-            secret,
-            request.method,
-            target,
-            body,
-            request.headers,
-            nonces=self.nonces,
-            scope=principal.name,
-            skew=self.settings.signature_skew_seconds,
-        )
+        if self.store_down_since is not None:
+            raise self._store_problem()
+        try:
+            reason = await verify_signature(
+                secret,
+                request.method,
+                target,
+                body,
+                request.headers,
+                nonces=self.nonces,
+                scope=principal.name,
+                skew=self.settings.signature_skew_seconds,
+            )
+        except StoreUnavailable as exc:  # the nonce store lives next to the limits
+            self.store_failed(str(exc))
+            raise self._store_problem() from None
         if reason is not None:
             self.metrics.denials.labels(reason="signature").inc()
             self.journal.record_nowait(

@@ -137,7 +137,7 @@ def _apply_abuse_policy(
         413: {"description": "Body too large"},
         422: {"description": "Invalid input"},
         429: {"description": "Rate limited"},
-        503: {"description": "Model unavailable"},
+        503: {"description": "Model unavailable, or the rate-limit store is"},
     },
 )
 async def predict(name: str, request: Request) -> Response:
@@ -159,9 +159,7 @@ async def predict(name: str, request: Request) -> Response:
             f"requests from {principal.name} are blocked: {blocked.kind}",
             {"kind": blocked.kind},
         )
-    decision = await gateway.limits.check(principal.quota, name)
-    if decision is not None:
-        gateway.rate_limited(principal, name, decision)
+    await gateway.check_limits(principal, name)
     body = await request.body()
     await gateway.check_signature(request, principal, body)
     try:
@@ -170,9 +168,7 @@ async def predict(name: str, request: Request) -> Response:
         gateway.metrics.requests_for(name, "422").inc()
         return validation_problem(list(exc.errors(include_input=False)), request.url.path)
     rows = payload.rows  # type: ignore[attr-defined]
-    decision = await gateway.limits.check_rows(principal.quota, name, len(rows))
-    if decision is not None:
-        gateway.rate_limited(principal, name, decision)
+    await gateway.check_limits(principal, name, len(rows))
     values = row_values(served.spec, rows)
     predictor = served.predictor
     numeric = predictor.numeric(values)

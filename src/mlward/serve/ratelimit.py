@@ -8,7 +8,9 @@ Requests are not the only cost: ``serve.rows_rate_limit`` and
 model (the ``limits`` cost parameter), so one request of 1000 rows spends 1000.
 Storage is in memory (one process) or Redis (``redis://host:6379/0``), so every replica
 and worker shares the same counters. The strategy is a sliding-window counter by default
-(constant memory, close to a moving window), or a moving or fixed window.
+(constant memory, close to a moving window), or a moving or fixed window. When Redis does
+not answer (within ``STORE_TIMEOUT``) a check raises ``StoreUnavailable``: the gateway
+then fails closed instead of serving without limits.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 from limits import RateLimitItem, parse_many
 from limits import strategies as sync_strategies
 from limits.aio import strategies as async_strategies
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 
 from mlward.core.errors import ConfigError
-from mlward.serve.settings import redis_storage
+from mlward.serve.settings import STORE_TIMEOUT, StoreUnavailable, redis_storage
 
 STRATEGIES = {
     "sliding-window": "SlidingWindowCounterRateLimiter",
@@ -106,7 +109,12 @@ class RateLimits:
         try:
             if redis:
                 self._storage: Any = storage_from_string(
-                    "async+" + url.removeprefix("async+"), implementation="redispy", key_prefix=prefix
+                    "async+" + url.removeprefix("async+"),
+                    implementation="redispy",
+                    key_prefix=prefix,
+                    wrap_exceptions=True,
+                    socket_timeout=STORE_TIMEOUT,
+                    socket_connect_timeout=STORE_TIMEOUT,
                 )
                 self._limiter: Any = getattr(async_strategies, STRATEGIES[strategy])(self._storage)
             elif url.startswith("memory://"):
@@ -129,18 +137,32 @@ class RateLimits:
         }
 
     async def _hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
-        if self.shared:
+        if not self.shared:
+            return bool(self._limiter.hit(item, *keys, cost=cost))
+        try:
             return bool(await self._limiter.hit(item, *keys, cost=cost))
-        return bool(self._limiter.hit(item, *keys, cost=cost))
+        except StorageError as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
-        stats = self._limiter.get_window_stats(item, *keys)
         if self.shared:
-            stats = await stats
+            try:
+                stats = await self._limiter.get_window_stats(item, *keys)
+            except StorageError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+        else:
+            stats = self._limiter.get_window_stats(item, *keys)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    async def healthy(self) -> bool:
+        """Whether the storage answers (always, in memory)."""
+        return not self.shared or bool(await self._storage.check())
+
     async def check(self, principal: str, model: str) -> RateDecision | None:
-        """Count the request; None when it is allowed, else the limit it exceeded."""
+        """Count the request; None when it is allowed, else the limit it exceeded.
+
+        Raises ``StoreUnavailable`` when the shared storage does not answer.
+        """
         for item in self._principal:
             if not await self._hit(item, "principal", principal):
                 return RateDecision(

@@ -21,6 +21,12 @@ from mlward.core.errors import ConfigError
 from mlward.core.optional import require
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+STORE_TIMEOUT = 1.0
+"""Seconds a call to the shared limit store (Redis) may take before it counts as an outage."""
+
+
+class StoreUnavailable(Exception):
+    """The shared limit store (Redis) did not answer: requests that need it fail closed."""
 
 Policy = Literal["log", "flag", "block"]
 
