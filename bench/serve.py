@@ -152,7 +152,8 @@ def serve(kind: str, fixtures: dict[str, str], port: int) -> None:
         from mlward.serve.app import create_app
 
         high = "10000000/second"  # limits on, never reached
-        app = create_app(fixtures["workspace"], overrides={"rate_limit": high, "model_rate_limit": high})
+        limits = {"rate_limit": high, "model_rate_limit": high, "rows_rate_limit": high}
+        app = create_app(fixtures["workspace"], overrides=limits)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
