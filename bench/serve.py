@@ -151,7 +151,9 @@ def serve(kind: str, fixtures: dict[str, str], port: int) -> None:
     else:
         from mlward.serve.app import create_app
 
-        app = create_app(fixtures["workspace"], overrides={"rate_limit": "10000000/second"})
+        high = "10000000/second"  # limits on, never reached
+        limits = {"rate_limit": high, "model_rate_limit": high, "rows_rate_limit": high}
+        app = create_app(fixtures["workspace"], overrides=limits)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -113,6 +113,10 @@ def base_overrides(template: Template, **extra: Any) -> dict[str, Any]:
     """Gateway settings for tests: generous limits, JWT on, background loops slow."""
     values: dict[str, Any] = {
         "rate_limit": "100000/second",
+        "model_rate_limit": "1000000/second",
+        "rows_rate_limit": "100000000/second",
+        "unauthenticated_rate_limit": "100000/second",
+        "auth_denial_summary_interval": 0.1,
         "jwt": template.jwt,
         "integrity_interval": 0,
         "registry_poll_interval": 0,

@@ -15,15 +15,17 @@ from mlward.cli.output import OutputFormat, console, emit_json, err_console
 def create(
     role: Annotated[list[str], typer.Option("--role", "-r", help="Role from mlward.yaml, repeatable.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Label shown in listings and the audit.")] = "",
+    owner: Annotated[
+        str, typer.Option("--owner", help="Principal the token belongs to; its tokens share its rate limits.")
+    ] = "",
     expires: Annotated[str | None, typer.Option(help="Lifetime: 90m, 12h, 30d, 2w (default: never).")] = None,
     format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Issue an API token (needs the local admin role); it is printed once and never stored."""
     from mlward.serve.tokens import create_token, parse_duration
 
-    issued = create_token(
-        STATE.workspace(), role, name=name, expires_in=parse_duration(expires) if expires else None
-    )
+    lifetime = parse_duration(expires) if expires else None
+    issued = create_token(STATE.workspace(), role, name=name, owner=owner, expires_in=lifetime)
     if resolve_format(format) is OutputFormat.json:
         emit_json({**issued.info.to_dict(), "token": issued.token, "signing_secret": issued.signing_secret})
         return

@@ -71,7 +71,10 @@ class ServeSection(Section):
     jwt: dict[str, Any] = Field(default_factory=dict)
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
     rate_limit_prefix: str = "mlward"
-    model_rate_limit: str = ""
+    model_rate_limit: str = "1000/second"
+    rows_rate_limit: str = "10000/second"
+    unauthenticated_rate_limit: str = "30/minute"
+    auth_denial_summary_interval: float = Field(default=60, gt=0, le=3600)
     registry_poll_interval: float = Field(default=5, gt=0)
     token_cache_seconds: float = Field(default=2.0, ge=0)
     signature_skew_seconds: int = Field(default=300, ge=1)

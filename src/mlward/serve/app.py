@@ -1,7 +1,8 @@
 """``create_app``: the FastAPI inference gateway of a workspace.
 
 Routes: ``POST /v1/models/{name}/predict``, the management API under ``/v1``,
-``/healthz`` (liveness), ``/readyz`` (every production model loaded and verified),
+``/healthz`` (liveness), ``/readyz`` (every production model loaded and verified, and
+the rate-limit store answering),
 ``/metrics`` (Prometheus, needs ``metrics:read``) and ``/openapi.json`` and ``/docs``
 (request schemas of the served models included; for authenticated callers, for anyone or
 not at all: ``serve.api_docs``). Bodies larger than ``serve.max_body_bytes`` are refused before they are read
@@ -181,8 +182,16 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], summary="Readiness: every production model loaded and verified")
     async def readyz(request: Request) -> Response:
-        manager = request.app.state.gateway.manager
+        gateway: Gateway = request.app.state.gateway
+        manager = gateway.manager
         ready, states = manager.ready()
+        if gateway.store_down_since is not None:
+            return problem_response(
+                503,
+                "the rate-limit store is unavailable; predictions are refused until it answers",
+                kind="not-ready",
+                extra={"models": states, "limit_store": "unavailable"},
+            )
         if ready:
             body: dict[str, Any] = {"status": "ready", "models": states}
             if manager.store_quarantined:

@@ -41,6 +41,14 @@ class Principal:
     """Role names it holds."""
     permissions: frozenset[str]
     """Permissions granted by those roles."""
+    limit_key: str = ""
+    """What its requests count against in the rate limits: ``owner:<owner>`` for an API key (every
+    key of one owner shares one budget), ``jwt:<sub>`` for a JWT; empty: ``name``."""
+
+    @property
+    def quota(self) -> str:
+        """The rate-limit identity (``limit_key``, else ``name``)."""
+        return self.limit_key or self.name
 
     def can(self, permission: str) -> bool:
         """Whether the principal holds ``permission``."""
@@ -108,7 +116,7 @@ class Authenticator:
         subject = str(claims["sub"])
         # JWTs are verified every time: their signature check is the point, and it is cheap.
         roles, granted = self.permissions(self.jwt.roles(claims))
-        return Principal(f"jwt:{subject}", "jwt", subject, roles, granted)
+        return Principal(f"jwt:{subject}", "jwt", subject, roles, granted, f"jwt:{subject}")
 
     def _api_key(self, credential: str) -> Principal:
         key = hashlib.sha256(credential.encode()).digest()
@@ -122,7 +130,7 @@ class Authenticator:
             subject = f"token:{credential[4:16]}" if len(credential) > 16 else "anonymous"
             raise AuthFailure(reason, subject)
         roles, granted = self.permissions(info.roles)
-        principal = Principal(info.principal, "api-key", info.name, roles, granted)
+        principal = Principal(info.principal, "api-key", info.name, roles, granted, info.limit_key)
         if self._ttl > 0:
             if len(self._principals) >= MAX_CACHED:
                 self._principals = {k: v for k, v in self._principals.items() if v[0] > now}

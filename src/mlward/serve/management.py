@@ -74,6 +74,9 @@ class TokenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
     name: Text = Field(default="", max_length=200)
+    owner: Text = Field(
+        default="", max_length=200, description="Principal the token belongs to; its tokens share its limits"
+    )
     expires: Text | None = Field(default=None, max_length=20, description="Lifetime such as 30d, 12h or 90m")
 
 
@@ -197,6 +200,7 @@ async def new_token(body: TokenBody, request: Request, principal: SignedCaller) 
             gateway.workspace,
             body.roles,
             name=body.name,
+            owner=body.owner,
             expires_in=expires,
             principal=principal.name,
             granted=principal.permissions,

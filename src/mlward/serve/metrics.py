@@ -77,6 +77,12 @@ class Metrics:
             ["model"],
             **gauge_kw,
         )
+        self.limit_store_up = Gauge(
+            "mlward_limit_store_up",
+            "1 while the rate-limit store answers (always 1 in memory); 0 fails requests closed.",
+            **({**kw, "multiprocess_mode": "min"} if self.shared else kw),
+        )
+        self.limit_store_up.set(1)
         self.journal_pending = Gauge(
             "mlward_audit_journal_pending", "Audit events journaled but not yet chained.", **gauge_kw
         )

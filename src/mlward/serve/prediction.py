@@ -3,7 +3,8 @@
 Order matters: the model name is validated first (no path tricks reach anything), then
 the caller is authenticated and authorized, blocked principals and rate limits are
 refused before the body is read, the signature is checked on the raw bytes, the body is
-validated against the model's schema, the guards look at the rows, the model runs, and
+validated against the model's schema, its rows are counted against the row budget, the
+guards look at the rows, the model runs, and
 the response is sent only after its audit event is on disk.
 """
 
@@ -136,7 +137,7 @@ def _apply_abuse_policy(
         413: {"description": "Body too large"},
         422: {"description": "Invalid input"},
         429: {"description": "Rate limited"},
-        503: {"description": "Model unavailable"},
+        503: {"description": "Model unavailable, or the rate-limit store is"},
     },
 )
 async def predict(name: str, request: Request) -> Response:
@@ -158,9 +159,7 @@ async def predict(name: str, request: Request) -> Response:
             f"requests from {principal.name} are blocked: {blocked.kind}",
             {"kind": blocked.kind},
         )
-    decision = await gateway.limits.check(principal.name, name)
-    if decision is not None:
-        gateway.rate_limited(principal, name, decision)
+    await gateway.check_limits(principal, name)
     body = await request.body()
     await gateway.check_signature(request, principal, body)
     try:
@@ -169,6 +168,7 @@ async def predict(name: str, request: Request) -> Response:
         gateway.metrics.requests_for(name, "422").inc()
         return validation_problem(list(exc.errors(include_input=False)), request.url.path)
     rows = payload.rows  # type: ignore[attr-defined]
+    await gateway.check_limits(principal, name, len(rows))
     values = row_values(served.spec, rows)
     predictor = served.predictor
     numeric = predictor.numeric(values)

@@ -21,6 +21,12 @@ from mlward.core.errors import ConfigError
 from mlward.core.optional import require
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+STORE_TIMEOUT = 1.0
+"""Seconds a call to the shared limit store (Redis) may take before it counts as an outage."""
+
+
+class StoreUnavailable(Exception):
+    """The shared limit store (Redis) did not answer: requests that need it fail closed."""
 
 Policy = Literal["log", "flag", "block"]
 
@@ -42,6 +48,8 @@ class ModelServeSpec(_Strict):
     """Overrides ``serve.abuse_policy`` for this model."""
     rate_limit: str | None = None
     """Aggregate limit for this model over every principal (e.g. ``500/second``)."""
+    rows_rate_limit: str | None = None
+    """Rows each principal may send this model (e.g. ``1000/second``); overrides ``serve.rows_rate_limit``."""
     log_inputs: bool = False
     """Also store the inputs in the audit trail (honoured only when a contract marks no column as PII;
     the input digest is always stored)."""
@@ -92,13 +100,22 @@ class ServeSettings(_Strict):
     port: int = 8080
     workers: int = 1
     rate_limit: str = "100/second"
-    """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``)."""
+    """Per principal (``;``-separated limits make quotas: ``100/second;100000/day``). A principal is
+    an API key's owner (all its keys share the budget) or a JWT subject."""
+    rows_rate_limit: str = "10000/second"
+    """Rows per principal and model (a batch of n rows costs n), on top of the request limits, so
+    batching buys no more predictions; empty: none."""
+    unauthenticated_rate_limit: str = "30/minute"
+    """Failed authentications per client address (in memory, per process); over it: 429."""
+    auth_denial_summary_interval: float = Field(default=60, gt=0, le=3600)
+    """Seconds between summary ``auth.denied`` events of failed authentications (never one each)."""
     rate_limit_storage: str = "memory://"
     rate_limit_strategy: Literal["sliding-window", "moving-window", "fixed-window"] = "sliding-window"
     rate_limit_prefix: str = "mlward"
     """Key prefix in the shared limit store (several gateways may share one Redis)."""
-    model_rate_limit: str = ""
-    """Aggregate per-model limit over every principal; empty: none."""
+    model_rate_limit: str = "1000/second"
+    """Aggregate per-model limit over every principal (``serve.models.<name>.rate_limit`` overrides
+    it); empty: none."""
     refresh_interval: float = 0
     integrity_interval: float = 60
     registry_poll_interval: float = 5

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from mlward.serve.settings import redis_asyncio, redis_storage
+from mlward.serve.settings import STORE_TIMEOUT, StoreUnavailable, redis_asyncio, redis_storage
 
 SCHEME = "MLWARD-HMAC-SHA256"
 SIGNATURE_HEADER = "x-mlward-signature"
@@ -94,13 +94,20 @@ class RedisNonceStore:
     """Nonces shared by every replica through Redis (``SET key 1 NX EX ttl``)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._client = redis_asyncio().Redis.from_url(url)
+        self._client = redis_asyncio().Redis.from_url(
+            url, socket_timeout=STORE_TIMEOUT, socket_connect_timeout=STORE_TIMEOUT
+        )
         self._prefix = prefix
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def first_use(self, key: str, ttl: int) -> bool:
-        """Record ``key`` in Redis; False when it already exists."""
-        return bool(await self._client.set(f"{self._prefix}:nonce:{key}", b"1", nx=True, ex=ttl))
+        """Record ``key`` in Redis; False when it already exists. ``StoreUnavailable`` if Redis is away."""
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(await self._client.set(f"{self._prefix}:nonce:{key}", b"1", nx=True, ex=ttl))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -60,11 +60,19 @@ class TokenInfo:
     """When it stops working (None: never)."""
     revoked: datetime | None
     """When it was revoked (None: active)."""
+    owner: str = ""
+    """The principal the token belongs to (a person or service); its tokens share its rate limits.
+    Empty (tokens issued before owners existed): the token's name."""
 
     @property
     def principal(self) -> str:
         """The principal name recorded in audit events: ``token:<id>``."""
         return f"token:{self.id}"
+
+    @property
+    def limit_key(self) -> str:
+        """What the token's requests count against in the rate limits: its owner."""
+        return f"owner:{self.owner or self.name}"
 
     def active(self, now: datetime | None = None) -> bool:
         """Not revoked and not expired."""
@@ -79,6 +87,7 @@ class TokenInfo:
             "roles": list(self.roles),
             "created": self.created.isoformat(),
             "created_by": self.created_by,
+            "owner": self.owner or self.name,
             "expires": self.expires.isoformat() if self.expires else None,
             "revoked": self.revoked.isoformat() if self.revoked else None,
         }
@@ -161,6 +170,7 @@ def _info(row: ApiToken) -> TokenInfo:
         created_by=row.created_by,
         expires=_aware(row.expires) if row.expires else None,
         revoked=_aware(row.revoked) if row.revoked else None,
+        owner=str((row.meta or {}).get("owner") or row.name),
     )
 
 
@@ -170,10 +180,15 @@ def create_token(
     *,
     name: str = "",
     expires_in: timedelta | None = None,
+    owner: str = "",
     principal: str | None = None,
     granted: Collection[str] | None = None,
 ) -> IssuedToken:
-    """Issue an API key carrying ``roles``; needs ``admin``. The token is returned only here."""
+    """Issue an API key carrying ``roles``; needs ``admin``. The token is returned only here.
+
+    ``owner`` names the principal the key belongs to (default: ``name``, else the token
+    itself): every key of one owner counts against the same rate limits.
+    """
     who = authorize(workspace, "admin", principal=principal, granted=granted, target="api-tokens")
     if not roles:
         raise ConfigError("a token needs at least one role", hint="pass --role ROLE")
@@ -181,18 +196,21 @@ def create_token(
     if unknown:
         known = ", ".join(sorted(workspace.config.roles)) or "none"
         raise ConfigError(f"unknown role(s) {', '.join(unknown)}", hint=f"roles in mlward.yaml: {known}")
+    if len(owner) > 200 or len(name) > 200:
+        raise ConfigError("a token's name and owner are at most 200 characters")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
+    label = name or f"token-{token_id}"
     row = ApiToken(
         id=token_id,
-        name=name or f"token-{token_id}",
+        name=label,
         roles=list(dict.fromkeys(roles)),
         secret_hash=_secret_hash(_stable_key(workspace, HASH_PURPOSE), token_id, secret),
         created=now,
         created_by=who,
         expires=now + expires_in if expires_in else None,
-        meta={},
+        meta={"owner": owner.strip() or label},
     )
     with workspace.metadata.session() as session:
         session.add(row)
@@ -202,7 +220,7 @@ def create_token(
         who,
         "token.create",
         info.principal,
-        details={"name": info.name, "roles": list(info.roles), "expires": row.expires},
+        details={"name": info.name, "owner": info.owner, "roles": list(info.roles), "expires": row.expires},
     )
     return IssuedToken(info, f"{TOKEN_PREFIX}{token_id}_{secret}", signing_secret(workspace, info.principal))
 
