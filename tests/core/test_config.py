@@ -54,3 +54,23 @@ def test_empty_file_gives_defaults():
     config = parse_config("", environ={})
     assert config.model.block_on == "high"
     assert config.metadata_url is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "project: !!python/object/apply:builtins.str ['x']",
+        "project: !!python/name:os.system",
+        "version: !!python/object/new:builtins.int [1]",
+    ],
+)
+def test_yaml_tags_that_build_python_objects_are_refused(text):
+    # mlward.yaml is read with YAML's safe loader: a tag naming a Python callable is an
+    # error, never a call (an unsafe loader would build the object and accept the file).
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        parse_config(text, source="mlward.yaml", environ={})
+
+
+def test_serve_binds_to_loopback_when_the_file_does_not_say():
+    assert parse_config("", environ={}).serve.host == "127.0.0.1"
+    assert parse_config("serve: {port: 9000}", environ={}).serve.host == "127.0.0.1"

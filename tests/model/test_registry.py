@@ -187,3 +187,44 @@ def test_restricted_unpickler_allows_plain_data_and_refuses_gadgets():
     gadget = b"cbuiltins\neval\n(S'1+1'\ntR."
     with pytest.raises(UnsafeGlobal):
         load_pickle(gadget, allowlist)
+
+
+def test_a_version_pointed_at_another_signed_model_is_refused(
+    workspace: Workspace, sklearn_model: Path, tmp_path: Path
+):
+    """Files and signature swapped for another registered model's: both verify, but not as this version."""
+    from mlward.model.registry_models import ModelVersionRow
+
+    version = register_model(workspace, sklearn_model, "credit-risk")
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    joblib.dump({"weights": np.ones(3)}, other_dir / "credit.joblib")
+    other = register_model(workspace, other_dir / "credit.joblib", "other-model")
+    with workspace.metadata.session() as session:
+        rows = {row.root_digest: row for row in session.query(ModelVersionRow)}
+        target, source = rows[version.root_digest], rows[other.root_digest]
+        target.files, target.signature_digest = dict(source.files), source.signature_digest
+    with pytest.raises(IntegrityError, match="different artifact"):
+        verify_version(workspace, "credit-risk")
+    with pytest.raises(IntegrityError, match="different artifact"):
+        load_model(workspace, "credit-risk")
+
+
+def test_loading_rescans_with_the_rules_in_force_now(workspace: Workspace, tmp_path: Path):
+    """A model admitted through a workspace allowlist entry is refused once the entry is gone."""
+    path = tmp_path / "custom.pkl"
+    path.write_bytes(b"\x80\x04\x8c\x0cmypkg.models\x8c\x03Net\x93)\x81.")
+    import yaml
+
+    config = workspace.root / "mlward.yaml"
+    original = config.read_text()
+    loosened = yaml.safe_load(original)
+    loosened.setdefault("model", {})["allowlist"] = ["mypkg.models.Net"]
+    config.write_text(yaml.safe_dump(loosened))
+    allowed = Workspace.open(workspace.root)
+    register_model(allowed, path, "custom")
+    assert verify_version(allowed, "custom")["scan"] == "clean"
+    config.write_text(original)
+    today = Workspace.open(workspace.root)
+    with pytest.raises(PolicyViolation, match="now fails the scan"):
+        verify_version(today, "custom")

@@ -89,6 +89,17 @@ def test_cache_skips_unchanged_stages_and_reruns_on_change(workspace: Workspace)
     assert PipelineRunner(ws, force=True).run().stages[0].status == "ok"
 
 
+
+def test_security_stages_are_never_served_from_the_cache(workspace: Workspace):
+    import pickle
+
+    (workspace.root / "model.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    ws = configure(workspace, {"stages": {"scan": {"kind": "scan-model", "path": "model.pkl"}}})
+    assert PipelineRunner(ws).run().stages[0].status == "ok"
+    # Nothing changed, yet the scan runs again: rules change even when files do not.
+    again = PipelineRunner(ws).run().stages[0]
+    assert again.status == "ok" and again.metrics["scan"]["verdict"] == "SAFE"
+
 def test_independent_stages_run_in_parallel(workspace: Workspace):
     sleep = 'python -c "import time; time.sleep(1.5)"'
     ws = configure(

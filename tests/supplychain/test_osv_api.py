@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from mlward.core.errors import exit_code
+from mlward.core.errors import ConfigError, exit_code
 from mlward.supplychain.interface import PackageVersion, ServiceError
 from mlward.supplychain.osv_api import OsvApiService
 
@@ -122,3 +122,21 @@ def test_record_with_another_id_is_refused(advisory) -> None:
 
     with pytest.raises(ServiceError, match="malformed record for GHSA-j8r2-6x86-q33q"):
         _failing(handler).query([PackageVersion("requests", "2.30.0")])
+
+
+@pytest.mark.parametrize(
+    "url", ["http://osv.internal.example/v1", "http://10.0.0.5:8080", "ftp://127.0.0.1/osv", "file:///tmp/osv"]
+)
+def test_api_url_must_be_https_off_the_loopback(url, monkeypatch):
+    # Advisories decide the gate: a plain-http mirror on the network could be answered by
+    # anyone on the path, so only https (or http on 127.0.0.1) is accepted.
+    with pytest.raises(ConfigError, match="must use https"):
+        OsvApiService(url)
+    monkeypatch.setenv("MLWARD_OSV_API_URL", url)
+    with pytest.raises(ConfigError, match="must use https"):
+        OsvApiService()
+
+
+@pytest.mark.parametrize("url", ["https://osv.internal.example/v1", "http://127.0.0.1:9999", "http://[::1]:9999"])
+def test_https_and_loopback_http_mirrors_are_accepted(url):
+    assert OsvApiService(url).base_url == url

@@ -169,3 +169,22 @@ def test_encrypted_storage_round_trip(encrypting_workspace, credit, tmp_path: Pa
     with pytest.raises(IntegrityError):
         checkout_dataset(ws, "apps", tmp_path / "again.csv")
     assert not (tmp_path / "again.csv").exists()
+
+
+def test_an_encrypted_row_pointed_at_another_valid_envelope_is_refused(
+    encrypting_workspace, credit, tmp_path: Path
+) -> None:
+    # The other envelope decrypts and authenticates: only the plaintext digest, checked
+    # against the manifest after decryption, tells it is not this version's content.
+    ws = encrypting_workspace
+    first = add_dataset(ws, credit.csv, "apps").files[0]
+    shorter = tmp_path / "shorter.csv"
+    shorter.write_bytes(b"".join(credit.csv.read_bytes().splitlines(keepends=True)[:-1]))
+    second = add_dataset(ws, shorter, "apps-shorter").files[0]
+    assert first.encrypted and second.encrypted and first.blob != second.blob
+    with ws.metadata.session() as session:
+        swap = update(DatasetFileRow).where(DatasetFileRow.blob == first.blob).values(blob=second.blob)
+        session.execute(swap)
+    with pytest.raises(IntegrityError, match="does not match the manifest digest"):
+        checkout_dataset(ws, "apps@1", tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
