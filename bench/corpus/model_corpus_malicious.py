@@ -9,6 +9,7 @@ pickles, malformed zips, nested containers, and every non-pickle format's code p
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import marshal
@@ -464,11 +465,15 @@ def build_malicious_samples(out: Path, marker: Path) -> list[MaliciousSample]:
     working directory of whatever loads them.
     """
     out.mkdir(parents=True, exist_ok=True)
-    paths = [_write(out / "pickle", f"{name}.pkl", data)
-             for name, data in raw_pickles(marker).items()]
-    paths += container_samples(out / "containers", marker)
-    paths += keras_samples(out / "keras", marker)
-    paths += other_format_samples(out / "other", marker)
+    out = out.resolve()
+    # Keras calls a Lambda layer while building the model, so a relative marker would land in
+    # the caller's working directory (the repository, under pytest): build inside ``out``.
+    with contextlib.chdir(out):
+        paths = [_write(out / "pickle", f"{name}.pkl", data)
+                 for name, data in raw_pickles(marker).items()]
+        paths += container_samples(out / "containers", marker)
+        paths += keras_samples(out / "keras", marker)
+        paths += other_format_samples(out / "other", marker)
     samples = []
     for path in paths:
         loader, evidence = (_GGUF if path.suffix == ".gguf"
