@@ -107,11 +107,12 @@ def verify_protection(
     if not keys:
         return {}
     derived = [k if isinstance(k, DataKeys) else DataKeys.derive(k) for k in keys]
-    if isinstance(data, str | os.PathLike):
-        path = Path(os.fspath(data))
+    path = None if isinstance(data, pa.Table) else Path(os.fspath(data))
+    if path is not None:
         found = seals_of(path)
         schema = pq.read_schema(path) if found else pa.schema([])
     else:
+        assert isinstance(data, pa.Table)
         found = seals_of(data)
         schema = data.schema
     claimed = [
@@ -121,7 +122,8 @@ def verify_protection(
     seals = {k: v for k, v in found.items() if k in claimed}
     if not seals:
         return {}
-    if isinstance(data, pa.Table):
+    if path is None:
+        assert isinstance(data, pa.Table)
         batches: Iterator[pa.RecordBatch] = iter(data.select(list(seals)).to_batches())
     else:
         batches = pq.ParquetFile(path).iter_batches(columns=list(seals))
