@@ -37,6 +37,11 @@ def _workspace() -> Workspace | None:
         return None
 
 
+def _data_keys(workspace: Workspace | None) -> list[bytes]:
+    """Every workspace data key (active and retired); none outside a workspace, where seals cannot verify."""
+    return list(workspace.keys.data_keys().values()) if workspace is not None else []
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         emit_text(text)
@@ -109,6 +114,7 @@ def validate(
                 engine=runner,
                 name=name,
                 now=reference_time,
+                keys=_data_keys(workspace),
             )
         finally:
             close = getattr(runner, "close", None)

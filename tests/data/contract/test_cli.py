@@ -11,12 +11,16 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import typer
 import yaml
 
 from mlward.cli import data_contract
 from mlward.cli import main as cli_main
+from mlward.data.pii.anonymizer import protect
+from mlward.data.pii.seal import SEAL_METADATA_KEY
 
 GROUP = "contract-cli-under-test"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "odcs"
@@ -133,3 +137,32 @@ def test_import_odcs(cli, tmp_path: Path) -> None:
     listing.write_text("- just\n- a list\n")
     code, _, err = cli("import", str(listing))
     assert code == 2 and "not an ODCS document" in err
+
+
+def test_validate_trusts_a_sealed_fpe_column_only_with_the_workspace_keys(
+    cli, workspace, demo_table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no workspace found from here unless -w names one
+    source, output = tmp_path / "raw.parquet", tmp_path / "protected.parquet"
+    pq.write_table(demo_table.slice(0, 200).select(["ssn"]), source)
+    protect(source, {"by_column": {"ssn": "fpe"}, "default_action": None}, workspace.keys.data_key(), output)
+    contract = tmp_path / "ssn.yaml"
+    contract.write_text("columns:\n  ssn: {pii: US_SSN, protection: fpe}\n")
+    code, out, _ = cli("validate", str(output), "-c", str(contract), "-f", "json", workspace=workspace.root)
+    assert code == 0, out
+    assert json.loads(out)["rules"][-1]["observed"] == {"recorded_protection": ["fpe"], "seal_verified": True}
+    # Outside the workspace there is no key: FF3-1 SSNs read as raw SSNs.
+    code, out, _ = cli("validate", str(output), "-c", str(contract), "-f", "json")
+    assert code == 1 and json.loads(out)["failed_rules"] == 1
+    # An edited copy keeps the metadata and the seal, but the seal no longer verifies.
+    protected = pq.read_table(output)
+    values = protected.column("ssn").to_pylist()
+    values[0] = "123-45-6789"
+    edited = protected.set_column(0, protected.schema.field("ssn"), pa.array(values, pa.string()))
+    path = tmp_path / "edited.parquet"
+    writer = pq.ParquetWriter(path, edited.schema)
+    writer.write_table(edited)
+    writer.add_key_value_metadata({SEAL_METADATA_KEY: pq.read_metadata(output).metadata[SEAL_METADATA_KEY]})
+    writer.close()
+    code, out, _ = cli("validate", str(path), "-c", str(contract), "-f", "json", workspace=workspace.root)
+    assert code == 1 and json.loads(out)["rules"][-1]["observed"]["seal_verified"] is False

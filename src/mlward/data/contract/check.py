@@ -21,6 +21,7 @@ from mlward.data.contract.result import ValidationResult
 from mlward.data.contract.rules import Rule, RuleState, build_rules, masker_for
 from mlward.data.contract.rules.interface import BatchContext
 from mlward.data.contract.schema import Contract
+from mlward.data.pii.entities import EntityType
 from mlward.data.pii.scanner import protection_of
 from mlward.engine.base import Computation
 
@@ -49,8 +50,11 @@ class ContractCheck(Computation[CheckSummary, ValidationResult]):
         name: str = "contract",
         source: str = "",
         now: dt.datetime | None = None,
+        verified: dict[str, tuple[EntityType, ...]] | None = None,
     ) -> None:
         self.contract = contract
+        self.verified = verified or {}
+        """Columns whose protection a valid seal proves (``verify_protection``), found before the run."""
         self.name = name
         self.source = source
         self.now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -71,6 +75,7 @@ class ContractCheck(Computation[CheckSummary, ValidationResult]):
             masker=self.masker,
             max_examples=self.contract.settings.examples,
             protections=protections,
+            verified=self.verified,
         )
         states = []
         for rule in self.rules:

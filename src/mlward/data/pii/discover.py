@@ -90,34 +90,62 @@ def scan(
     return replace(result, engine=engine_name, duration_s=time.perf_counter() - started)
 
 
+def verify_protection(
+    data: pa.Table | str | os.PathLike[str],
+    keys: Sequence[bytes | DataKeys],
+    columns: Sequence[str] | None = None,
+) -> dict[str, tuple[EntityType, ...]]:
+    """The columns whose recorded protection a valid seal proves, with the entities each vouches for.
+
+    ``data`` is an Arrow table (seals in its schema metadata) or a single Parquet file
+    (seals in its footer); directories, CSV and JSON Lines carry no seal, so nothing in
+    them verifies. ``columns`` limits the check (default: every column that records
+    protection). Without ``keys`` nothing verifies. Every caller that must decide
+    whether a column is verifiably protected (the scan, the contract's protection rule)
+    asks this function.
+    """
+    if not keys:
+        return {}
+    derived = [k if isinstance(k, DataKeys) else DataKeys.derive(k) for k in keys]
+    path = None if isinstance(data, pa.Table) else Path(os.fspath(data))
+    if path is not None:
+        found = seals_of(path)
+        schema = pq.read_schema(path) if found else pa.schema([])
+    else:
+        assert isinstance(data, pa.Table)
+        found = seals_of(data)
+        schema = data.schema
+    claimed = [
+        f.name for f in schema
+        if PROTECTION_METADATA_KEY in (f.metadata or {}) and (columns is None or f.name in columns)
+    ]  # fmt: skip
+    seals = {k: v for k, v in found.items() if k in claimed}
+    if not seals:
+        return {}
+    if path is None:
+        assert isinstance(data, pa.Table)
+        batches: Iterator[pa.RecordBatch] = iter(data.select(list(seals)).to_batches())
+    else:
+        batches = pq.ParquetFile(path).iter_batches(columns=list(seals))
+    verified = verify_columns(batches, schema, seals, derived, PROTECTION_METADATA_KEY)
+    out = {}
+    for name in sorted(verified):
+        recorded = json.loads((schema.field(name).metadata or {})[PROTECTION_METADATA_KEY])
+        vouched = vouched_entities(recorded) if isinstance(recorded, dict) else frozenset()
+        out[name] = tuple(EntityType(e) for e in sorted(vouched) if e in EntityType.__members__)
+    return out
+
+
 def _verify_protection(result: PiiScanResult, data: Any, keys: Sequence[bytes | DataKeys]) -> PiiScanResult:
     """Mark the columns whose recorded protection is proven by a valid seal."""
     claimed = [c.name for c in result.columns if c.protection is not None]
     if not claimed or not keys:
         return result
-    derived = [k if isinstance(k, DataKeys) else DataKeys.derive(k) for k in keys]
-    if isinstance(data, str | os.PathLike):
-        path = Path(os.fspath(data))
-        seals = {k: v for k, v in seals_of(path).items() if k in claimed}
-        if not seals:
-            return result
-        schema = pq.read_schema(path)
-        batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(columns=list(seals))
-    else:
-        table = to_arrow(data)
-        seals = {k: v for k, v in seals_of(table).items() if k in claimed}
-        if not seals:
-            return result
-        schema = table.schema
-        batches = iter(table.select(list(seals)).to_batches())
-    verified = verify_columns(batches, schema, seals, derived, PROTECTION_METADATA_KEY)
+    source = data if isinstance(data, str | os.PathLike) else to_arrow(data)
+    verified = verify_protection(source, keys, claimed)
     columns = []
     for column in result.columns:
         if column.name in verified:
-            recorded = json.loads((schema.field(column.name).metadata or {})[PROTECTION_METADATA_KEY])
-            vouched = tuple(
-                EntityType(e) for e in sorted(vouched_entities(recorded)) if e in EntityType.__members__
-            )
-            column = replace(column, protection_verified=True, vouched=vouched)
+            column = replace(column, protection_verified=True, vouched=verified[column.name])
         columns.append(column)
     return replace(result, columns=tuple(columns))

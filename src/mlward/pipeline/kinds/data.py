@@ -123,7 +123,12 @@ class ValidateKind(StageKind):
         contract: Any = options.contract
         if contract not in ctx.workspace.config.contracts:
             contract = ctx.path(contract)
-        result = validate(ctx.path(data_path(ctx, options)), contract, workspace=ctx.workspace)
+        result = validate(
+            ctx.path(data_path(ctx, options)),
+            contract,
+            workspace=ctx.workspace,
+            keys=_workspace_data_keys(ctx),
+        )
         failed = [r for r in result.to_dict().get("rules", []) if not r.get("passed", True)]
         return StageOutcome(
             metrics={

@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from mlward.data.contract.display import Masker
 from mlward.data.contract.values import Coerced, coerce
+
+if TYPE_CHECKING:
+    from mlward.data.pii.entities import EntityType
 
 PASS = "pass"  # noqa: S105 - a status name
 FAIL = "fail"
@@ -131,10 +134,13 @@ class BatchContext:
         masker: Masker,
         max_examples: int,
         protections: dict[str, str] | None = None,
+        verified: dict[str, tuple[EntityType, ...]] | None = None,
     ) -> None:
         self.frame = frame
         self.protections = protections or {}
-        """Anonymization action recorded in each column's Arrow metadata, if any."""
+        """Anonymization action recorded in each column's Arrow metadata: a claim, anyone can write it."""
+        self.verified = verified or {}
+        """Columns whose recorded protection a valid seal proves, with the entities each vouches for."""
         self.rows = frame.height
         self.types = types
         self.key_columns = key_columns
