@@ -182,3 +182,14 @@ def test_the_op_tiers_are_disjoint_and_cover_the_checkpoint_ops() -> None:
     assert DANGEROUS_OPS.keys() >= CHECKPOINT_OPS
     assert {"Const", "Placeholder", "Identity", "NoOp", "MatMul", "StatefulPartitionedCall",
             "ReadVariableOp", "AssignVariableOp"} <= ALLOWED_OPS
+
+
+def test_only_the_last_saver_def_value_names_the_saver(tmp_path: Path) -> None:
+    # Protobuf merges repeated singular fields, last value winning: an earlier saver_def
+    # naming a serving node must not make its checkpoint ops the saver's.
+    main = [node("k", "Const"), node("evil", "SaveV2", ["k"]), node("r", "RestoreV2"),
+            node("restore_all", "NoOp", ["^r"])]
+    meta = meta_graph(graph_def(main), saver=("k:0", "evil:0", "evil"))
+    meta += meta_graph(b"", saver=("k:0", "restore_all:0", "restore_all"))[2:]  # saver only
+    ops = tf_ops(write(tmp_path, saved_model(meta)))
+    assert ops == {"SaveV2": Severity.CRITICAL}

@@ -97,9 +97,10 @@ def _meta_graph(meta: memoryview) -> Graph:
     graph = Graph()
     for graph_def in _messages(meta, 2):
         _graph(graph_def, graph)
-    saver = [_node_name(s) for sd in _messages(meta, 3)
-             for s in (*_strings(sd, 2), *_strings(sd, 3))]
-    graph.saver_nodes = frozenset(s for s in saver if s)
+    # Repeated occurrences of a singular message merge: the last string of each field wins.
+    savers = list(_messages(meta, 3))
+    entries = [[s for sd in savers for s in _strings(sd, number)] for number in (2, 3)]
+    graph.saver_nodes = frozenset(_node_name(e[-1]) for e in entries if e and e[-1])
     graph.exported = frozenset(key for og in _messages(meta, 7)
                                for entry in _messages(og, 2) for key in _strings(entry, 1))
     return graph
