@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from model_corpus_loaders import MaliciousSample
+from tf_protobuf import savedmodel_bytes
 
 P = pickle
 
@@ -317,31 +318,6 @@ def keras_samples(out: Path, m: Path) -> list[Path]:
              "config": {"layers": [{"module": "evil_pkg.layers", "class_name": "Backdoor",
                                     "config": {}, "registered_name": "evil>Backdoor"}]}})),
     ]
-
-
-def _pb_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _pb_len(field: int, payload: bytes) -> bytes:
-    return _pb_varint(field << 3 | 2) + _pb_varint(len(payload)) + payload
-
-
-def savedmodel_bytes(ops: list[str], function_ops: list[str] = ()) -> bytes:  # type: ignore[assignment]
-    """A SavedModel protobuf whose graph (and function library) uses ``ops``."""
-    nodes = b"".join(_pb_len(1, _pb_len(1, f"n{i}".encode()) + _pb_len(2, op.encode()))
-                     for i, op in enumerate(ops))
-    fn_nodes = b"".join(_pb_len(3, _pb_len(1, b"f") + _pb_len(2, op.encode()))
-                        for op in function_ops)
-    library = _pb_len(2, _pb_len(1, _pb_len(1, _pb_len(1, b"fn")) + fn_nodes)) if fn_nodes else b""
-    meta = _pb_len(2, nodes + library)
-    return b"\x08\x01" + _pb_len(2, meta)
 
 
 def other_format_samples(out: Path, m: Path) -> list[Path]:
