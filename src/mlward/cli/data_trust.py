@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlward.cli.context import STATE, resolve_format
@@ -129,9 +130,9 @@ def build_detector(
 def drift_table(report: DriftReport) -> Table:
     """A Rich table of per-column verdicts."""
     table = Table(title="data drift", show_lines=False)
-    for name in ("column", "type", "test", "statistic", "p-value", "threshold", "drift"):
+    for name in ("column", "type", "test", "statistic", "p-value", "threshold", "drift", "what changed"):
         table.add_column(name, justify="right" if name in ("statistic", "p-value", "threshold") else "left")
-    for c in report.columns:
+    for c in report.columns_by_verdict():
         table.add_row(
             c.column,
             c.kind,
@@ -140,6 +141,7 @@ def drift_table(report: DriftReport) -> Table:
             "–" if c.p_value is None else f"{c.p_value:.3g}",
             f"{c.threshold:g}",
             "[bold red]yes[/]" if c.drifted else "no",
+            escape(c.summary),
         )
     return table
 

@@ -257,13 +257,14 @@ def render_html(
                                "fmt": _fmt}
     if drift is not None:
         features = []
-        for entry in drift.columns:
+        ordered = drift.columns_by_verdict()
+        for entry in ordered:
             ref = drift.reference_profile.columns.get(entry.column) if drift.reference_profile else None
             cur = drift.current_profile.columns.get(entry.column) if drift.current_profile else None
             shown = ref and cur and cur.n and not entry.withheld
             plot = column_distribution(ref, cur, entry.kind) if shown else None
             features.append({"entry": entry, "plot": plot})
-        context["drift"] = {"report": drift, "features": features, "bars": svg_drift_bars(drift.columns)}
+        context["drift"] = {"report": drift, "features": features, "bars": svg_drift_bars(ordered)}
     if outliers is not None:
         if isinstance(outliers, OutlierScan):
             summary = OutlierSummary.from_scan(outliers)

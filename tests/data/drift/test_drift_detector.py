@@ -129,7 +129,7 @@ def test_json_document_is_schema_v1(frames) -> None:
     assert set(entry) == {"column", "type", "test", "statistic", "p_value", "threshold", "drifted",
                           "approximate", "error_bound", "reference_rows", "current_rows",
                           "distribution_drifted", "interval", "null_quantile", "alpha",
-                          "null_rate", "new_categories", "vanished_categories", "withheld"}
+                          "null_rate", "new_categories", "vanished_categories", "withheld", "summary"}
     assert [c["column"] for c in doc["columns"]] == frames["small_ref"].column_names
     assert doc["dataset"] == {"columns": 8, "drifted_columns": 4, "drift_share": 0.5,
                               "share_threshold": 0.5, "drifted": True}

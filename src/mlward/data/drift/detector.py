@@ -14,7 +14,7 @@ categorical, or numeric with <= 5 values     ``chisquare`` (p<0.05) ``jensenshan
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from mlward.data.drift.quality import (
     category_changes,
     null_rate_drift,
 )
+from mlward.data.drift.summary import describe_change
 from mlward.data.profile import (
     CATEGORICAL,
     DEFAULT_EXACT_LIMIT,
@@ -220,10 +221,10 @@ class DriftDetector:
         for name, ref in reference.columns.items():
             if self.columns is not None and name not in self.columns:
                 continue
-            entry = self._column(name, ref, current_profile.columns.get(name),
-                                 current_profile.rows, skipped)
+            cur = current_profile.columns.get(name)
+            entry = self._column(name, ref, cur, current_profile.rows, skipped)
             if entry is not None:
-                entries.append(entry)
+                entries.append(replace(entry, summary=describe_change(entry, ref, cur)))
         multi: MultivariateDrift | None = None
         if self.multivariate:
             if self.reference_sample_ is None or current_sample is None:

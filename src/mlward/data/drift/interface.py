@@ -92,7 +92,7 @@ class NullRateDrift:
     @property
     def summary(self) -> str:
         """The change in words: ``null rate 0% → 30%``."""
-        return f"null rate {_percent(self.reference)} → {_percent(self.current)}"
+        return f"null rate {percent(self.reference)} → {percent(self.current)}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON entry."""
@@ -143,6 +143,8 @@ class ColumnDrift:
     """Reference categories (with their share) expected ≥ 5 times but absent now."""
     withheld: tuple[str, ...] = ()
     """Why the values were withheld (PII entity types, ``IDENTIFIER``): null rate only."""
+    summary: str = ""
+    """What changed, in words (``mean +0.1 sd``, ``null rate 0% → 30%``; ``summary.py``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schema-v1 JSON entry for this column."""
@@ -170,6 +172,7 @@ class ColumnDrift:
                 {"category": k, "reference_share": v} for k, v in self.vanished_categories
             ],
             "withheld": list(self.withheld),
+            "summary": self.summary,
         }
 
 
@@ -234,6 +237,13 @@ class DriftReport:
         share = bool(self.columns) and self.drift_share >= self.share_threshold
         return share or (self.multivariate is not None and self.multivariate.drifted)
 
+    def columns_by_verdict(self) -> list[ColumnDrift]:
+        """The columns with the drifted ones first (each group in reference order).
+
+        Tables and reports read in this order; ``columns`` and the JSON keep reference order.
+        """
+        return sorted(self.columns, key=lambda c: not c.drifted)
+
     def column(self, name: str) -> ColumnDrift:
         """Return the verdict for column ``name`` (KeyError when absent)."""
         for entry in self.columns:
@@ -275,7 +285,8 @@ class DriftReport:
         }
 
 
-def _percent(share: float) -> str:
+def percent(share: float) -> str:
+    """A share as a short percentage: ``0.3`` → ``30%``, ``0.125`` → ``12.5%``."""
     text = f"{100 * share:.1f}".rstrip("0").rstrip(".")
     return f"{text}%"
 
