@@ -72,17 +72,6 @@ class HousekeptMemoryStorage(MemoryStorage):
     def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private hook
         return None
 
-    async def check_rows(self, principal: str, model: str, rows: int) -> RateDecision | None:
-        """Spend ``rows`` of the principal's row budget on ``model``; None when within it."""
-        for item in self._rows.get(model, self._rows_default):
-            if rows > item.amount:  # could never pass: say so instead of "retry later"
-                return RateDecision("rows", f"{item} (a batch of {rows} rows is larger)", item.get_expiry())
-            if not await self._hit(item, "rows", model, principal, cost=rows):
-                return RateDecision(
-                    "rows", str(item), await self._retry_after(item, "rows", model, principal)
-                )
-        return None
-
     def sweep(self) -> None:
         """Drop expired counters and window entries."""
         self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
