@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gguf
 import jinja2
-import numpy as np
 import pytest
 import typer
+from gguf_files import write_gguf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.ext import loopcontrols
@@ -121,19 +120,6 @@ def high(report: FileReport) -> set[str]:
 def template_rules(template: str) -> set[str]:
     """Rule ids ``analyse_template`` reports for ``template``."""
     return {i.rule_id for i in analyse_template(template)}
-
-
-def write_gguf(path: Path, template: str, key: str = "tokenizer.chat_template") -> Path:
-    """A real GGUF file (gguf's own writer) carrying ``template`` under ``key``."""
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_string(key, template)
-    writer.add_array("tokenizer.ggml.tokens", ["<s>", "</s>", "a"])
-    writer.add_tensor("w", np.ones((2, 2), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def write_tokenizer_config(path: Path, template: object) -> Path:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gguf
 import jinja2
-import numpy as np
 import pytest
+from gguf_files import write_gguf
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from mlward.core.findings import Severity
@@ -125,24 +124,12 @@ def _render(template: str, marker: Path, **values: object) -> None:
                                                     add_generation_prompt=True, **values)
 
 
-def _write_gguf(path: Path, template: str) -> Path:
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_string("tokenizer.chat_template", template)
-    writer.add_array("tokenizer.ggml.tokens", ["<s>", "</s>", "a"])
-    writer.add_tensor("w", np.ones((2, 2), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
 def _containers(tmp_path: Path, template: str, tokens: dict[str, str]) -> list[Path]:
     (tmp_path / "chat_template.jinja").write_text(template, encoding="utf-8")
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(
         {**tokens, "chat_template": template, "tokenizer_class": "PreTrainedTokenizerFast"}))
     return [tmp_path / "chat_template.jinja", tmp_path / "tokenizer_config.json",
-            _write_gguf(tmp_path / "model.gguf", template)]
+            write_gguf(tmp_path / "model.gguf", template)]
 
 
 @pytest.mark.parametrize("name", sorted(EXECUTING) + sorted(TOKEN_DRIVEN))
