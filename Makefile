@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 DEV_STAMP := $(VENV)/.mlward-dev-installed
 DEMO_STAMP := $(VENV)/.mlward-demo-installed
+# One pinned resolution of every extra (scripts/lock.sh): installs never search, so never stall.
+CONSTRAINTS := requirements/constraints.txt
 PYTEST_ARGS ?=
 
 .PHONY: help demo test lint typecheck bench clean services browser
@@ -20,12 +22,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-$(DEMO_STAMP): pyproject.toml | $(PY)
-	$(PIP) install -e '.[demo]'
+$(DEMO_STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PIP) install -e '.[demo]' -c $(CONSTRAINTS)
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(PY)
-	$(PIP) install -e '.[dev]'
+$(DEV_STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PIP) install -e '.[dev]' -c $(CONSTRAINTS)
 	touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
