@@ -23,6 +23,7 @@ from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
 from mlward.model.scan.interface import ScanContext
 from mlward.model.scan.pickle_checks import CallChecks
+from mlward.model.scan.pickle_embedded import MIN_TEXT
 from mlward.model.scan.pickle_framing import FrameChecks
 from mlward.model.scan.pickle_memo import KEPT, MemoTable, must_keep
 from mlward.model.scan.pickle_ops import OPCODE_NAMES, build_dispatch
@@ -115,6 +116,10 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
         self.last_op = -1
         self.frame_end = -1
         """Absolute offset where the current FRAME ends; -1 outside frames."""
+        self.embedded: list[tuple[int, Any]] = []
+        """(opcode offset, BytesRef or text) constants that may hold another pickle."""
+        self.consumed: set[Any] = set()
+        """Offsets of bytes and texts an in-stream loader deserializes (scanned already)."""
 
     # -- running -----------------------------------------------------------------------
 
@@ -140,6 +145,10 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
             error, limit = "nesting too deep to follow", True
             if self.report_malformed:
                 self.report_break(error, limit=True)
+        if self.embedded and not self.strict_names:
+            from mlward.model.scan.pickle_embedded import scan_dormant
+
+            scan_dormant(self)
         return PickleOutcome(
             start=start,
             end=bs.tell(),
@@ -198,7 +207,10 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
                 if op == 0x8C:  # SHORT_BINUNICODE
                     n = buf[pos + 1]
                     if pos + 2 + n <= end:
-                        push(buf[pos + 2 : pos + 2 + n].decode("utf-8", "surrogateescape"))
+                        text = buf[pos + 2 : pos + 2 + n].decode("utf-8", "surrogateescape")
+                        if n >= MIN_TEXT and text[:2] in ("80", "gA"):
+                            self.embedded.append((bs.base + pos, text))  # hex/base64 pickle?
+                        push(text)
                         pos += 2 + n
                         continue
                 elif op == 0x4D:  # BININT2

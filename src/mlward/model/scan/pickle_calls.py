@@ -29,6 +29,18 @@ def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def _import_name(raw: bytes, opcode: str, codec: str = "utf-8") -> str:
+    """A GLOBAL (UTF-8) or INST (ASCII) operand: pickle and _pickle decode it strictly and
+    raise before importing anything when that fails, so the stream breaks here."""
+    from mlward.model.scan.pickle_analyser import Malformed
+
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        raise Malformed(f"{opcode} operand is not {codec} (unpicklers raise before importing)")\
+            from None
+
+
 def register_call_ops(
     a: PickleAnalyser,
     table: list[Handler | None],
@@ -43,8 +55,8 @@ def register_call_ops(
     # -- globals ------------------------------------------------------------------------------
     @on(pickle.GLOBAL)
     def _global() -> None:
-        module = _decode_text(a.line())
-        name = _decode_text(a.line())
+        module = _import_name(a.line(), "GLOBAL")
+        name = _import_name(a.line(), "GLOBAL")
         stack.append(a.import_global(module, name, "GLOBAL"))
 
     @on(pickle.STACK_GLOBAL)
@@ -125,8 +137,8 @@ def register_call_ops(
 
     @on(pickle.INST)
     def _inst() -> None:
-        module = _decode_text(a.line())
-        name = _decode_text(a.line())
+        module = _import_name(a.line(), "INST", "ascii")
+        name = _import_name(a.line(), "INST", "ascii")
         ref = a.import_global(module, name, "INST")
         stack.append(a.check_call(ref, make_tuple(a.pop_mark()), "INST"))
 

@@ -9,6 +9,7 @@ PyTorch files; mutating an imported global is reported.
 from __future__ import annotations
 
 import builtins
+import io
 from typing import TYPE_CHECKING, Any
 
 from mlward.core.findings import Severity
@@ -143,35 +144,44 @@ class CallChecks:
 
     def _scan_nested(self, func: GlobalRef, args: Any, opcode: str) -> None:
         """An inner loader (``pickle.loads(b)``, ``torch.storage._load_from_bytes(b)``,
-        ``joblib.load(io.BytesIO(b))``...) deserializes ``b``: analyse ``b`` in place."""
+        ``joblib.load(io.BytesIO(b))``, ``pickle.loads(base64.b64decode(s))``...)
+        deserializes ``b``: analyse ``b`` in place, or decoded when a decoder feeds it."""
+        from mlward.model.scan import pickle_embedded as emb
+
         ref = args[0] if isinstance(args, tuple) and args else None
         if isinstance(ref, Instance) and ref.func_name() in _BYTES_FILES:
             inner = ref.args
             ref = inner[0] if isinstance(inner, tuple) and inner else None
+        chain = emb.decoded_argument(ref)
+        data = emb.decode_operand(self, *chain) if chain is not None else None  # type: ignore[arg-type]
+        if chain is not None and data is not None:
+            operand = chain[1]
+            self.consumed.add(operand.offset if isinstance(operand, BytesRef) else operand)
+            self._scan_loaded(func, io.BytesIO(data), len(data), f"{chain[0]}@{self.op_at}")
+            return
         if not isinstance(ref, BytesRef):
             self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
                         f"{func.full} deserializes an argument that is not bytes in the stream "
                         "(a computed value, a path or a file): its content cannot be analysed",
                         key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
             return
-        from mlward.model.scan._io import Window
+        self.consumed.add(ref.offset)
+        self._scan_loaded(func, emb.window(self, ref), ref.length,  # type: ignore[arg-type]
+                          f"bytes@{ref.offset}")
+
+    def _scan_loaded(self, func: GlobalRef, stream: Any, size: int, where: str) -> None:
+        """Scan what loader ``func`` deserializes: as a pickle, or by content for files."""
         from mlward.model.scan.dispatch import scan_artifact
         from mlward.model.scan.interface import Artifact
-        from mlward.model.scan.pickle_file import scan_pickle_sequence
+        from mlward.model.scan.pickle_embedded import scan_bytes
 
+        if func.full in PICKLE_LOADERS:
+            scan_bytes(self, stream, size, where, f"pickle loaded by {func.full}")  # type: ignore[arg-type]
+            return
         label = f"{self.member}!" if self.member else ""
-        nested = Artifact(stream=Window(self.bs.f, ref.offset, ref.length),  # type: ignore[arg-type]
-                          size=ref.length, name=f"{func.full}.bytes",
-                          member=f"{label}bytes@{ref.offset}", depth=self.depth + 1)
-        if func.full not in PICKLE_LOADERS:
-            scan_artifact(nested, self.ctx)  # by content: zip, legacy torch, npy, pickle...
-        elif nested.depth > self.ctx.limits.max_depth:
-            self.ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
-                         f"nested loaders deeper than {self.ctx.limits.max_depth} levels; "
-                         "not scanned", member=nested.member)
-        else:
-            self.ctx.formats.append("pickle")
-            scan_pickle_sequence(nested, self.ctx, label=f"pickle loaded by {func.full}")
+        nested = Artifact(stream=stream, size=size, name=f"{func.full}.bytes",
+                          member=f"{label}{where}", depth=self.depth + 1)
+        scan_artifact(nested, self.ctx)  # by content: zip, legacy torch, npy, pickle...
 
     def _resolve_type(self, modules: tuple[str, ...], args: Any, opcode: str) -> Any:
         """dill/cloudpickle look types up by name: the result is that type, as a global."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from mlward.core.findings import Severity
 from mlward.model.scan import rules
 from mlward.model.scan._io import ByteStream
@@ -122,10 +124,21 @@ def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> 
         return False
     shown = (f"imports {', '.join(seen[:5])}" if seen else "uses extension-registry codes"
              if ext else f"cannot be followed past a scanner limit ({outcome.error})")
-    ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
-            f"{detected} content also reads as a pickle that {shown}; "
-            "pickle.load / joblib.load / torch.load would run it",
-            member=artifact.member, offset=0, detected=detected)
+    artifact.stream.seek(0)
+    if artifact.stream.read(1) == pickle.PERSID:
+        # Every zip starts "PK": a persistent id. pickle.load, joblib.load and torch.load
+        # (whose legacy path reads its magic number with a plain unpickler) raise on it
+        # before anything is imported; the globals behind it are still analysed below.
+        ctx.add(rules.FORMAT_POLYGLOT, Severity.MEDIUM,
+                f"{detected} content also reads as a pickle that {shown}, behind a "
+                "persistent id at offset 0: only an unpickler with a persistent_load gets "
+                "past it (pickle.load / joblib.load / torch.load raise there)",
+                member=artifact.member, offset=0, detected=detected)
+    else:
+        ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
+                f"{detected} content also reads as a pickle that {shown}; "
+                "pickle.load / joblib.load / torch.load would run it",
+                member=artifact.member, offset=0, detected=detected)
     ctx.formats.append("pickle")
     scan_pickle_sequence(artifact, ctx, label=f"pickle reading of {detected}")
     return True

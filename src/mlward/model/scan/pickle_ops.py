@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mlward.model.scan.pickle_embedded import MIN_TEXT
 from mlward.model.scan.pickle_values import (
     ANY,
     LIST,
@@ -68,13 +69,20 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
             # Kept by position: torch.storage._load_from_bytes payloads are scanned later.
             where = bs.tell()
             a.skip(n)
-            stack.append(BytesRef(where, n))
+            ref = BytesRef(where, n)
+            a.embedded.append((a.op_at, ref))
+            stack.append(ref)
             return
         if n > MAX_STR:
             a.skip(n)
             stack.append(LONG_STR)
             return
-        stack.append(_decode_text(operand(n)))
+        push_str(_decode_text(operand(n)))
+
+    def push_str(text: str) -> None:
+        if len(text) >= MIN_TEXT and text[:2] in ("80", "gA"):
+            a.embedded.append((a.op_at, text))  # maybe a hex or base64 pickle
+        stack.append(text)
 
     # -- markers, stack, protocol -------------------------------------------------------
     @on(pickle.MARK)
@@ -217,7 +225,7 @@ def build_dispatch(a: PickleAnalyser) -> list[Handler | None]:
             raise Malformed("truncated operand")
         n = bs.buf[bs.pos]
         bs.pos += 1
-        stack.append(_decode_text(operand(n)))
+        push_str(_decode_text(operand(n)))
 
     @on(pickle.BINUNICODE8)
     def _binunicode8() -> None:

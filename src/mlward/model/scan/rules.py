@@ -14,6 +14,7 @@ PICKLE_PERSID = "MW-PICKLE-009"
 PICKLE_HIGHER_ORDER = "MW-PICKLE-010"
 PICKLE_JOBLIB_LAYOUT = "MW-PICKLE-011"
 PICKLE_FRAMING = "MW-PICKLE-012"
+PICKLE_EMBEDDED = "MW-PICKLE-013"
 ARCHIVE_UNREADABLE = "MW-ARCHIVE-001"
 ARCHIVE_BOMB = "MW-ARCHIVE-002"
 ARCHIVE_INCONSISTENT = "MW-ARCHIVE-003"
@@ -56,6 +57,8 @@ RULES: dict[str, str] = {
     "be read as pickle opcodes by another loader.",
     PICKLE_FRAMING: "Pickle FRAME lengths disagree with the opcodes (a frame overrun, a frame "
     "inside a frame, a frame longer than the data): unpicklers may read it differently.",
+    PICKLE_EMBEDDED: "Pickle holds another pickle as a bytes, base64 or hex constant that no "
+    "loader in the stream consumes; it runs if the caller unpickles that value.",
     ARCHIVE_UNREADABLE: "Archive cannot be read completely; what a loader would extract is unknown.",
     ARCHIVE_BOMB: "Archive exceeds size, ratio, depth or member-count limits.",
     ARCHIVE_INCONSISTENT: "Archive headers disagree (local header vs central directory, CRC).",
