@@ -21,6 +21,7 @@ from mlward.model.scan.rules import (
     PICKLE_EMBEDDED,
     PICKLE_GLOBAL_CRITICAL,
     PICKLE_HIGHER_ORDER,
+    PICKLE_MALFORMED,
 )
 
 
@@ -111,11 +112,14 @@ def test_decode_chain_into_pickle_loads_is_critical(tmp_path: Path) -> None:
     assert (PICKLE_HIGHER_ORDER, Severity.HIGH) not in found
 
 
-def test_global_operand_that_is_not_utf8_is_not_an_import(tmp_path: Path) -> None:
+def test_global_operand_that_is_not_utf8_fails_closed(tmp_path: Path) -> None:
+    # pickle raises on it, but a reading that differs from the unpickler's (framing) must
+    # not turn into a clean scan: flagged HIGH and followed, never silently broken off.
     path = _write(tmp_path, "odd.bin", b"cmod\n\xf8\n")
     with pytest.raises(UnicodeDecodeError):
         pickle.loads(path.read_bytes())
-    assert max(sev for _, sev in _scan(path)) < Severity.MEDIUM
+    found = _scan(path)
+    assert (PICKLE_MALFORMED, Severity.HIGH) in found
 
 
 def test_stored_npz_of_object_arrays_is_not_a_high_polyglot(tmp_path: Path) -> None:

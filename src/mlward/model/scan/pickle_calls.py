@@ -29,16 +29,23 @@ def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _import_name(raw: bytes, opcode: str, codec: str = "utf-8") -> str:
-    """A GLOBAL (UTF-8) or INST (ASCII) operand: pickle and _pickle decode it strictly and
-    raise before importing anything when that fails, so the stream breaks here."""
-    from mlward.model.scan.pickle_analyser import Malformed
-
+def _import_name(a: PickleAnalyser, raw: bytes, opcode: str, codec: str = "utf-8") -> str:
+    """A GLOBAL (UTF-8) or INST (ASCII) operand. pickle and _pickle decode it strictly and
+    raise before importing anything, but where the scanner's reading of the bytes may differ
+    from the unpickler's (a framing differential), stopping here would hide what the
+    unpickler imports: the stream is flagged HIGH and followed, never broken off."""
     try:
         return raw.decode(codec)
     except UnicodeDecodeError:
-        raise Malformed(f"{opcode} operand is not {codec} (unpicklers raise before importing)")\
-            from None
+        if a.strict_names:  # an alternative reading (polyglot): that reading stops here
+            from mlward.model.scan.pickle_analyser import Malformed
+
+            raise Malformed(f"{opcode} operand is not {codec}") from None
+        a.report(rules.PICKLE_MALFORMED, Severity.HIGH,
+                 f"{opcode} operand is not {codec}: unpicklers raise on it, unless their "
+                 "reading of the bytes differs from this one; followed as written",
+                 key=f"import-codec@{a.op_at}", opcode=opcode)
+        return _decode_text(raw)
 
 
 def register_call_ops(
@@ -55,8 +62,8 @@ def register_call_ops(
     # -- globals ------------------------------------------------------------------------------
     @on(pickle.GLOBAL)
     def _global() -> None:
-        module = _import_name(a.line(), "GLOBAL")
-        name = _import_name(a.line(), "GLOBAL")
+        module = _import_name(a, a.line(), "GLOBAL")
+        name = _import_name(a, a.line(), "GLOBAL")
         stack.append(a.import_global(module, name, "GLOBAL"))
 
     @on(pickle.STACK_GLOBAL)
@@ -137,8 +144,8 @@ def register_call_ops(
 
     @on(pickle.INST)
     def _inst() -> None:
-        module = _import_name(a.line(), "INST", "ascii")
-        name = _import_name(a.line(), "INST", "ascii")
+        module = _import_name(a, a.line(), "INST", "ascii")
+        name = _import_name(a, a.line(), "INST", "ascii")
         ref = a.import_global(module, name, "INST")
         stack.append(a.check_call(ref, make_tuple(a.pop_mark()), "INST"))
 
