@@ -64,6 +64,7 @@ class CallChecks:
     globals_seen: dict[str, None]
     global_refs: dict[tuple[str, str, int], GlobalRef]
     proto: int
+    consumed: set[Any]
     strict_names: bool = False
     """Treat a global whose dotted names are not identifiers as the end of the stream
     (set when a file of another format is also read as a pickle)."""
