@@ -86,10 +86,10 @@ def build_workspace(work: Path) -> dict[str, str]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mlward.core.workspace import Workspace
+    from mlward.access.tokens import create_token
     from mlward.data.outliers import OutlierDetector
     from mlward.model.registry import promote_model, register_model
-    from mlward.serve.tokens import create_token
+    from mlward.workspace import Workspace
 
     os.environ["MLWARD_PRINCIPAL"] = "bench"
     ws = Workspace.init(work / "ws", project="serve-bench")

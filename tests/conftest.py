@@ -63,7 +63,7 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh workspace (SQLite) whose creator is the principal ``tester``."""
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
     ws = Workspace.init(tmp_path / "ws", project="test-project")
@@ -74,7 +74,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_workspace(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh workspace on each metadata backend."""
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
     if request.param == "postgresql":

@@ -12,9 +12,9 @@ from sqlalchemy import delete, select
 from mlward.audit.anchor import AnchorFile
 from mlward.audit.log import AuditLog, EventInput
 from mlward.core.errors import IntegrityError
-from mlward.core.workspace import Workspace
 from mlward.store.metadata import MetadataStore
 from mlward.store.models import AuditAnchor, AuditEvent
+from mlward.workspace import Workspace
 
 KEY = b"seal-key".ljust(32, b"\0")
 

@@ -77,8 +77,8 @@ def test_non_admin_cannot_rotate_and_denial_is_audited(mlward, tmp_path: Path):
 
 
 def test_lineage_loops_cli(mlward, tmp_path: Path):
-    from mlward.core.workspace import Workspace
     from mlward.lineage.graph import ArtifactRef
+    from mlward.workspace import Workspace
 
     mlward("init", "proj")
     ws = Workspace.open(tmp_path / "proj")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlward.core.workspace import Workspace
 from mlward.pipeline.provenance import verify_provenance
 from mlward.pipeline.runner import PipelineRunner
+from mlward.workspace import Workspace
 
 TRAIN = """
 import json, sys, joblib

@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlward.core.errors import AccessDenied, ConfigError, IntegrityError, PolicyViolation
-from mlward.core.workspace import Workspace
 from mlward.model.bom import model_bom
 from mlward.model.loader import UnsafeGlobal, load_pickle
 from mlward.model.registry import (
@@ -27,6 +26,7 @@ from mlward.model.registry import (
 )
 from mlward.model.scan.allowlist import default_allowlist
 from mlward.report.cyclonedx import validate_bom
+from mlward.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

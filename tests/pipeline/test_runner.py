@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from mlward.core.errors import ConfigError
-from mlward.core.workspace import Workspace
 from mlward.pipeline.runner import PipelineRunner, get_run
+from mlward.workspace import Workspace
 
 WRITE = 'python -c "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"'
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from mlward.core.workspace import Workspace
 from mlward.pipeline.runner import PipelineRunner
 from mlward.report.cyclonedx import validate_bom
+from mlward.workspace import Workspace
 
 ADVISORIES = Path(__file__).resolve().parents[1] / "fixtures" / "osv" / "advisories"
 

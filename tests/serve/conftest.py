@@ -40,10 +40,10 @@ from serve_testlib import (
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """A workspace serving ``credit-risk`` (contract + outlier detector) and ``plain`` (no contract)."""
-    from mlward.core.workspace import Workspace
+    from mlward.access.tokens import create_token
     from mlward.data.outliers import OutlierDetector
     from mlward.model.registry import promote_model, register_model
-    from mlward.serve.tokens import create_token
+    from mlward.workspace import Workspace
 
     base = tmp_path_factory.mktemp("serve-template")
     old = os.environ.get("MLWARD_PRINCIPAL")
@@ -92,7 +92,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 @pytest.fixture
 def ws_copy(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A private copy of the template workspace, opened."""
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
     target = tmp_path / "ws"

@@ -94,8 +94,8 @@ def test_right_id_wrong_secret_is_401_and_audited(client, template, ws_copy):
 
 
 def test_expired_api_key_is_401(client, template, ws_copy):
-    from mlward.serve.tokens import create_token
-    from mlward.serve.tokens_models import ApiToken
+    from mlward.access.tokens import create_token
+    from mlward.access.tokens_models import ApiToken
 
     issued = create_token(ws_copy, ["predictor"], expires_in=timedelta(days=1))
     assert _predict(client, bearer(issued.token)).status_code == 200
@@ -110,7 +110,7 @@ def test_expired_api_key_is_401(client, template, ws_copy):
 
 
 def test_revoked_api_key_is_401(client, template, ws_copy):
-    from mlward.serve.tokens import create_token, revoke_token
+    from mlward.access.tokens import create_token, revoke_token
 
     issued = create_token(ws_copy, ["predictor"], name="soon-revoked")
     assert _predict(client, bearer(issued.token)).status_code == 200
@@ -278,7 +278,7 @@ def test_management_routes_need_their_permission(client, template):
 def test_cached_api_key_is_refused_once_the_cache_expires_after_an_outside_revocation(
     make_client, template, ws_copy
 ):
-    from mlward.serve.tokens import create_token, revoke_token
+    from mlward.access.tokens import create_token, revoke_token
 
     client = make_client(token_cache_seconds=0.5)
     issued = create_token(ws_copy, ["predictor"], name="cached")

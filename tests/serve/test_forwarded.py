@@ -109,7 +109,7 @@ def cli_server(template, tmp_path):
 
 
 def test_mlward_serve_ignores_forwarded_headers(cli_server, template):
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     url, root = cli_server
     auth = bearer(template.tokens["predictor"])

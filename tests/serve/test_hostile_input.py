@@ -340,10 +340,10 @@ def pg_client(pg_url, template, tmp_path, monkeypatch):
     from serve_testlib import base_overrides, training_data
     from sklearn.linear_model import LogisticRegression
 
-    from mlward.core.workspace import Workspace
+    from mlward.access.tokens import create_token
     from mlward.model.registry import register_model
     from mlward.serve.app import create_app
-    from mlward.serve.tokens import create_token
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
     monkeypatch.setenv("MLWARD_METADATA_URL", pg_url)

@@ -218,7 +218,7 @@ def test_kill_9_under_load_loses_no_acknowledged_prediction(template, tmp_path, 
 
     restarted = start_server(root, overrides, tmp_path / "second.log")
     servers.append(restarted)
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     ws = Workspace.open(root)
     try:

@@ -104,3 +104,35 @@ def test_audit_query_and_verify(make_client, template):
     assert client.get("/v1/audit", params={"limit": 5000}, headers=auditor).status_code == 422
     verify = client.get("/v1/audit/verify", headers=auditor).json()
     assert verify["ok"] is True and verify["events"] > 0
+
+
+def test_http_promotion_is_authorized_once_and_a_denial_audited_once(
+    make_client, template, ws_copy, monkeypatch
+):
+    import mlward.access.authorize as access
+
+    checked: list[str] = []
+
+    def counting_permits(granted, requested):
+        checked.append(requested)
+        return permits(granted, requested)
+
+    permits = access.permits
+    monkeypatch.setattr(access, "permits", counting_permits)
+    client = make_client()
+    url = "/v1/models/credit-risk/versions/1/promote"
+    predictor = f"token:{template.token_ids['predictor']}"
+    refused = client.post(url, json={"stage": "staging"}, headers=bearer(template.tokens["predictor"]))
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/forbidden")
+    assert "model:promote" in refused.json()["detail"]
+    assert checked.count("model:promote") == 1
+    time.sleep(0.3)
+    denials = ws_copy.audit.query(action="access.denied", actor=predictor)
+    assert [(d.target, d.details["permission"]) for d in denials] == [("credit-risk@1", "model:promote")]
+    assert denials[0].details["roles"] == ["predictor"]
+    checked.clear()
+    allowed = client.post(url, json={"stage": "staging"}, headers=bearer(template.tokens["approver"]))
+    assert allowed.status_code == 200, allowed.text
+    assert checked.count("model:promote") == 1
+    time.sleep(0.3)
+    assert len(ws_copy.audit.query(action="access.denied")) == 1

@@ -115,7 +115,7 @@ def test_redis_limits_are_shared_by_two_server_processes(template, tmp_path, red
 
 
 def test_tokens_of_one_owner_share_one_budget(make_client, ws_copy, template):
-    from mlward.serve.tokens import create_token
+    from mlward.access.tokens import create_token
 
     keys = [create_token(ws_copy, ["predictor"], name=f"alice-{i}", owner="alice").token for i in range(3)]
     other = create_token(ws_copy, ["predictor"], name="bob-1", owner="bob").token

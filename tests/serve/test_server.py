@@ -79,7 +79,7 @@ def test_signed_authenticated_round_trip_on_two_workers(served, template, monkey
     request_ids.add(_predict_command(url, root, template, monkeypatch))
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     ws = Workspace.open(root)
     try:

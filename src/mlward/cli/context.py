@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlward.cli.options import TABLE_JSON
 from mlward.cli.output import OutputFormat
-from mlward.core.workspace import Workspace
+from mlward.workspace import Workspace
 
 
 @dataclass

@@ -18,11 +18,11 @@ from mlward.cli.context import STATE, resolve_format
 from mlward.cli.options import DelimiterOpt, EncodingOpt, data_source, format_option
 from mlward.cli.output import OutputFormat, console, emit_text, err_console
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError, WorkspaceNotFound
-from mlward.core.workspace import current_principal
+from mlward.workspace import current_principal
 
 if TYPE_CHECKING:
-    from mlward.core.workspace import Workspace
     from mlward.engine.base import Engine
+    from mlward.workspace import Workspace
 
 _VALIDATE_FORMATS = ("table", "json", "junit")
 

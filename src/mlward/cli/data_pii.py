@@ -293,7 +293,7 @@ def _after_protect(
     except WorkspaceNotFound:
         workspace = None
     if workspace is not None:
-        from mlward.core.workspace import current_principal
+        from mlward.workspace import current_principal
 
         workspace.audit.append(
             current_principal(),

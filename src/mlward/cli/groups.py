@@ -51,8 +51,10 @@ def data_app() -> typer.Typer:
 
 
 def _reveal_guard(path: Path, columns: list[str] | None) -> None:
+    from mlward.access.authorize import authorize
+
     workspace = STATE.workspace()
-    who = workspace.require("pii:reveal", target=str(path))
+    who = authorize(workspace, "pii:reveal", target=str(path))
     workspace.audit.append(who, "pii.reveal", str(path), details={"columns": columns or "all"})
 
 

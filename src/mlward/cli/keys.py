@@ -42,8 +42,10 @@ def rotate(
     kind: Annotated[str, typer.Option(help="signing, data or all.")] = "all",
 ) -> None:
     """Make new active keys; retired keys stay for verification and decryption."""
+    from mlward.access.authorize import authorize
+
     workspace = STATE.workspace()
-    who = workspace.require("admin", target="keys")
+    who = authorize(workspace, "admin", target="keys")
     kinds = ("signing", "data") if kind == "all" else (kind,)
     if any(k not in ("signing", "data") for k in kinds):
         raise typer.BadParameter("expected signing, data or all", param_hint="--kind")

@@ -22,7 +22,7 @@ def create(
     format: Annotated[OutputFormat | None, format_option()] = None,
 ) -> None:
     """Issue an API token (needs the local admin role); it is printed once and never stored."""
-    from mlward.serve.tokens import create_token, parse_duration
+    from mlward.access.tokens import create_token, parse_duration
 
     lifetime = parse_duration(expires) if expires else None
     issued = create_token(STATE.workspace(), role, name=name, owner=owner, expires_in=lifetime)
@@ -42,7 +42,7 @@ def create(
 
 def ls(format: Annotated[OutputFormat | None, format_option()] = None) -> None:
     """List API tokens (needs the local admin role); secrets are never shown."""
-    from mlward.serve.tokens import list_tokens
+    from mlward.access.tokens import list_tokens
 
     tokens = list_tokens(STATE.workspace())
     if resolve_format(format) is OutputFormat.json:
@@ -70,7 +70,7 @@ def revoke(
     token_id: Annotated[str, typer.Argument(help="Token id (the 12 hex digits after mlw_).")],
 ) -> None:
     """Revoke an API token (needs the local admin role); running gateways refuse it within seconds."""
-    from mlward.serve.tokens import revoke_token
+    from mlward.access.tokens import revoke_token
 
     info = revoke_token(STATE.workspace(), token_id)
     console.print(f"revoked token [bold]{info.id}[/] ({info.name})")
@@ -80,9 +80,10 @@ def signing_secret(
     subject: Annotated[str, typer.Argument(help="JWT subject (sub claim) to derive the secret for.")],
 ) -> None:
     """Print the request-signing secret of a JWT subject (needs the local admin role)."""
-    from mlward.serve.tokens import signing_secret as derive
+    from mlward.access.authorize import authorize
+    from mlward.access.tokens import signing_secret as derive
 
     workspace = STATE.workspace()
-    who = workspace.require("admin", target="request-signing")
+    who = authorize(workspace, "admin", target="request-signing")
     workspace.audit.append(who, "token.signing-secret", f"jwt:{subject}")
     typer.echo(derive(workspace, f"jwt:{subject}"))

@@ -11,7 +11,7 @@ from rich.table import Table
 from mlward.cli.context import STATE, resolve_format
 from mlward.cli.options import format_option
 from mlward.cli.output import OutputFormat, console, emit_json
-from mlward.core.workspace import Workspace
+from mlward.workspace import Workspace
 
 
 def init(
@@ -41,6 +41,7 @@ def workspace_status(workspace: Workspace) -> dict[str, Any]:
     """Gather the facts ``mlward status`` shows."""
     from sqlalchemy import func, select
 
+    from mlward.access.rbac import roles_of
     from mlward.store.metadata import redact_url
     from mlward.store.models import Artifact, AuditEvent, Run
 
@@ -65,13 +66,13 @@ def workspace_status(workspace: Workspace) -> dict[str, Any]:
         "counts": counts,
         "artifacts_by_kind": by_kind,
         "audit_chain": {"ok": chain.ok, "events": chain.events, "reason": chain.reason},
-        "principal_roles": workspace.roles_of(_principal()),
+        "principal_roles": roles_of(workspace.config, _principal()),
         "principal": _principal(),
     }
 
 
 def _principal() -> str:
-    from mlward.core.workspace import current_principal
+    from mlward.workspace import current_principal
 
     return current_principal()
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from mlward.core.errors import ConfigError, InputError, NotFound
 
 if TYPE_CHECKING:
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
 
 @dataclass(frozen=True)

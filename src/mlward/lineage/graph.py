@@ -219,7 +219,7 @@ class Lineage:
 
 
 def _get_or_create(session: Any, ref: ArtifactRef) -> Artifact:
-    artifact = session.scalars(
+    artifact: Artifact | None = session.scalars(
         select(Artifact).where(
             Artifact.kind == ref.kind, Artifact.name == ref.name, Artifact.version == ref.version
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlward.core.workspace import Workspace
 from mlward.model.registry import ModelVersion, get_model
 from mlward.report.cyclonedx import new_bom
+from mlward.workspace import Workspace
 
 
 def dataset_component(ref: str) -> dict[str, Any]:

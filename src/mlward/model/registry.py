@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from mlward.access.authorize import Caller, authorize
 from mlward.core.errors import (
     ConfigError,
     InputError,
@@ -33,9 +34,9 @@ from mlward.core.errors import (
     PolicyViolation,
 )
 from mlward.core.findings import Severity
-from mlward.core.workspace import Workspace, current_principal
 from mlward.lineage.graph import ArtifactRef
 from mlward.model.registry_models import STAGES, ModelVersionRow, RegisteredModel
+from mlward.workspace import Workspace, current_principal
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 SIGNATURE_FILE = "model.sig"
@@ -242,7 +243,7 @@ def register_model(
                 f"refusing to register {source.name}: scan found {summary}",
                 hint="fix the artifact, or an approver may pass --accept-risk REASON",
             )
-        workspace.require("model:accept-risk", who, target=name)
+        authorize(workspace, "model:accept-risk", who, target=name)
         accepted = {"by": who, "reason": accept_risk, "max_severity": worst.name if worst else "ERROR"}
     with tempfile.TemporaryDirectory(prefix="mlward-sign-") as tmp:
         signature = Path(tmp) / SIGNATURE_FILE
@@ -404,12 +405,12 @@ def verify_version(workspace: Workspace, name: str, selector: str | None = None)
 
 
 def promote_model(
-    workspace: Workspace, name: str, version: int | str, stage: str, *, principal: str | None = None
+    workspace: Workspace, name: str, version: int | str, stage: str, *, principal: Caller | str | None = None
 ) -> ModelVersion:
     """Move a version to ``stage`` after re-verifying it; needs ``model:promote``."""
     if stage not in STAGES or stage == "none":
         raise ConfigError(f"unknown stage {stage!r}; choose staging, production or archived")
-    who = workspace.require("model:promote", principal, target=f"{name}@{version}")
+    who = authorize(workspace, "model:promote", principal, target=f"{name}@{version}")
     current = get_model(workspace, name, str(version))
     if stage != "archived":
         try:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mlward.core.errors import IntegrityError, NotFound
-from mlward.core.workspace import Workspace
 from mlward.crypto.signing import Statement, Subject, parse_bundle, sign_statement, verify_bundle
 from mlward.pipeline.kinds.base import file_digest
+from mlward.workspace import Workspace
 
 SLSA_PREDICATE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://mlward.dev/pipeline/v1"

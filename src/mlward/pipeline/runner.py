@@ -26,7 +26,6 @@ import networkx as nx
 from sqlalchemy import select
 
 from mlward.core.errors import ConfigError, MlwardError, NotFound
-from mlward.core.workspace import Workspace, current_principal
 from mlward.lineage.graph import ArtifactRef
 from mlward.pipeline import provenance
 from mlward.pipeline.kinds import KINDS
@@ -35,6 +34,7 @@ from mlward.pipeline.records import PipelineRun, StageCache
 from mlward.pipeline.spec import PlannedStage, load_pipeline, plan
 from mlward.pipeline.spec import select as select_stages
 from mlward.policy.gates import GateResult, evaluate_gate, load_policy
+from mlward.workspace import Workspace, current_principal
 
 ProgressCallback = Callable[[str, str, "StageRecord | None"], None]
 """Called with (event, stage, record): events are ``start`` and ``end``."""

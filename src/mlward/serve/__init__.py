@@ -1,7 +1,7 @@
 """The inference gateway: verified models behind authentication, RBAC, limits and audit.
 
 ``create_app(workspace_dir)`` builds the FastAPI app; ``mlward.serve.client.predict`` is
-the client helper. Imports are lazy so ``mlward.serve.rbac`` stays cheap for the CLI.
+the client helper. Imports are lazy so ``import mlward.serve`` stays cheap for the CLI.
 """
 
 from __future__ import annotations

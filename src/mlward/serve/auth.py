@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from mlward.access.rbac import permits
+from mlward.access.tokens import TOKEN_PREFIX, TokenInfo, TokenVerifier
 from mlward.core.config import RoleSpec
-from mlward.core.workspace import Workspace
 from mlward.serve.jwt_auth import JwtVerifier
-from mlward.serve.rbac import permits
-from mlward.serve.tokens import TOKEN_PREFIX, TokenInfo, TokenVerifier
+from mlward.workspace import Workspace
 
 MAX_CACHED = 10_000
 MAX_CREDENTIAL = 8192

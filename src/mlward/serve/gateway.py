@@ -21,8 +21,10 @@ from typing import Any
 
 from fastapi import Request
 
+from mlward.access.authorize import DENIED, Caller, authorize
+from mlward.access.tokens import derive_signing_secret, signing_key
 from mlward.audit.log import EventInput
-from mlward.core.workspace import Workspace
+from mlward.core.errors import AccessDenied
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
 from mlward.serve.denials import PreAuthDenials
 from mlward.serve.hosting import ModelManager
@@ -32,7 +34,7 @@ from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
 from mlward.serve.settings import ServeSettings, StoreUnavailable
 from mlward.serve.signing import NonceStore, verify_signature
-from mlward.serve.tokens import derive_signing_secret, signing_key
+from mlward.workspace import Workspace
 
 log = logging.getLogger("mlward.serve")
 RATE_AUDIT_WINDOW = 10.0
@@ -197,17 +199,24 @@ class Gateway:
                 EventInput("anonymous", "auth.denied", "unauthenticated requests", "denied", details)
             )
 
+    def caller(self, principal: Principal) -> Caller:
+        """``principal`` as ``authorize`` takes it: its grants, its denials journaled."""
+        return Caller(principal.name, principal.permissions, principal.roles, self._journal_denial)
+
     def require(self, principal: Principal, permission: str, target: str) -> None:
-        """A 403 problem (audited) unless ``principal`` holds ``permission``."""
-        if principal.can(permission):
-            return
-        self.deny(
-            principal,
-            "access.denied",
-            target,
-            f"{principal.name} lacks the permission {permission!r}",
-            {"permission": permission, "roles": list(principal.roles)},
-        )
+        """A 403 problem (audited through ``authorize``) unless ``principal`` holds ``permission``.
+
+        Only for routes whose service does not authorize itself; a route over such a service
+        (promotion, tokens) passes ``caller(principal)`` to it instead, so it is checked once.
+        """
+        try:
+            authorize(self.workspace, permission, self.caller(principal), target=target)
+        except AccessDenied as denied:
+            raise Problem(403, denied.message, kind="forbidden") from None
+
+    def _journal_denial(self, actor: str, target: str, details: dict[str, Any]) -> None:
+        self.metrics.denials.labels(reason=DENIED.split(".")[0]).inc()
+        self.journal.record_nowait(EventInput(actor, DENIED, target, "denied", details))
 
     def deny(
         self, principal: Principal, action: str, target: str, reason: str, details: dict[str, Any]

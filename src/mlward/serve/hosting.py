@@ -32,7 +32,6 @@ import yaml
 from pydantic import BaseModel
 
 from mlward.core.errors import ConfigError, InputError, IntegrityError, MlwardError, NotFound
-from mlward.core.workspace import Workspace, current_principal
 from mlward.model.registry import LoadedModel, ModelVersion, list_models, open_model
 from mlward.serve.abuse import AbuseMonitor, feature_scale
 from mlward.serve.metrics import Metrics
@@ -41,6 +40,7 @@ from mlward.serve.predictor import Predictor
 from mlward.serve.schema import FeatureSpec, feature_spec, request_model
 from mlward.serve.scorers import InputScorer, load_scorer
 from mlward.serve.settings import ModelServeSpec, ServeSettings
+from mlward.workspace import Workspace, current_principal
 
 log = logging.getLogger("mlward.serve")
 RETIRE_GRACE_SECONDS = 30.0

@@ -15,15 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlward.access.tokens import create_token, list_tokens, parse_duration, revoke_token
 from mlward.lineage.graph import ArtifactRef
 from mlward.model.registry import get_model, list_models, promote_model
-from mlward.serve.access import GrantedWorkspace
 from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway
 from mlward.serve.params import Count, IsoTime, Text, VersionNumber
 from mlward.serve.prediction import valid_name
 from mlward.serve.problems import Problem
-from mlward.serve.tokens import create_token, list_tokens, parse_duration, revoke_token
 
 router = APIRouter(prefix="/v1")
 
@@ -146,9 +145,12 @@ async def promote(
 ) -> dict[str, Any]:
     """Promote (needs ``model:promote``); the gateway serves a new production version at once."""
     valid_name(name)
-    gateway = _require(request, principal, "model:promote", f"{name}@{version}")
-    as_caller = GrantedWorkspace(gateway.workspace, principal.name, principal.permissions)
-    result = await asyncio.to_thread(promote_model, as_caller, name, version, body.stage)  # type: ignore[arg-type]
+    gateway = _gateway(request)
+    # promote_model authorizes (and audits a denial) itself: checked once, on behalf of the caller.
+    as_caller = gateway.caller(principal)
+    result = await asyncio.to_thread(
+        lambda: promote_model(gateway.workspace, name, version, body.stage, principal=as_caller)
+    )
     await asyncio.to_thread(gateway.manager.sync)
     return {
         "model": name,
@@ -183,17 +185,15 @@ async def lineage(
 @router.get("/tokens", tags=["tokens"], summary="API tokens (never their secrets)")
 async def tokens(request: Request, principal: Caller) -> dict[str, Any]:
     """List tokens (needs ``admin``)."""
-    gateway = _require(request, principal, "admin", "api-tokens")
-    found = await asyncio.to_thread(
-        list_tokens, gateway.workspace, principal=principal.name, granted=principal.permissions
-    )
+    gateway = _gateway(request)
+    found = await asyncio.to_thread(list_tokens, gateway.workspace, principal=gateway.caller(principal))
     return {"tokens": [t.to_dict() for t in found]}
 
 
 @router.post("/tokens", tags=["tokens"], status_code=201, summary="Issue an API token (shown once)")
 async def new_token(body: TokenBody, request: Request, principal: SignedCaller) -> dict[str, Any]:
     """Create a token (needs ``admin``); the response is the only copy of its secrets."""
-    gateway = _require(request, principal, "admin", "api-tokens")
+    gateway = _gateway(request)
     expires = parse_duration(body.expires) if body.expires else None
     issued = await asyncio.to_thread(
         lambda: create_token(
@@ -202,8 +202,7 @@ async def new_token(body: TokenBody, request: Request, principal: SignedCaller) 
             name=body.name,
             owner=body.owner,
             expires_in=expires,
-            principal=principal.name,
-            granted=principal.permissions,
+            principal=gateway.caller(principal),
         )
     )
     return {**issued.info.to_dict(), "token": issued.token, "signing_secret": issued.signing_secret}
@@ -212,11 +211,9 @@ async def new_token(body: TokenBody, request: Request, principal: SignedCaller) 
 @router.delete("/tokens/{token_id}", tags=["tokens"], summary="Revoke an API token")
 async def delete_token(token_id: str, request: Request, principal: SignedCaller) -> dict[str, Any]:
     """Revoke (needs ``admin``); takes effect at once in this process."""
-    gateway = _require(request, principal, "admin", f"token:{token_id}")
-    if not token_id.isalnum() or len(token_id) > 32:
-        raise Problem(404, f"no API token with id {token_id!r}", kind="token-not-found")
+    gateway = _gateway(request)
     info = await asyncio.to_thread(
-        revoke_token, gateway.workspace, token_id, principal=principal.name, granted=principal.permissions
+        revoke_token, gateway.workspace, token_id, principal=gateway.caller(principal)
     )
     gateway.auth.forget(info.id)
     return info.to_dict()

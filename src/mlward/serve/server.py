@@ -13,9 +13,9 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from mlward.core.workspace import Workspace
 from mlward.serve.app import WORKSPACE_ENV
 from mlward.serve.settings import load_settings, redis_storage
+from mlward.workspace import Workspace
 
 log = logging.getLogger("mlward.serve")
 

@@ -109,7 +109,7 @@ def ship_journal(audit: AuditLog, journal: Path, interval: float, stop: threadin
 
 def main(argv: list[str]) -> int:
     """``python -m mlward.serve.shipper WORKSPACE JOURNAL INTERVAL``."""
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     logging.basicConfig(level=logging.WARNING, format="mlward shipper: %(message)s")
     workspace = Workspace.open(argv[0])

@@ -112,7 +112,7 @@ def test_sensitive_checkout_needs_data_read(workspace, credit, tmp_path: Path, m
 
 @pytest.fixture
 def encrypting_workspace(any_workspace, monkeypatch):
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_DATA__ENCRYPT_SENSITIVE", "true")
     ws = Workspace.open(any_workspace.root)

@@ -60,7 +60,7 @@ def data_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_data_commands(data_cli, tmp_path: Path, credit) -> None:
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     Workspace.init(tmp_path / "ws").close()
     ws = ["--workspace", str(tmp_path / "ws")]
@@ -103,7 +103,7 @@ def test_data_commands(data_cli, tmp_path: Path, credit) -> None:
 
 
 def test_entry_point_maps_errors(tmp_path: Path) -> None:
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     Workspace.init(tmp_path / "ws").close()
     env = {**os.environ, "MLWARD_PRINCIPAL": "tester"}

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlward.core.workspace import Workspace
 from mlward.data.contract import validate
 from mlward.data.contract.display import redact_text
 from mlward.data.contract.format import to_json, to_junit_xml
 from mlward.data.pii.anonymizer import Anonymizer, protect
 from mlward.data.pii.scanner import PROTECTION_METADATA_KEY
 from mlward.data.pii.seal import SEAL_METADATA_KEY
+from mlward.workspace import Workspace
 
 PROTECTED = {
     "email": {"pii": "EMAIL", "protection": "hash"},

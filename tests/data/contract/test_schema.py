@@ -152,7 +152,7 @@ def test_bad_contract_files_name_file_and_key(tmp_path: Path) -> None:
 def test_contracts_from_a_workspace(workspace) -> None:
     text = workspace.config_path.read_text() + "\n" + MLWARD_YAML.split("project: demo\n")[1]
     workspace.config_path.write_text(text)
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     reopened = Workspace.open(workspace.root)
     name, contract = resolve_contract("applications", reopened)

@@ -111,7 +111,7 @@ def test_outliers_and_fairness(cli: typer.Typer, ambiguous: Path, tmp_path: Path
 
 
 def test_data_add(cli: typer.Typer, ambiguous: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     monkeypatch.setenv("MLWARD_PRINCIPAL", "tester")
     Workspace.init(tmp_path / "ws").close()

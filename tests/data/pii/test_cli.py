@@ -109,7 +109,7 @@ def test_protect_registers_with_lineage_and_reports_k_anonymity(tmp_path):
     import subprocess
     import sys
 
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
     env = {**os.environ, "MLWARD_PRINCIPAL": "tester"}
     run = lambda *args: subprocess.run(  # noqa: E731

@@ -14,12 +14,13 @@ import os
 import shutil
 from pathlib import Path
 
+from mlward.access.authorize import authorize
 from mlward.core.errors import ConfigError, IntegrityError
-from mlward.core.workspace import Workspace, current_principal
 from mlward.data.catalog.manifest import safe_relative_path, verify_manifest
 from mlward.data.catalog.results import CheckoutResult, DatasetVersion
 from mlward.data.catalog.service import SENSITIVE_LABELS, get_dataset
 from mlward.data.catalog.storage import fetch_file, make_private_dir
+from mlward.workspace import Workspace, current_principal
 
 
 def _target(version: DatasetVersion, output: Path, force: bool) -> Path:
@@ -65,7 +66,7 @@ def checkout_dataset(
     record = get_dataset(workspace, name, version)
     who = principal or current_principal()
     if record.sensitivity in SENSITIVE_LABELS:
-        who = workspace.require("data:read", who, target=record.ref)
+        who = authorize(workspace, "data:read", who, target=record.ref)
     target = _target(record, Path(output), force)
     stage = make_private_dir(target.parent, target.name)
     try:

@@ -15,10 +15,10 @@ import math
 
 import numpy as np
 
-from mlward.core.workspace import Workspace
 from mlward.data.catalog.results import ColumnChange, ColumnInfo, DatasetDiff
 from mlward.data.catalog.service import get_dataset, load_profile
 from mlward.data.profile import CATEGORICAL, NUMERIC, ColumnProfile
+from mlward.workspace import Workspace
 
 NULL_SHARE_TOLERANCE = 0.01
 """A null share moving by more than this (absolute) counts as a change."""

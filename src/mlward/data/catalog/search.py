@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, or_, select
 
 from mlward.core.errors import ConfigError
-from mlward.core.workspace import Workspace
 from mlward.data.catalog.models import DatasetColumnRow, DatasetRow, DatasetTagRow, DatasetVersionRow
 from mlward.data.catalog.records import load_versions
 from mlward.data.catalog.results import DatasetVersion, SearchHit
+from mlward.workspace import Workspace
 
 LABELS = ("public", "internal", "confidential", "restricted")
 

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from mlward.core.errors import NotFound, StoreError
-from mlward.core.workspace import Workspace, current_principal
 from mlward.data.catalog.analysis import Analysis, Classification, analyze, summarize_profile
 from mlward.data.catalog.manifest import (
     Manifest,
@@ -43,6 +42,7 @@ from mlward.data.catalog.storage import load_profile_blob, store_file, store_pro
 from mlward.data.io import Dataset
 from mlward.data.profile import DatasetProfile
 from mlward.store.models import Artifact, RunIO
+from mlward.workspace import Workspace, current_principal
 
 if TYPE_CHECKING:
     from mlward.engine.base import Engine, ProgressCallback

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlward.core.errors import IntegrityError
-from mlward.core.workspace import Workspace
 from mlward.crypto.encryption import decrypt_stream, encrypt_stream
 from mlward.data.catalog.manifest import ManifestEntry
 from mlward.data.catalog.results import DatasetFile
 from mlward.data.profile import DatasetProfile
 from mlward.store.objects import BlobInfo
+from mlward.workspace import Workspace
 
 
 class _HashingReader:

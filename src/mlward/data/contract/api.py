@@ -23,8 +23,8 @@ from mlward.engine.local import LocalEngine
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from mlward.core.workspace import Workspace
     from mlward.crypto.encryption import DataKeys
+    from mlward.workspace import Workspace
 
 
 def _label(data: Any) -> str:

@@ -15,7 +15,7 @@ from mlward.core.errors import ConfigError, InputError, NotFound
 from mlward.data.contract.schema import Contract, ContractFile
 
 if TYPE_CHECKING:
-    from mlward.core.workspace import Workspace
+    from mlward.workspace import Workspace
 
 ContractSource = Contract | Mapping[str, Any] | str | os.PathLike[str]
 """A contract object, its mapping, a contract name in mlward.yaml, or a YAML file path."""

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from mlward.core.errors import InputError
-from mlward.core.workspace import Workspace
 from mlward.lineage.graph import ArtifactRef
+from mlward.workspace import Workspace
 
 
 class KindOptions(BaseModel):

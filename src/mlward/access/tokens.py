@@ -19,17 +19,17 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from mlward.access.authorize import Caller, authorize
+from mlward.access.tokens_models import ApiToken
 from mlward.core.errors import ConfigError, NotFound
-from mlward.core.workspace import Workspace
-from mlward.serve.access import authorize
-from mlward.serve.tokens_models import ApiToken
+from mlward.workspace import Workspace
 
 TOKEN_PREFIX = "mlw_"  # noqa: S105 - a public prefix, not a secret
 _TOKEN_RE = re.compile(r"^mlw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -181,15 +181,14 @@ def create_token(
     name: str = "",
     expires_in: timedelta | None = None,
     owner: str = "",
-    principal: str | None = None,
-    granted: Collection[str] | None = None,
+    principal: Caller | str | None = None,
 ) -> IssuedToken:
     """Issue an API key carrying ``roles``; needs ``admin``. The token is returned only here.
 
     ``owner`` names the principal the key belongs to (default: ``name``, else the token
     itself): every key of one owner counts against the same rate limits.
     """
-    who = authorize(workspace, "admin", principal=principal, granted=granted, target="api-tokens")
+    who = authorize(workspace, "admin", principal, target="api-tokens")
     if not roles:
         raise ConfigError("a token needs at least one role", hint="pass --role ROLE")
     unknown = [r for r in roles if r not in workspace.config.roles]
@@ -226,10 +225,10 @@ def create_token(
 
 
 def list_tokens(
-    workspace: Workspace, *, principal: str | None = None, granted: Collection[str] | None = None
+    workspace: Workspace, *, principal: Caller | str | None = None
 ) -> list[TokenInfo]:
     """Every token, oldest first (needs ``admin``)."""
-    authorize(workspace, "admin", principal=principal, granted=granted, target="api-tokens")
+    authorize(workspace, "admin", principal, target="api-tokens")
     with workspace.metadata.session() as session:
         return [_info(row) for row in session.scalars(select(ApiToken).order_by(ApiToken.created))]
 
@@ -238,14 +237,14 @@ def revoke_token(
     workspace: Workspace,
     token_id: str,
     *,
-    principal: str | None = None,
-    granted: Collection[str] | None = None,
+    principal: Caller | str | None = None,
 ) -> TokenInfo:
     """Revoke a token by id (needs ``admin``); revoking twice is harmless."""
-    who = authorize(workspace, "admin", principal=principal, granted=granted, target=f"token:{token_id}")
+    who = authorize(workspace, "admin", principal, target=f"token:{token_id}")
     token_id = token_id.removeprefix("token:").removeprefix(TOKEN_PREFIX)
     with workspace.metadata.session() as session:
-        row = session.get(ApiToken, token_id)
+        # Ids are 12 hex digits; anything else is not looked up at all.
+        row = session.get(ApiToken, token_id) if token_id.isalnum() and len(token_id) <= 32 else None
         if row is None:
             raise NotFound(f"no API token with id {token_id!r}", hint="see 'mlward tokens ls'")
         if row.revoked is None:

@@ -9,8 +9,7 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from mlward.core.errors import AccessDenied, ConfigError
-from mlward.serve.tokens import (
+from mlward.access.tokens import (
     TokenVerifier,
     create_token,
     list_tokens,
@@ -18,7 +17,8 @@ from mlward.serve.tokens import (
     parse_token,
     revoke_token,
 )
-from mlward.serve.tokens_models import ApiToken
+from mlward.access.tokens_models import ApiToken
+from mlward.core.errors import AccessDenied, ConfigError
 
 
 def test_issue_verify_list_revoke(any_workspace):
@@ -99,7 +99,7 @@ def test_unknown_ids_and_wrong_secrets_cost_the_same_work(workspace, monkeypatch
     """Known id + wrong secret and unknown id take the same path: same hashes, reads, compares."""
     import hmac as hmac_module
 
-    import mlward.serve.tokens as tokens_module
+    import mlward.access.tokens as tokens_module
     from mlward.serve.auth import Authenticator, AuthFailure
 
     issued = create_token(workspace, ["predictor"])

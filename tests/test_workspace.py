@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mlward.access.rbac import roles_of
 from mlward.core.errors import ConfigError, WorkspaceNotFound
-from mlward.core.workspace import Workspace
+from mlward.workspace import Workspace
 
 
 def test_init_creates_config_state_keys_and_gitignore(workspace: Workspace):
@@ -23,7 +24,7 @@ def test_init_creates_config_state_keys_and_gitignore(workspace: Workspace):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     events = workspace.audit.query()
     assert [e.action for e in events] == ["workspace.init"]
-    assert workspace.roles_of("tester") == ["admin"]
+    assert roles_of(workspace.config, "tester") == ["admin"]
 
 
 def test_init_twice_is_refused(workspace: Workspace):

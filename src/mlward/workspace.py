@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlward.core.errors import AccessDenied, ConfigError, IntegrityError, WorkspaceNotFound
+from mlward.core.errors import ConfigError, IntegrityError, WorkspaceNotFound
 from mlward.core.layout import CONFIG_FILE, STATE_DIR
 
 # The config schema (pydantic, yaml) is imported when a workspace is opened, not with this
@@ -224,32 +224,6 @@ class Workspace:
         from mlward.lineage.graph import Lineage
 
         return Lineage(self.metadata, namespace=self.config.project)
-
-    def roles_of(self, principal: str) -> list[str]:
-        """Role names whose ``members`` include ``principal``."""
-        return sorted(name for name, role in self.config.roles.items() if principal in role.members)
-
-    def permissions_of(self, principal: str) -> set[str]:
-        """Every permission granted to ``principal`` through its roles."""
-        granted: set[str] = set()
-        for name in self.roles_of(principal):
-            granted.update(self.config.roles[name].permissions)
-        return granted
-
-    def require(self, permission: str, principal: str | None = None, *, target: str = "") -> str:
-        """Raise ``AccessDenied`` (and audit the denial) unless ``principal`` holds ``permission``."""
-        from mlward.serve.rbac import permits
-
-        who = principal or current_principal()
-        if permits(self.permissions_of(who), permission):
-            return who
-        self.audit.append(
-            who, "access.denied", target or permission, outcome="denied", details={"permission": permission}
-        )
-        raise AccessDenied(
-            f"{who} lacks the permission {permission!r}",
-            hint="add the principal to a role granting it under 'roles:' in mlward.yaml",
-        )
 
     def close(self) -> None:
         """Release database connections."""
