@@ -32,13 +32,16 @@ class DataOptions(KindOptions):
 
 
 def data_path(ctx: StageContext, options: DataOptions) -> str:
-    """The file or directory a stage reads, relative to the workspace root."""
+    """The file or directory a stage reads (``path`` as given, relative to the workspace root)."""
+    from mlward.data.targets import declared_dataset
+
     if options.path:
         return options.path
-    spec = ctx.workspace.config.datasets.get(options.dataset or "")
-    if spec is None:
+    declared = declared_dataset(ctx.workspace, options.dataset or "")
+    if declared is None:
         raise ConfigError(f"stage {ctx.stage}: no dataset {options.dataset!r} under datasets: in mlward.yaml")
-    return spec.path
+    path, root = declared.path, ctx.workspace.root
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def _declared_path(options: Any, datasets: dict[str, str] | None = None) -> list[str]:
@@ -375,8 +378,10 @@ class DriftKind(StageKind):
         return inputs, [options.report] if options.report else []
 
     def _resolve(self, ctx: StageContext, name: str) -> str:
-        spec = ctx.workspace.config.datasets.get(name)
-        return str(ctx.path(spec.path if spec else name))
+        from mlward.data.targets import declared_dataset
+
+        declared = declared_dataset(ctx.workspace, name)
+        return str(declared.path if declared is not None else ctx.path(name))
 
     def run(self, ctx: StageContext, options: Any) -> StageOutcome:
         from mlward.data.drift import DriftDetector
