@@ -72,3 +72,36 @@ def test_bad_urls():
     with pytest.raises(ConfigError, match="unsupported metadata database"):
         MetadataStore.open("mysql://x@localhost/db")
     assert "s3cret" not in redact_url("postgresql://u:s3cret@h/db")
+
+
+def test_unit_of_work_commits_every_joined_session_together_or_none(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    store = MetadataStore.open(f"sqlite:///{tmp_path / 'unit.db'}")
+    with store.session() as session:
+        session.execute(text("CREATE TABLE t (v INTEGER UNIQUE)"))
+    committed: list[str] = []
+
+    def values() -> list[int]:
+        with store.session() as session:
+            return [row[0] for row in session.execute(text("SELECT v FROM t ORDER BY v"))]
+
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        with store.session() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        store.after_commit(lambda: committed.append("first"))
+        raise RuntimeError("a later step failed")
+    assert values() == [] and committed == []
+    with store.unit_of_work():
+        with store.session() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(StoreError), store.session() as session:  # a savepoint: only it rolls back
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        with store.session() as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+        store.after_commit(lambda: committed.append("second"))
+        assert committed == []
+    assert values() == [1, 2] and committed == ["second"]
+    store.after_commit(lambda: committed.append("outside"))  # outside a unit: at once
+    assert committed == ["second", "outside"]
+    store.close()

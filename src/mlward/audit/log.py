@@ -184,7 +184,10 @@ class AuditLog:
         return self.append_many([EventInput(actor, action, target, outcome, details or {})])[0]
 
     def append_many(self, events: Sequence[EventInput]) -> list[AuditRecord]:
-        """Append events atomically in one transaction (all or none)."""
+        """Append events atomically in one transaction (all or none).
+
+        Inside ``store.unit_of_work()`` the events commit (or roll back) with the unit.
+        """
         if not events:
             return []
         with self.store.session() as session:
@@ -229,16 +232,21 @@ class AuditLog:
             else:
                 anchor.seq, anchor.hash, anchor.seal = seq, prev, self._seal(f"{seq}:{prev}")
         if self.anchor_file is not None:
-            # Once per batch, after the commit: a crash in between leaves the file behind
-            # the database, which verifies; a file ahead of the database never does.
-            try:
-                self.anchor_file.advance(seq, prev)
-            except OSError as exc:
-                raise StoreError(
-                    f"audit events up to {seq} were committed but the anchor file "
-                    f"{self.anchor_file.path} could not be written: {exc.strerror}"
-                ) from exc
+            # Once per batch, after the commit (of the whole unit of work when the events
+            # are part of one): a crash in between leaves the file behind the database,
+            # which verifies; a file ahead of the database never does.
+            self.store.after_commit(lambda: self._advance_anchor(seq, prev))
         return records
+
+    def _advance_anchor(self, seq: int, head: str) -> None:
+        assert self.anchor_file is not None
+        try:
+            self.anchor_file.advance(seq, head)
+        except OSError as exc:
+            raise StoreError(
+                f"audit events up to {seq} were committed but the anchor file "
+                f"{self.anchor_file.path} could not be written: {exc.strerror}"
+            ) from exc
 
     def query(
         self,

@@ -1,9 +1,10 @@
 """``mlward data scan | protect | reveal | encrypt | decrypt``: PII and encryption at rest.
 
 The command functions parse arguments, fetch keys through the loaders installed with
-``set_loaders`` (the entry point installs the workspace keyring's data key, the
-``pii:`` policy of mlward.yaml and the ``pii:reveal`` guard), call ``mlward.data.pii`` or
-``mlward.crypto.encryption``, and print the result. Exit codes: 0 done, 1 PII found at
+``set_loaders`` (the entry point installs the workspace keyring's data keys), call
+``mlward.data.pii`` (``protect_dataset`` / ``reveal_dataset``, which choose the policy,
+check ``pii:reveal``, audit and register) or ``mlward.crypto.encryption``, and print
+the result. Exit codes: 0 done, 1 PII found at
 or above ``--fail-on`` (scan) or an integrity failure (decrypt), 2 usage or key
 problem, 3 could not read or write.
 """
@@ -14,9 +15,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
@@ -27,43 +27,27 @@ from mlward.cli.progress import step_progress
 from mlward.core.errors import EXIT_FINDINGS, ConfigError, InputError
 from mlward.core.findings import Severity
 from mlward.crypto.encryption import decrypt_file, encrypt_file
-from mlward.data.io import open_dataset
-from mlward.data.pii import (
-    PiiPolicy,
-    load_policy,
-)
-from mlward.data.pii import (
-    protect as protect_data,
-)
-from mlward.data.pii import (
-    reveal as reveal_data,
-)
-from mlward.data.pii import (
-    scan as scan_data,
-)
+from mlward.data.pii import ProtectOutcome, protect_dataset, reveal_dataset
+from mlward.data.pii import scan as scan_data
 from mlward.data.pii.format import to_json, to_sarif, to_table
-from mlward.data.pii.writers import write_tables
 from mlward.data.targets import data_target
 from mlward.engine.dask import make_engine
+
+if TYPE_CHECKING:
+    from mlward.workspace import Workspace
 
 DataKeyLoader = Callable[[], bytes]
 """Returns the active 32-byte workspace data key."""
 AllDataKeysLoader = Callable[[], Sequence[bytes]]
 """Returns every data key, active and retired (for decryption after a rotation)."""
-PolicyLoader = Callable[[], PiiPolicy | None]
-"""Returns the workspace's ``pii:`` policy, if it has one."""
-RevealGuard = Callable[[Path, list[str] | None], None]
-"""Raises ``AccessDenied`` unless the caller may reveal; records the audit event."""
 
 
 @dataclass
 class Loaders:
-    """Where keys, the policy and the reveal permission come from."""
+    """Where the data keys come from."""
 
     data_key: DataKeyLoader | None = None
     all_data_keys: AllDataKeysLoader | None = None
-    policy: PolicyLoader | None = None
-    reveal_guard: RevealGuard | None = None
 
 
 _loaders = Loaders()
@@ -73,14 +57,10 @@ def set_loaders(
     *,
     data_key: DataKeyLoader | None = None,
     all_data_keys: AllDataKeysLoader | None = None,
-    policy: PolicyLoader | None = None,
-    reveal_guard: RevealGuard | None = None,
 ) -> None:
-    """Install the workspace key, policy and reveal-permission sources."""
+    """Install the workspace data-key sources."""
     _loaders.data_key = data_key
     _loaders.all_data_keys = all_data_keys
-    _loaders.policy = policy
-    _loaders.reveal_guard = reveal_guard
 
 
 def _data_key() -> bytes:
@@ -105,13 +85,6 @@ def _all_data_keys() -> list[bytes]:
     if _loaders.all_data_keys is not None:
         return list(_loaders.all_data_keys())
     return [_data_key()]
-
-
-def _policy(policy_file: Path | None) -> PiiPolicy:
-    if policy_file is not None:
-        return load_policy(policy_file)
-    workspace_policy = _loaders.policy() if _loaders.policy is not None else None
-    return workspace_policy or PiiPolicy.default()
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -228,16 +201,23 @@ def protect(
 ) -> None:
     """Scan, then anonymize every PII column by the policy, writing a new dataset."""
     chosen = resolve_format(format)
-    with data_target(target, _optional_workspace()) as resolved:
-        source = data_source(resolved.path, delimiter, encoding)
-        policy, keys = _policy(policy_file), _data_key()
-        with step_progress("scanning, then protecting", chosen) as tick:
-            result, _ = protect_data(source, policy, keys, output, progress=tick)
-        source = Path(resolved.dataset) if resolved.dataset else resolved.path
-        extra = _after_protect(source, target, output, result, register, quasi_identifiers, sensitive)
-    if extra and chosen is not OutputFormat.json:
-        for line in extra.get("lines", []):
-            console.print(line)
+    qids = [c.strip() for c in (quasi_identifiers or "").split(",") if c.strip()]
+    with step_progress("scanning, then protecting", chosen) as tick:
+        outcome = protect_dataset(
+            _optional_workspace(),
+            target,
+            output,
+            policy=policy_file,
+            data_key=_data_key(),
+            register=register,
+            quasi_identifiers=qids,
+            sensitive=sensitive,
+            delimiter=delimiter,
+            encoding=encoding,
+            progress=tick,
+        )
+    result = outcome.result
+    extra, lines = _protect_extra(outcome, quasi_identifiers or "")
     if chosen is OutputFormat.json:
         emit_json(
             {
@@ -246,10 +226,12 @@ def protect(
                 "actions": result.actions,
                 "warnings": list(result.warnings),
                 "sensitivity": result.scan.sensitivity.label,
-                **{k: v for k, v in extra.items() if k != "lines"},
+                **extra,
             }
         )
         return
+    for line in lines:
+        console.print(line)
     table = Table(title=f"Protected {result.rows} rows -> {result.output}")
     table.add_column("column")
     table.add_column("entity")
@@ -262,7 +244,7 @@ def protect(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-def _optional_workspace() -> object:
+def _optional_workspace() -> Workspace | None:
     """The current workspace, or None outside one (files still work without a workspace)."""
     from mlward.cli.context import STATE
     from mlward.core.errors import WorkspaceNotFound
@@ -273,57 +255,19 @@ def _optional_workspace() -> object:
         return None
 
 
-def _after_protect(
-    source: Path,
-    target: str,
-    output: Path,
-    result: object,
-    register: str | None,
-    quasi_identifiers: str | None,
-    sensitive: str | None,
-) -> dict[str, object]:
-    """Audit the protection, register the output with lineage, report k-anonymity."""
-    from mlward.cli.context import STATE
-    from mlward.core.errors import WorkspaceNotFound
-
-    extra: dict[str, object] = {"lines": []}
-    lines: list[str] = extra["lines"]  # type: ignore[assignment]
-    try:
-        workspace = STATE.workspace()
-    except WorkspaceNotFound:
-        workspace = None
-    if workspace is not None:
-        from mlward.workspace import current_principal
-
-        workspace.audit.append(
-            current_principal(),
-            "data.protect",
-            str(output),
-            details={"source": str(source), "actions": getattr(result, "actions", {})},
+def _protect_extra(outcome: ProtectOutcome, quasi_identifiers: str) -> tuple[dict[str, object], list[str]]:
+    """The registration and k-anonymity parts of the report: JSON fields and text lines."""
+    lines: list[str] = []
+    extra: dict[str, object] = {}
+    if outcome.registered is not None:
+        extra["registered"] = outcome.registered.ref
+        first = outcome.lineage_input
+        lines.append(
+            f"registered {outcome.registered.ref}"
+            + (f" with lineage to {first.kind}:{first.name}" if first is not None else "")
         )
-    if register:
-        if workspace is None:
-            raise ConfigError("--register needs a workspace (mlward init)")
-        from mlward.core.errors import NotFound
-        from mlward.data.catalog import add_dataset, get_dataset
-        from mlward.lineage.graph import ArtifactRef
-
-        try:
-            inputs = [get_dataset(workspace, target).artifact]
-        except (NotFound, ConfigError):  # the source need not be in the catalogue
-            inputs = [ArtifactRef("file", str(source), "source")]
-        version = add_dataset(
-            workspace, output, register, lineage_inputs=inputs, produced_by="pii.protect", tags=["protected"]
-        )
-        extra["registered"] = version.ref
-        lines.append(f"registered {version.ref} with lineage to {inputs[0].kind}:{inputs[0].name}")
-    if quasi_identifiers:
-        from mlward.data.pii import k_anonymity
-
-        table = open_dataset(output).read()
-        report = k_anonymity(
-            table, [c.strip() for c in quasi_identifiers.split(",") if c.strip()], sensitive=sensitive
-        )
+    report = outcome.k_anonymity
+    if report is not None:
         extra["k_anonymity"] = {
             "k": report.k,
             "classes": report.classes,
@@ -335,7 +279,7 @@ def _after_protect(
             f"{report.rows_at_risk} rows at risk (below k={report.k_target})"
             + (f", l-diversity {report.l_distinct}" if report.l_distinct is not None else "")
         )
-    return extra
+    return extra, lines
 
 
 def reveal(
@@ -349,31 +293,12 @@ def reveal(
     ] = None,
 ) -> None:
     """Restore tokenized, FF3-1 and AES-GCM protected columns (needs pii:reveal)."""
-    if _loaders.reveal_guard is not None:
-        _loaders.reveal_guard(target, columns)
-    policy = load_policy(policy_file) if policy_file is not None else None
-    table = open_dataset(target).read() if target.suffix != ".parquet" else _read_parquet(target)
-    keys = _all_data_keys()
-    errors: list[str] = []
-    for key in keys:
-        try:
-            revealed = reveal_data(table, policy, key, columns=columns)
-        except InputError as exc:
-            if "another data key" in exc.message:
-                errors.append(exc.message)
-                continue
-            raise
-        rows = write_tables([revealed], output)
-        console.print(f"revealed {rows} rows -> {output}")
-        return
-    raise InputError(errors[0] if errors else "nothing to reveal")
+    from mlward.cli.context import STATE
 
-
-def _read_parquet(path: Path) -> object:
-    try:
-        return pq.read_table(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+    outcome = reveal_dataset(
+        STATE.workspace(), target, output, columns=columns, policy=policy_file, keys=_all_data_keys()
+    )
+    console.print(f"revealed {outcome.rows} rows -> {output}")
 
 
 def encrypt(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from typer.core import TyperGroup
 
@@ -26,8 +24,6 @@ def data_app() -> typer.Typer:
     data_pii.set_loaders(
         data_key=lambda: STATE.workspace().keys.data_key(),
         all_data_keys=lambda: list(STATE.workspace().keys.data_keys().values()),
-        policy=_pii_policy,  # type: ignore[arg-type]
-        reveal_guard=_reveal_guard,
     )
     app.command("validate")(data_contract.validate)
     contract = typer.Typer(
@@ -48,24 +44,6 @@ def data_app() -> typer.Typer:
     outliers.command("score")(data_trust.outliers_score)
     app.add_typer(outliers, name="outliers")
     return app
-
-
-def _reveal_guard(path: Path, columns: list[str] | None) -> None:
-    from mlward.access.authorize import authorize
-
-    workspace = STATE.workspace()
-    who = authorize(workspace, "pii:reveal", target=str(path))
-    workspace.audit.append(who, "pii.reveal", str(path), details={"columns": columns or "all"})
-
-
-def _pii_policy() -> object:
-    from mlward.core.errors import WorkspaceNotFound
-    from mlward.pipeline.kinds.data import workspace_pii_policy
-
-    try:
-        return workspace_pii_policy(STATE.workspace())
-    except WorkspaceNotFound:
-        return None
 
 
 def model_app() -> TyperGroup:

@@ -40,8 +40,13 @@ class DataTarget:
     """``name@version`` when the data came from the catalogue."""
 
 
-def _declared(target: str, workspace: Workspace) -> DataTarget | None:
-    spec = workspace.config.datasets.get(target)
+def declared_dataset(workspace: Workspace, name: str) -> DataTarget | None:
+    """The dataset declared as ``name`` under ``datasets:`` (its files and contract), or None.
+
+    The one place that turns a declared dataset into a path: relative paths are relative
+    to the workspace root, whatever the current directory.
+    """
+    spec = workspace.config.datasets.get(name)
     if spec is None:
         return None
     path = Path(spec.path)
@@ -59,7 +64,7 @@ def data_target(
         yield DataTarget(path)
         return
     if workspace is not None:
-        declared = _declared(text, workspace)
+        declared = declared_dataset(workspace, text)
         if declared is not None:
             yield declared
             return
@@ -102,4 +107,4 @@ def _checkout(text: str, workspace: Workspace, principal: str | None) -> tuple[P
     return stage, result.path, record.ref
 
 
-__all__ = ["DataTarget", "data_target"]
+__all__ = ["DataTarget", "data_target", "declared_dataset"]

@@ -109,6 +109,17 @@ class Lineage:
             run_id, job, status, started, ended, actor, tuple(inputs), tuple(outputs), facets or {}
         )
 
+    def add_outputs(self, run_id: str, outputs: Sequence[ArtifactRef]) -> None:
+        """Add ``outputs`` to an existing run (data it produced, recorded later); idempotent."""
+        with self.store.session() as session:
+            if session.get(Run, run_id) is None:
+                raise NotFound(f"no run {run_id}")
+            for ref in outputs:
+                artifact = _get_or_create(session, ref)
+                if session.get(RunIO, (run_id, artifact.id, "output")) is None:
+                    session.add(RunIO(run_id=run_id, artifact_id=artifact.id, direction="output"))
+                    session.flush()
+
     def runs(self, job: str | None = None) -> list[RunRecord]:
         """Every run (of ``job``), oldest first."""
         with self.store.session() as session:

@@ -26,6 +26,7 @@ import networkx as nx
 from sqlalchemy import select
 
 from mlward.core.errors import ConfigError, MlwardError, NotFound
+from mlward.data.targets import declared_dataset
 from mlward.lineage.graph import ArtifactRef
 from mlward.pipeline import provenance
 from mlward.pipeline.kinds import KINDS
@@ -330,9 +331,9 @@ class PipelineRunner:
         for item in stage.inputs:
             if item in produced:
                 inputs[item] = produced[item]
-            elif item.startswith("dataset:") and item[8:] in self.workspace.config.datasets:
+            elif item.startswith("dataset:") and (declared := declared_dataset(self.workspace, item[8:])):
                 # A declared dataset nobody produced upstream: its file is the input.
-                path = self.workspace.root / self.workspace.config.datasets[item[8:]].path
+                path = declared.path
                 inputs[item] = file_digest(path) if path.exists() else "missing"
             elif ":" in item.split("/")[0]:
                 inputs[item] = "external"

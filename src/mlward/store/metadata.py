@@ -9,15 +9,21 @@ A SQLite database locked by another writer for longer than the busy timeout (5 s
 default) is a ``StoreError`` saying so, not a traceback. ``read_only=True`` opens the
 file with ``mode=ro``: nothing is migrated and no write lock is taken, so commands that
 only look never change the database.
+
+``unit_of_work()`` makes several writers one transaction: every ``session()`` opened
+inside the block (by the catalogue, lineage and the audit log alike) joins it as a
+savepoint, and nothing is committed unless the whole block succeeds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from alembic import command
 from alembic.config import Config
@@ -89,6 +95,18 @@ def _locked_error(url: str, busy_timeout: float) -> StoreError:
         f"(waited {busy_timeout:g}s)",
         hint="retry when it has finished, or raise metadata_busy_timeout in mlward.yaml",
     )
+
+
+@dataclass
+class _Unit:
+    """The transaction a ``unit_of_work`` block shares, and what waits for its commit."""
+
+    store: MetadataStore
+    session: Session
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("mlward_unit_of_work", default=None)
 
 
 def _alembic_config(connection: Any) -> Config:
@@ -229,23 +247,73 @@ class MetadataStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _unit(self) -> _Unit | None:
+        unit = _UNIT.get()
+        return unit if unit is not None and unit.store is self else None
+
+    def _raise_store_error(self, exc: SQLAlchemyError) -> NoReturn:
+        if _is_locked(exc):
+            raise _locked_error(str(self.engine.url), self.busy_timeout) from None
+        raise StoreError(f"metadata store error: {exc.__class__.__name__}: {exc}") from exc
+
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: commits on success, rolls back on error."""
+        """A transaction: commits on success, rolls back on error.
+
+        Inside ``unit_of_work()`` it is a savepoint of the unit's transaction instead: an
+        error rolls back only this block's part (the caller may catch it and retry), and
+        what it wrote commits only with the whole unit.
+        """
+        unit = self._unit()
+        if unit is not None:
+            try:
+                with unit.session.begin_nested():
+                    yield unit.session
+            except SQLAlchemyError as exc:
+                self._raise_store_error(exc)
+            return
         session = self._sessions()
         try:
             yield session
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            if _is_locked(exc):
-                raise _locked_error(str(self.engine.url), self.busy_timeout) from None
-            raise StoreError(f"metadata store error: {exc.__class__.__name__}: {exc}") from exc
+            self._raise_store_error(exc)
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction for every ``session()`` opened in the block: all commit, or none.
+
+        For a row, its lineage and its audit event. Work registered with ``after_commit``
+        runs once the unit has committed (never when it rolled back). A unit inside a unit
+        is a savepoint of the outer one.
+        """
+        if self._unit() is not None:
+            with self.session() as joined:
+                yield joined
+            return
+        with self.session() as session:
+            unit = _Unit(self, session)
+            token = _UNIT.set(unit)
+            try:
+                yield session
+            finally:
+                _UNIT.reset(token)
+        for callback in unit.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current unit of work commits (at once outside one)."""
+        unit = self._unit()
+        if unit is None:
+            callback()
+        else:
+            unit.after_commit.append(callback)
 
     def close(self) -> None:
         """Release every pooled connection."""

@@ -183,3 +183,37 @@ def test_concurrent_adds_get_distinct_versions(any_workspace, tmp_path: Path) ->
     assert len({v.digest for v in added}) == 4
     stored = list_datasets(any_workspace, "scores", all_versions=True)
     assert {v.digest for v in stored} == {v.digest for v in added}
+
+
+class _Injected(RuntimeError):
+    """The failure a test plants in one step of ``add_dataset``."""
+
+
+@pytest.mark.parametrize("step", ["lineage", "audit"])
+def test_add_commits_row_lineage_and_audit_together_or_not_at_all(
+    any_workspace, credit, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    owner, method = (
+        (any_workspace.lineage, "record_run") if step == "lineage" else (any_workspace.audit, "append")
+    )
+    original = getattr(owner, method)
+
+    def write_then_fail(*args, **kwargs):
+        original(*args, **kwargs)  # the step's own write happens, then the unit must undo it
+        raise _Injected(step)
+
+    events_before = len(any_workspace.audit.query())
+    monkeypatch.setattr(owner, method, write_then_fail)
+    with pytest.raises(_Injected):
+        add_dataset(any_workspace, credit.public_csv, "features")
+    monkeypatch.undo()
+    with pytest.raises(NotFound):
+        get_dataset(any_workspace, "features")
+    assert any_workspace.lineage.runs("data.add") == []
+    assert len(any_workspace.audit.query()) == events_before
+    assert any_workspace.audit.verify().ok  # the anchor file did not run ahead of the database
+    version = add_dataset(any_workspace, credit.public_csv, "features")
+    assert version.version == 1
+    assert [r.id for r in any_workspace.lineage.runs("data.add")] == [version.lineage_run]
+    assert [e.target for e in any_workspace.audit.query(action="data.add")] == ["features@1"]
+    assert any_workspace.audit.verify().ok

@@ -118,6 +118,24 @@ def test_dataset_name_from_the_workspace_and_audit(
     assert events[0].details["failed_rules"] == 0
 
 
+def test_validate_reads_a_contract_file_mlward_yaml_names_only_inside_the_workspace(
+    cli, workspace, demo_csv: Path, demo_contract: dict, tmp_path: Path
+) -> None:
+    (workspace.root / "contracts").mkdir()
+    (workspace.root / "contracts" / "applications.yaml").write_text(yaml.safe_dump(demo_contract))
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(yaml.safe_dump(demo_contract))
+    config = yaml.safe_load(workspace.config_path.read_text())
+    config["contracts"] = {"applications": "contracts/applications.yaml", "elsewhere": str(outside)}
+    workspace.config_path.write_text(yaml.safe_dump(config))
+    code, out, _ = cli(
+        "validate", str(demo_csv), "-c", "applications", "-f", "json", workspace=workspace.root
+    )
+    assert code == 0 and json.loads(out)["contract"] == "applications"
+    code, _, err = cli("validate", str(demo_csv), "-c", "elsewhere", workspace=workspace.root)
+    assert code == 2 and "contracts.elsewhere: the contract file" in err and "outside the workspace" in err
+
+
 def test_infer_then_validate(cli, demo_csv: Path, tmp_path: Path) -> None:
     proposed = tmp_path / "proposed.yaml"
     code, _, _ = cli("infer", str(demo_csv), "-o", str(proposed), "--no-pii")

@@ -192,3 +192,29 @@ def test_round_trip_to_yaml_keeps_tolerances() -> None:
 )
 def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_workspace_contract_inline_or_a_file_inside_the_workspace(workspace, tmp_path: Path) -> None:
+    from mlward.data.contract import workspace_contract
+
+    (workspace.root / "contracts").mkdir()
+    (workspace.root / "contracts" / "loans.yaml").write_text("columns:\n  age: {type: int, min: 18}\n")
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("columns:\n  age: {type: int}\n")
+    workspace.config.contracts.update(
+        {
+            "inline": {"columns": {"age": "int"}},
+            "file": "contracts/loans.yaml",
+            "escape": "../outside.yaml",
+            "absolute": str(outside),
+        }
+    )
+    assert workspace_contract(workspace, "inline").columns["age"].type == "int"
+    assert workspace_contract(workspace, "file").columns["age"].type == "int"
+    assert resolve_contract("file", workspace)[0] == "file"  # the validate door uses the same rule
+    for name in ("escape", "absolute"):
+        refused = f"contracts.{name}: the contract file .* is outside the workspace"
+        with pytest.raises(ConfigError, match=refused):
+            workspace_contract(workspace, name)
+    with pytest.raises(NotFound, match="no contract named 'absent'"):
+        workspace_contract(workspace, "absent")

@@ -48,36 +48,48 @@ def test_scan_json_and_fail_on(app: typer.Typer, customers: Path, tmp_path: Path
     assert json.loads(failing.stdout)["version"] == "2.1.0"
 
 
-def test_protect_then_reveal_with_guard(app: typer.Typer, customers: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("by_entity:\n  EMAIL: tokenize\n  US_SSN: {action: fpe}\n")
-    protected = tmp_path / "protected.parquet"
-    result = runner.invoke(
-        app, ["protect", str(customers), "-o", str(protected), "-p", str(policy), "-f", "json"]
-    )
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    assert summary["actions"]["email"] == "tokenize" and summary["actions"]["address"] == "redact"
+def test_protect_then_reveal_needs_pii_reveal(
+    app: typer.Typer, customers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlward.cli.context import STATE
+    from mlward.workspace import Workspace
 
-    seen: list[list[str] | None] = []
+    monkeypatch.setenv("MLWARD_PRINCIPAL", "steward")  # the admin of the new workspace
+    workspace = Workspace.init(tmp_path / "ws")
+    STATE.workspace_dir = workspace.root
+    try:
+        runner = CliRunner()
+        policy = tmp_path / "policy.yaml"
+        policy.write_text("by_entity:\n  EMAIL: tokenize\n  US_SSN: {action: fpe}\n")
+        protected = tmp_path / "protected.parquet"
+        result = runner.invoke(
+            app, ["protect", str(customers), "-o", str(protected), "-p", str(policy), "-f", "json"]
+        )
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["actions"]["email"] == "tokenize" and summary["actions"]["address"] == "redact"
 
-    def guard(target: Path, columns: list[str] | None) -> None:
-        seen.append(columns)
-        if columns is None:
-            raise AccessDenied("pii:reveal of whole tables is not allowed here")
-
-    data_pii.set_loaders(data_key=lambda: KEY, all_data_keys=lambda: [OLD_KEY, KEY], reveal_guard=guard)
-    denied = runner.invoke(app, ["reveal", str(protected), "-o", str(tmp_path / "all.parquet")])
-    assert isinstance(denied.exception, AccessDenied)
-    out = tmp_path / "revealed.parquet"
-    allowed = runner.invoke(app, ["reveal", str(protected), "-o", str(out), "-c", "email", "-c", "ssn"])
-    assert allowed.exit_code == 0, allowed.output
-    assert seen == [None, ["email", "ssn"]]
-    original = pq.read_table(customers)
-    revealed = pq.read_table(out)
-    assert revealed.column("ssn").to_pylist() == original.column("ssn").to_pylist()
-    assert revealed.column("address").to_pylist() != original.column("address").to_pylist()
+        # The old key first: reveal tries every data key until one opens the columns.
+        data_pii.set_loaders(data_key=lambda: KEY, all_data_keys=lambda: [OLD_KEY, KEY])
+        monkeypatch.setenv("MLWARD_PRINCIPAL", "clerk")  # no role grants clerk pii:reveal
+        denied = runner.invoke(app, ["reveal", str(protected), "-o", str(tmp_path / "all.parquet")])
+        assert isinstance(denied.exception, AccessDenied)
+        assert not (tmp_path / "all.parquet").exists()
+        monkeypatch.setenv("MLWARD_PRINCIPAL", "steward")
+        out = tmp_path / "revealed.parquet"
+        allowed = runner.invoke(app, ["reveal", str(protected), "-o", str(out), "-c", "email", "-c", "ssn"])
+        assert allowed.exit_code == 0, allowed.output
+        denials = workspace.audit.query(action="access.denied")
+        assert [(e.actor, e.details["permission"]) for e in denials] == [("clerk", "pii:reveal")]
+        reveals = workspace.audit.query(action="pii.reveal")
+        assert [(e.actor, e.details["columns"]) for e in reveals] == [("steward", ["email", "ssn"])]
+        original = pq.read_table(customers)
+        revealed = pq.read_table(out)
+        assert revealed.column("ssn").to_pylist() == original.column("ssn").to_pylist()
+        assert revealed.column("address").to_pylist() != original.column("address").to_pylist()
+    finally:
+        STATE.close()
+        STATE.workspace_dir = None
 
 
 def test_encrypt_decrypt_and_tamper(app: typer.Typer, customers: Path, tmp_path: Path) -> None:

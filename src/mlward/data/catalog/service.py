@@ -5,7 +5,9 @@ latest version it reads the rows once for the schema, profile and PII classifica
 stores every file in the object store (deduplicated by content; envelope-encrypted when
 ``data.encrypt_sensitive`` is on and the dataset is confidential or restricted), records
 the version, a lineage run (source file in, dataset version out) and a ``data.add``
-audit event. Adding the content of the latest version again changes nothing.
+audit event, all three in one unit of work (committed together or not at all; the
+stored blobs are content-addressed, so a failed add leaves at most unreferenced
+blobs). Adding the content of the latest version again changes nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from mlward.data.catalog.results import DatasetDetails, DatasetFile, DatasetVers
 from mlward.data.catalog.storage import load_profile_blob, store_file, store_profile
 from mlward.data.io import Dataset
 from mlward.data.profile import DatasetProfile
-from mlward.store.models import Artifact, RunIO
 from mlward.workspace import Workspace, current_principal
 
 if TYPE_CHECKING:
@@ -178,18 +179,6 @@ def _insert(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _link_producer(workspace: Workspace, run_id: str, output: ArtifactRef) -> None:
-    """Add ``output`` to an existing run's outputs (the run that produced the data)."""
-    with workspace.metadata.session() as session:
-        artifact_id = session.scalar(
-            select(Artifact.id).where(
-                Artifact.kind == output.kind, Artifact.name == output.name, Artifact.version == output.version
-            )
-        )
-        if artifact_id is not None and session.get(RunIO, (run_id, artifact_id, "output")) is None:
-            session.add(RunIO(run_id=run_id, artifact_id=artifact_id, direction="output"))
-
-
 def _twin(workspace: Workspace, manifest: Manifest) -> DatasetVersion | None:
     """A stored version (of any dataset) with exactly this content, if there is one."""
     with workspace.metadata.session() as session:
@@ -312,58 +301,61 @@ def add_dataset(
     files, profile_blob, new_blobs = _store(workspace, manifest, analysis, twin, encrypt=encrypt)
     run_id = str(uuid.uuid4())
     job = produced_by or "data.add"
-    version = _insert(
-        workspace,
-        name,
-        {
-            "digest": manifest.digest,
-            "layout": manifest.layout,
-            "format": manifest.format,
-            "size": manifest.size,
-            "rows": analysis.rows,
-            "schema": analysis.schema,
-            "sensitivity": label,
-            "encrypted": encrypt,
-            "key_id": workspace.keys.data_kid() if encrypt else None,
-            "profile_blob": profile_blob,
-            "pii": analysis.classification.summary,
-            "owner": _default(owner, previous.owner if previous else who),
-            "description": _default(description, previous.description if previous else ""),
-            "source": str(manifest.root.resolve()),
-            "created_by": who,
-            "created": datetime.now(UTC),
-            "lineage_run": run_id,
-            "produced_by": job,
-            "producing_run": producing_run,
-        },
-        files,
-        analysis,
-        tags,
-    )
-    workspace.lineage.record_run(
-        job,
-        inputs=[_file_artifact(workspace, manifest), *lineage_inputs],
-        outputs=[version.artifact],
-        actor=who,
-        facets={"dataset": version.ref, "sensitivity": label, "encrypted": encrypt},
-        run_id=run_id,
-    )
-    if producing_run:
-        _link_producer(workspace, producing_run, version.artifact)
-    workspace.audit.append(
-        who,
-        "data.add",
-        version.ref,
-        details={
-            "digest": version.digest,
-            "files": len(files),
-            "new_blobs": new_blobs,
-            "rows": version.rows,
-            "sensitivity": label,
-            "encrypted": encrypt,
-            "run": run_id,
-        },
-    )
+    # One unit of work: the version, its lineage run and its audit event commit together
+    # or not at all (a failure in between must not leave a version nobody audited).
+    with workspace.metadata.unit_of_work():
+        version = _insert(
+            workspace,
+            name,
+            {
+                "digest": manifest.digest,
+                "layout": manifest.layout,
+                "format": manifest.format,
+                "size": manifest.size,
+                "rows": analysis.rows,
+                "schema": analysis.schema,
+                "sensitivity": label,
+                "encrypted": encrypt,
+                "key_id": workspace.keys.data_kid() if encrypt else None,
+                "profile_blob": profile_blob,
+                "pii": analysis.classification.summary,
+                "owner": _default(owner, previous.owner if previous else who),
+                "description": _default(description, previous.description if previous else ""),
+                "source": str(manifest.root.resolve()),
+                "created_by": who,
+                "created": datetime.now(UTC),
+                "lineage_run": run_id,
+                "produced_by": job,
+                "producing_run": producing_run,
+            },
+            files,
+            analysis,
+            tags,
+        )
+        workspace.lineage.record_run(
+            job,
+            inputs=[_file_artifact(workspace, manifest), *lineage_inputs],
+            outputs=[version.artifact],
+            actor=who,
+            facets={"dataset": version.ref, "sensitivity": label, "encrypted": encrypt},
+            run_id=run_id,
+        )
+        if producing_run:
+            workspace.lineage.add_outputs(producing_run, [version.artifact])
+        workspace.audit.append(
+            who,
+            "data.add",
+            version.ref,
+            details={
+                "digest": version.digest,
+                "files": len(files),
+                "new_blobs": new_blobs,
+                "rows": version.rows,
+                "sensitivity": label,
+                "encrypted": encrypt,
+                "run": run_id,
+            },
+        )
     return dataclasses.replace(version, new_blobs=new_blobs)
 
 

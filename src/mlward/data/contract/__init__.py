@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlward.data.contract.api import validate
 from mlward.data.contract.infer import infer_contract
-from mlward.data.contract.loader import load_contract, parse_contracts, resolve_contract, resolve_dataset
+from mlward.data.contract.loader import load_contract, parse_contracts, resolve_contract, workspace_contract
 from mlward.data.contract.odcs import OdcsImport, import_odcs
 from mlward.data.contract.result import ValidationResult
 from mlward.data.contract.rules.interface import Example, RuleResult
@@ -28,6 +28,6 @@ __all__ = [
     "load_contract",
     "parse_contracts",
     "resolve_contract",
-    "resolve_dataset",
     "validate",
+    "workspace_contract",
 ]

@@ -90,10 +90,7 @@ def resolve_contract(source: ContractSource, workspace: Workspace | None = None)
         return "contract", parse_contract(source, "contract")
     text = os.fspath(source)
     if workspace is not None and text in workspace.config.contracts:
-        contracts = parse_contracts(
-            {text: workspace.config.contracts[text]}, str(workspace.root / CONFIG_FILE)
-        )
-        return text, contracts[text]
+        return text, workspace_contract(workspace, text)
     path_text, _, member = text.partition("#")
     path = Path(path_text)
     if not path.exists() and workspace is not None and not path.is_absolute():
@@ -118,10 +115,27 @@ def load_contract(
     return resolve_contract(source, workspace)[1]
 
 
-def resolve_dataset(target: str, workspace: Workspace | None) -> tuple[Path, str | None]:
-    """A dataset name from ``datasets:`` (its path and ``contract:``) or a path as given."""
-    if workspace is not None and target in workspace.config.datasets:
-        spec = workspace.config.datasets[target]
-        path = Path(spec.path)
-        return (path if path.is_absolute() else workspace.root / path), spec.contract
-    return Path(target), None
+def workspace_contract(workspace: Workspace, name: str) -> Contract:
+    """The contract named ``name`` under ``contracts:`` in mlward.yaml, validated.
+
+    The one place that reads a ``contracts:`` entry, for every door (validate, pipeline
+    stages, the model server): an entry is the contract itself (a mapping) or the path of
+    its YAML file, relative to the workspace root and inside the workspace; a path that
+    leads outside is refused, so mlward.yaml cannot point a server at any file on the host.
+    """
+    contracts = workspace.config.contracts
+    if name not in contracts:
+        known = ", ".join(sorted(contracts)) or "none"
+        raise NotFound(f"no contract named {name!r} under 'contracts:' (has: {known})")
+    value = contracts[name]
+    if isinstance(value, str | os.PathLike):
+        root = workspace.root.resolve()
+        path = (root / os.fspath(value)).resolve()
+        if not path.is_relative_to(root):
+            raise ConfigError(
+                f"{workspace.root / CONFIG_FILE}: contracts.{name}: the contract file {value} is "
+                "outside the workspace",
+                hint="keep contract files inside the workspace, or write the contract inline",
+            )
+        return read_contract_file(path)[1]
+    return parse_contracts({name: value}, str(workspace.root / CONFIG_FILE))[name]

@@ -4,6 +4,9 @@
 policy (drop, redact, mask, keyed hash, AES-SIV tokens, FF3-1, generalization,
 synthetic replacement, AES-GCM); ``reveal`` reverses the reversible actions; and
 ``k_anonymity`` measures re-identification risk of quasi-identifiers.
+``protect_dataset`` / ``reveal_dataset`` (in ``service``) are what the doors call: they
+add the workspace around them (policy, keys, the ``pii:reveal`` check, audit,
+registration with lineage).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mlward.data.pii.policy import PiiPolicy, load_policy
 from mlward.data.pii.result import CellFinding, ColumnReport, EntityReport, PiiScanResult
 from mlward.data.pii.reveal import key_id, reveal
 from mlward.data.pii.scanner import PiiScan, ScanSettings
+from mlward.data.pii.service import ProtectOutcome, RevealOutcome, protect_dataset, reveal_dataset
 from mlward.data.pii.spans import Hit, find_hits
 
 __all__ = [
@@ -34,7 +38,9 @@ __all__ = [
     "PiiPolicy",
     "PiiScan",
     "PiiScanResult",
+    "ProtectOutcome",
     "ProtectResult",
+    "RevealOutcome",
     "ScanSettings",
     "Sensitivity",
     "SpacyRecognizer",
@@ -44,6 +50,8 @@ __all__ = [
     "key_id",
     "load_policy",
     "protect",
+    "protect_dataset",
     "reveal",
+    "reveal_dataset",
     "scan",
 ]

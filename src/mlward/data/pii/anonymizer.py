@@ -14,7 +14,7 @@ verifies. In free text, FF3-1 rules become tokens: encrypted digits cannot be fo
 again inside prose, ``tok_`` tokens can.
 
 ``reveal`` (in ``reveal``) is the plain domain function; the permission check
-(``pii:reveal``) and the audit event belong to the CLI / service layer that calls it.
+(``pii:reveal``) and the audit event are ``service.reveal_dataset``'s, which every door calls.
 """
 
 from __future__ import annotations

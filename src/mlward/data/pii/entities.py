@@ -76,9 +76,7 @@ _register("identity", Sensitivity.CONFIDENTIAL, E.PERSON, E.DATE_OF_BIRTH)
 _register("location", Sensitivity.INTERNAL, E.POSTAL_CODE)
 _register("network", Sensitivity.INTERNAL, E.IP_ADDRESS, E.MAC_ADDRESS)
 _register("financial", Sensitivity.RESTRICTED, E.CREDIT_CARD, E.IBAN)
-_register(
-    "government_id",
-    Sensitivity.RESTRICTED,
+GOVERNMENT_IDS: tuple[EntityType, ...] = (
     E.US_SSN,
     E.US_ITIN,
     E.UK_NINO,
@@ -90,6 +88,8 @@ _register(
     E.IN_AADHAAR,
     E.IN_PAN,
 )
+"""Every government-issued identifier (the ``government_id`` category), in one place."""
+_register("government_id", Sensitivity.RESTRICTED, *GOVERNMENT_IDS)
 _register(
     "credential",
     Sensitivity.RESTRICTED,

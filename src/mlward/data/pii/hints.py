@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlward.data.pii.entities import GOVERNMENT_IDS
 from mlward.data.pii.entities import EntityType as E
 from mlward.data.pii.text import name_tokens
 
@@ -114,18 +115,6 @@ VOCABULARY: dict[E, _Vocab] = {
         negatives="count type expires expiry created name id ttl",
     ),
 }
-_GOVERNMENT = (
-    E.US_SSN,
-    E.US_ITIN,
-    E.UK_NINO,
-    E.DE_TAX_ID,
-    E.FR_NIR,
-    E.ES_DNI,
-    E.ES_NIE,
-    E.IT_FISCAL_CODE,
-    E.IN_AADHAAR,
-    E.IN_PAN,
-)
 
 
 def _matches(vocab: _Vocab, tokens: tuple[str, ...], compact: str) -> bool:
@@ -147,5 +136,5 @@ def hints_for(column: str) -> frozenset[E]:
     if E.PERSON not in found and "name" in tokens and not VOCABULARY[E.PERSON].negatives.intersection(tokens):
         found.add(E.PERSON)
     if _matches(_GOVERNMENT_GENERIC, tokens, compact):
-        found.update(_GOVERNMENT)
+        found.update(GOVERNMENT_IDS)
     return frozenset(found)

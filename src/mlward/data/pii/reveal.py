@@ -1,7 +1,7 @@
 """Reverse protection (``reveal``), and the data-key helpers protect and reveal share.
 
 ``reveal`` is the plain domain function; the permission check (``pii:reveal``) and the
-audit event belong to the CLI / service layer that calls it.
+audit event are ``mlward.data.pii.service.reveal_dataset``'s, which every door calls.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from mlward.data.pii.policy import ActionSpec, PiiPolicy
 from mlward.data.pii.scanner import PROTECTION_METADATA_KEY
 
 _SPEC = TypeAdapter(ActionSpec)
+
+
+class WrongDataKey(InputError):
+    """A column was protected with a data key other than the one given (try the next key)."""
 
 
 def key_id(keys: DataKeys) -> str:
@@ -67,8 +71,9 @@ def reveal(
 
     The action of each column comes from its Arrow metadata (Parquet keeps it), else
     from ``policy.by_column``. Columns protected irreversibly (hash, mask...) are left
-    alone, or refused when named in ``columns``. Caller must check the ``pii:reveal``
-    permission and write the audit event: this function does neither.
+    alone, or refused when named in ``columns``; ``WrongDataKey`` when a column was
+    protected with another key. The permission check (``pii:reveal``) and the audit
+    event are ``reveal_dataset``'s: this function does neither.
     """
     data_keys = as_data_keys(keys)
     assert data_keys is not None
@@ -108,7 +113,7 @@ def _reveal_column(
             raise InputError(f"column {name!r} has no recorded protection to reverse")
         return None
     if recorded.get("key_id") not in (None, key_id(keys)):
-        raise InputError(f"column {name!r} was protected with another data key (id {recorded['key_id']})")
+        raise WrongDataKey(f"column {name!r} was protected with another data key (id {recorded['key_id']})")
     if recorded.get("mode") in ("text", "cells"):
         rules = [_SPEC.validate_python(rule) for rule in recorded.get("rules", {}).values()]
         actions = [build_action(rule, keys) for rule in rules]

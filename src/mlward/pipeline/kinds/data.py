@@ -32,13 +32,16 @@ class DataOptions(KindOptions):
 
 
 def data_path(ctx: StageContext, options: DataOptions) -> str:
-    """The file or directory a stage reads, relative to the workspace root."""
+    """The file or directory a stage reads (``path`` as given, relative to the workspace root)."""
+    from mlward.data.targets import declared_dataset
+
     if options.path:
         return options.path
-    spec = ctx.workspace.config.datasets.get(options.dataset or "")
-    if spec is None:
+    declared = declared_dataset(ctx.workspace, options.dataset or "")
+    if declared is None:
         raise ConfigError(f"stage {ctx.stage}: no dataset {options.dataset!r} under datasets: in mlward.yaml")
-    return spec.path
+    path, root = declared.path, ctx.workspace.root
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def _declared_path(options: Any, datasets: dict[str, str] | None = None) -> list[str]:
@@ -192,22 +195,6 @@ def _pii_outcome(
     )
 
 
-def workspace_pii_policy(workspace: Any) -> Any:
-    """The ``pii:`` section of mlward.yaml as a policy (None when absent); errors name key paths."""
-    from pydantic import ValidationError
-
-    from mlward.core.config import format_validation_error
-    from mlward.data.pii import PiiPolicy
-
-    if not workspace.config.pii:
-        return None
-    try:
-        return PiiPolicy.model_validate(workspace.config.pii)
-    except ValidationError as exc:
-        message = format_validation_error(f"{workspace.config_path}: pii", exc)
-        raise ConfigError(message.replace(": pii: ", ": pii.")) from None
-
-
 class ProtectOptions(DataOptions):
     """Anonymize with the workspace ``pii:`` policy and register the result."""
 
@@ -227,44 +214,33 @@ class ProtectKind(StageKind):
         return _declared_path(options), outputs
 
     def run(self, ctx: StageContext, options: Any) -> StageOutcome:
-        from mlward.data.pii import protect, scan
+        from mlward.data.pii import protect_dataset, scan
 
-        policy = workspace_pii_policy(ctx.workspace)
         output = ctx.path(options.output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        result, _ = protect(
-            str(ctx.path(data_path(ctx, options))), policy, ctx.workspace.keys.data_key(), output
+        source = next(
+            (
+                ArtifactRef("dataset", options.dataset, str(o.version))
+                for up in ctx.upstream.values()
+                for o in up.outputs
+                if o.kind == "dataset" and o.name == options.dataset
+            ),
+            None,
         )
-        ctx.workspace.audit.append(
-            ctx.principal,
-            "data.protect",
-            options.output,
-            details={"actions": result.actions, "rows": result.rows},
+        outcome = protect_dataset(
+            ctx.workspace,
+            str(ctx.path(data_path(ctx, options))),
+            output,
+            principal=ctx.principal,
+            register=options.register_as,
+            lineage_inputs=[source] if source else [],
         )
+        result = outcome.result
         after = scan(str(output), keys=_workspace_data_keys(ctx))
         produced = {options.output: file_digest(output)}
         outputs: tuple[ArtifactRef, ...] = ()
-        if options.register_as:
-            from mlward.data.catalog import add_dataset
-
-            source = next(
-                (
-                    ArtifactRef("dataset", options.dataset, str(o.version))
-                    for up in ctx.upstream.values()
-                    for o in up.outputs
-                    if o.kind == "dataset" and o.name == options.dataset
-                ),
-                None,
-            )
-            version = add_dataset(
-                ctx.workspace,
-                output,
-                options.register_as,
-                principal=ctx.principal,
-                lineage_inputs=[source] if source else [],
-                produced_by="pii.protect",
-                tags=["protected"],
-            )
+        version = outcome.registered
+        if options.register_as and version is not None:
             produced[f"dataset:{options.register_as}"] = version.digest
             outputs = (ArtifactRef("dataset", options.register_as, str(version.version), version.digest),)
         return _pii_outcome(
@@ -402,8 +378,10 @@ class DriftKind(StageKind):
         return inputs, [options.report] if options.report else []
 
     def _resolve(self, ctx: StageContext, name: str) -> str:
-        spec = ctx.workspace.config.datasets.get(name)
-        return str(ctx.path(spec.path if spec else name))
+        from mlward.data.targets import declared_dataset
+
+        declared = declared_dataset(ctx.workspace, name)
+        return str(declared.path if declared is not None else ctx.path(name))
 
     def run(self, ctx: StageContext, options: Any) -> StageOutcome:
         from mlward.data.drift import DriftDetector
