@@ -21,16 +21,18 @@ from typing import Any
 
 from fastapi import Request
 
+from mlward.audit.journal import AuditJournal, new_event_id
 from mlward.audit.log import EventInput
+from mlward.audit.recovery import ReplayResult
 from mlward.core.workspace import Workspace
+from mlward.inference.hosting import ModelManager
+from mlward.inference.settings import ServeSettings
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
 from mlward.serve.denials import PreAuthDenials
-from mlward.serve.hosting import ModelManager
-from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
+from mlward.serve.limit_store import StoreUnavailable
 from mlward.serve.metrics import Metrics
 from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
-from mlward.serve.settings import ServeSettings, StoreUnavailable
 from mlward.serve.signing import NonceStore, verify_signature
 from mlward.serve.tokens import derive_signing_secret, signing_key
 

@@ -14,8 +14,9 @@ import shutil
 from dataclasses import dataclass
 
 from mlward.core.workspace import Workspace
+from mlward.inference.settings import load_settings
 from mlward.serve.app import WORKSPACE_ENV
-from mlward.serve.settings import load_settings, redis_storage
+from mlward.serve.limit_store import redis_storage
 
 log = logging.getLogger("mlward.serve")
 

@@ -3,7 +3,7 @@
 ``ChainShipper.ship`` appends a batch with ``AuditLog.append_many`` (one transaction) and
 records a checkpoint. It runs either in a thread of the serving process, or, by default
 for ``mlward serve``, in a separate process started per journal
-(``python -m mlward.serve.shipper WORKSPACE JOURNAL INTERVAL``): the chain append is
+(``python -m mlward.audit.shipper WORKSPACE JOURNAL INTERVAL``): the chain append is
 CPU-heavy Python, and in its own process it never holds the serving process's GIL, so it
 costs request latency nothing and runs on another core.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlward.audit.log import AuditLog
-from mlward.serve.recovery import (
+from mlward.audit.recovery import (
     PAGE,
     JournalReader,
     journal_seal,
@@ -38,7 +38,7 @@ from mlward.serve.recovery import (
     unchained,
 )
 
-log = logging.getLogger("mlward.serve.shipper")
+log = logging.getLogger("mlward.audit.shipper")
 
 
 class ChainShipper:
@@ -108,7 +108,7 @@ def ship_journal(audit: AuditLog, journal: Path, interval: float, stop: threadin
 
 
 def main(argv: list[str]) -> int:
-    """``python -m mlward.serve.shipper WORKSPACE JOURNAL INTERVAL``."""
+    """``python -m mlward.audit.shipper WORKSPACE JOURNAL INTERVAL``."""
     from mlward.core.workspace import Workspace
 
     logging.basicConfig(level=logging.WARNING, format="mlward shipper: %(message)s")

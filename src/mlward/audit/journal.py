@@ -13,11 +13,11 @@ back. How durable the append is before the answer goes out is ``durability``:
   write + sync), so an acknowledged prediction is on the disk itself.
 
 A shipper then moves the events into the
-hash-chained audit log (``mlward.serve.shipper``): a thread of this process
+hash-chained audit log (``mlward.audit.shipper``): a thread of this process
 (``shipper="thread"``) or a separate process per journal (``shipper="process"``, the
 default of ``mlward serve``, so the chain append never holds this process's GIL).
 
-At start, journals left by dead processes are replayed (``mlward.serve.recovery``); a
+At start, journals left by dead processes are replayed (``mlward.audit.recovery``); a
 clean stop drains the journal into the chain and removes it. Past ``ROTATE_BYTES`` the
 journal is closed (its shipper finishes it) and a new one begins.
 """
@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlward.audit.log import AuditLog, EventInput
-from mlward.serve.recovery import ReplayResult, chain_seq, journal_seal, replay_orphans
-from mlward.serve.shipper import ChainShipper
+from mlward.audit.recovery import ReplayResult, chain_seq, journal_seal, replay_orphans
+from mlward.audit.shipper import ChainShipper
 
-log = logging.getLogger("mlward.serve.journal")
+log = logging.getLogger("mlward.audit.journal")
 ROTATE_BYTES = 64 << 20
 SYNC_INTERVAL = 0.05
 Durability = Literal["process", "disk"]
@@ -144,7 +144,7 @@ class AuditJournal:
             [
                 sys.executable,
                 "-m",
-                "mlward.serve.shipper",
+                "mlward.audit.shipper",
                 str(self._root),
                 str(path),
                 str(self.flush_interval),

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from test_journal import _chained_ids, _crash, _record
 
+from mlward.audit.journal import AuditJournal
 from mlward.audit.log import JOURNAL_REFUSED
-from mlward.serve.journal import AuditJournal
-from mlward.serve.recovery import replay_orphans
+from mlward.audit.recovery import replay_orphans
 
 
 def _journal_lines(workspace, tmp_path: Path, count: int = 6) -> tuple[Path, list[bytes], list[str]]:
