@@ -137,7 +137,7 @@ def test_tokens_of_one_owner_share_one_budget(make_client, ws_copy, template):
 
 
 def test_default_aggregate_model_cap(make_client, template, ws_copy):
-    from mlward.serve.settings import ServeSettings, load_settings
+    from mlward.inference.settings import ServeSettings, load_settings
 
     assert ServeSettings().model_rate_limit == "1000/second"
     assert load_settings(ws_copy.config.serve).model_rate_limit == "1000/second"  # from mlward.yaml

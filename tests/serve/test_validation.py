@@ -139,7 +139,7 @@ def test_feature_schema_without_contract(make_client, template):
 
 
 def test_request_schema_comes_from_the_contract():
-    from mlward.serve.schema import Column, contract_columns, feature_spec, request_model
+    from mlward.inference.schema import Column, contract_columns, feature_spec, request_model
 
     class FourFeatures:
         n_features_in_ = 4

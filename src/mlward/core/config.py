@@ -61,8 +61,8 @@ class ServeSection(Section):
     workers: int = Field(default=1, ge=1, le=64)
     rate_limit: str = "100/second"
     rate_limit_storage: str = "memory://"
-    refresh_interval: int = Field(default=0, ge=0, description="seconds; 0 disables")
-    integrity_interval: int = Field(default=60, ge=0)
+    refresh_interval: float = Field(default=0, ge=0, description="seconds; 0 disables")
+    integrity_interval: float = Field(default=60, ge=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_batch: int = Field(default=1000, ge=1)
     require_signed_requests: bool = False
@@ -75,14 +75,14 @@ class ServeSection(Section):
     rows_rate_limit: str = "10000/second"
     unauthenticated_rate_limit: str = "30/minute"
     auth_denial_summary_interval: float = Field(default=60, gt=0, le=3600)
-    registry_poll_interval: float = Field(default=5, gt=0)
+    registry_poll_interval: float = Field(default=5, ge=0)
     token_cache_seconds: float = Field(default=2.0, ge=0)
     signature_skew_seconds: int = Field(default=300, ge=1)
     journal_flush_interval: float = Field(default=0.25, gt=0)
     audit_shipper: Literal["process", "thread"] = "process"
     audit_durability: Literal["process", "disk"] = "process"
     journal_sync_interval: float = Field(default=0.05, gt=0, le=10)
-    # Validated by the serve package (ModelServeSpec / GuardSettings) when the gateway starts.
+    # Typed by mlward.inference.settings (ModelServeSpec / GuardSettings) when served.
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guards: dict[str, Any] = Field(default_factory=dict)
 

@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlward import __version__
+from mlward.inference.settings import load_settings
 from mlward.serve import management, prediction
 from mlward.serve.gateway import Gateway
 from mlward.serve.problems import Problem, install_handlers, known_error_response, problem_response
-from mlward.serve.settings import load_settings
 from mlward.workspace import Workspace
 
 WORKSPACE_ENV = "MLWARD_SERVE_WORKSPACE"

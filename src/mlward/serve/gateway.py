@@ -23,16 +23,19 @@ from fastapi import Request
 
 from mlward.access.authorize import DENIED, Caller, authorize
 from mlward.access.tokens import derive_signing_secret, signing_key
+from mlward.audit.journal import AuditJournal, new_event_id
 from mlward.audit.log import EventInput
+from mlward.audit.recovery import ReplayResult
 from mlward.core.errors import AccessDenied
+from mlward.inference.hosting import ModelManager
+from mlward.inference.settings import ServeSettings
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
 from mlward.serve.denials import PreAuthDenials
-from mlward.serve.hosting import ModelManager
-from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
+from mlward.serve.limit_store import StoreUnavailable
 from mlward.serve.metrics import Metrics
 from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
-from mlward.serve.settings import ServeSettings, StoreUnavailable
+from mlward.serve.shipper_process import MODULE as SHIPPER_MODULE
 from mlward.serve.signing import NonceStore, verify_signature
 from mlward.workspace import Workspace
 
@@ -78,6 +81,7 @@ class Gateway:
             flush_interval=settings.journal_flush_interval,
             shipper=settings.audit_shipper,
             workspace_root=workspace.root,
+            shipper_module=SHIPPER_MODULE,
             durability=settings.audit_durability,
             sync_interval=settings.journal_sync_interval,
         )

@@ -105,6 +105,19 @@ class Metrics:
         """The latency histogram of ``model``."""
         return self.child(self.latency, model)
 
+    # -- what the hosting slots report (mlward.inference.hosting.HostingObserver) ---------------
+    def model_ready(self, model: str, ready: bool) -> None:
+        """A served model became ready (loaded and verified) or stopped being served."""
+        self.ready.labels(model=model).set(1 if ready else 0)
+
+    def store_verified_for(self, model: str, verified: bool) -> None:
+        """The stored objects of a served model were verified, or found changed."""
+        self.store_verified.labels(model=model).set(1 if verified else 0)
+
+    def integrity_failed(self, model: str) -> None:
+        """A served copy or a stored object of ``model`` no longer hashed right."""
+        self.integrity.labels(model=model).inc()
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         if self.shared:

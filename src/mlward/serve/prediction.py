@@ -1,37 +1,41 @@
-"""``POST /v1/models/{name}/predict``: every check, then the model, then the durable audit.
+"""``POST /v1/models/{name}/predict``: the HTTP checks, then ``mlward.inference``, then the durable audit.
 
 Order matters: the model name is validated first (no path tricks reach anything), then
 the caller is authenticated and authorized, blocked principals and rate limits are
 refused before the body is read, the signature is checked on the raw bytes, the body is
-validated against the model's schema, its rows are counted against the row budget, the
-guards look at the rows, the model runs, and
+validated against the model's schema, its rows are counted against the row budget, and
+the prediction domain (``inference.prediction``: guards, model, output monitor) runs;
 the response is sent only after its audit event is on disk.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from mlward.audit.log import EventInput
 from mlward.core.errors import ConfigError
-from mlward.core.fastjson import dumps
+from mlward.inference.abuse import AbuseSignal
+from mlward.inference.hosting import READY, ServedModel
+from mlward.inference.monitor import DriftUpdate
+from mlward.inference.prediction import (
+    GuardBlocked,
+    InvalidRows,
+    ModelRejected,
+    call_model,
+    check_blocked,
+    conclude,
+    guard,
+    validate_rows,
+)
 from mlward.model.registry import check_model_name
-from mlward.serve.abuse import AbuseSignal
-from mlward.serve.auth import Principal
 from mlward.serve.gateway import Gateway, new_request_id
-from mlward.serve.hosting import READY, ServedModel
 from mlward.serve.jsonio import FastJSONResponse
 from mlward.serve.problems import Problem, validation_problem
-from mlward.serve.schema import row_values
 
 router = APIRouter()
 THREAD_ROWS = 256
@@ -68,15 +72,6 @@ def valid_name(name: str) -> str:
         raise Problem(400, exc.message, kind="invalid-model-name") from None
 
 
-def input_digest(columns: list[str], values: Sequence[Sequence[Any]]) -> str:
-    """SHA-256 of the canonical JSON of the validated rows (column names, then rows in order).
-
-    Canonical: compact UTF-8 JSON of ``{"columns": [...], "rows": [[...], ...]}`` with values
-    in feature order, so key order and spacing in the request do not change it.
-    """
-    return hashlib.sha256(dumps({"columns": columns, "rows": values})).hexdigest()
-
-
 def _served(gateway: Gateway, name: str) -> ServedModel:
     slot = gateway.manager.slots.get(name)
     if slot is None:
@@ -89,40 +84,6 @@ def _served(gateway: Gateway, name: str) -> ServedModel:
             headers={"Retry-After": "30"},
         )
     return slot.served
-
-
-def _apply_abuse_policy(
-    gateway: Gateway, principal: Principal, served: ServedModel, signals: list[AbuseSignal], request_id: str
-) -> str:
-    name = served.version.name
-    policy = served.options.abuse_policy or gateway.settings.abuse_policy
-    for signal in signals:
-        gateway.metrics.abuse.labels(model=name, kind=signal.kind).inc()
-        gateway.journal.record_nowait(
-            EventInput(
-                principal.name,
-                "serve.abuse",
-                served.version.ref,
-                "ok" if policy == "log" else "alert",
-                {
-                    "kind": signal.kind,
-                    "detail": signal.detail,
-                    "value": signal.value,
-                    "policy": policy,
-                    "request_id": request_id,
-                },
-            )
-        )
-    if signals and policy == "block":
-        gateway.manager.abuse[name].block(principal.name, signals[0])
-        gateway.deny(
-            principal,
-            "serve.blocked",
-            served.version.ref,
-            f"requests from {principal.name} are blocked: {signals[0].kind} ({signals[0].detail})",
-            {"kind": signals[0].kind, "request_id": request_id},
-        )
-    return "flagged" if signals and policy == "flag" else "allowed"
 
 
 @router.post(
@@ -141,7 +102,7 @@ def _apply_abuse_policy(
     },
 )
 async def predict(name: str, request: Request) -> Response:
-    """Validate, guard, predict and audit one batch of rows."""
+    """Authenticate, limit and verify the request, then ``inference.predict`` it."""
     started = time.perf_counter()
     gateway: Gateway = request.app.state.gateway
     request_id = new_request_id()
@@ -149,96 +110,70 @@ async def predict(name: str, request: Request) -> Response:
     principal = gateway.authenticate(request)
     gateway.require(principal, f"predict:{name}", f"model:{name}")
     served = _served(gateway, name)
-    monitor = gateway.manager.abuse[name]
-    blocked = monitor.blocked(principal.name)
-    if blocked is not None:
-        gateway.deny(
-            principal,
-            "serve.blocked",
-            served.version.ref,
-            f"requests from {principal.name} are blocked: {blocked.kind}",
-            {"kind": blocked.kind},
-        )
-    await gateway.check_limits(principal, name)
-    body = await request.body()
-    await gateway.check_signature(request, principal, body)
     try:
-        payload = served.request.model_validate_json(body)
-    except ValidationError as exc:
-        gateway.metrics.requests_for(name, "422").inc()
-        return validation_problem(list(exc.errors(include_input=False)), request.url.path)
-    rows = payload.rows  # type: ignore[attr-defined]
-    await gateway.check_limits(principal, name, len(rows))
-    values = row_values(served.spec, rows)
-    predictor = served.predictor
-    numeric = predictor.numeric(values)
-    signals = monitor.observe(principal.name, numeric, values)
-    decision_text = (
-        _apply_abuse_policy(gateway, principal, served, signals, request_id) if signals else "allowed"
-    )
-    inputs = predictor.inputs(values, numeric)
-    try:
-        if len(values) >= THREAD_ROWS:
-            prediction = await run_in_threadpool(predictor.predict, inputs)
+        check_blocked(principal.name, served, gateway.journal)
+        await gateway.check_limits(principal, name)
+        body = await request.body()
+        await gateway.check_signature(request, principal, body)
+        try:
+            rows = validate_rows(served, body)
+        except InvalidRows as exc:
+            gateway.metrics.requests_for(name, "422").inc()
+            return validation_problem(exc.errors, request.url.path)
+        await gateway.check_limits(principal, name, len(rows.values))
+        guarded = guard(principal.name, served, rows, audit=gateway.journal, request_id=request_id)
+        if len(guarded.values) >= THREAD_ROWS:
+            prediction = await run_in_threadpool(call_model, served, guarded)
         else:
-            prediction = predictor.predict(inputs)
-    except (ValueError, TypeError) as exc:  # the estimator refused these values
+            prediction = call_model(served, guarded)
+    except GuardBlocked as exc:
+        _abuse_metrics(gateway, name, exc.signals)
+        gateway.metrics.denials.labels(reason="serve").inc()
+        raise Problem(403, exc.message, kind="forbidden") from None
+    except ModelRejected as exc:
         gateway.metrics.requests_for(name, "422").inc()
-        raise Problem(422, f"the model rejected the input: {str(exc)[:200]}", kind="invalid-input") from None
-    drift = gateway.manager.monitors[name].observe(prediction.monitored, prediction.confidence)
-    if drift is not None:
-        _record_drift(gateway, served, drift)
-    version = served.version
-    details: dict[str, Any] = {
-        "request_id": request_id,
-        "event_id": request_id,
-        "model": name,
-        "version": version.version,
-        "root_digest": version.root_digest,
-        "input_digest": input_digest(predictor.columns, values),
-        "rows": len(values),
-        "output": prediction.labels,
-        "decision": decision_text,
-    }
-    if served.log_inputs:
-        details["inputs"] = values
-    latency = time.perf_counter() - started
-    details["latency_ms"] = round(latency * 1000, 3)
-    await gateway.journal.record(EventInput(principal.name, "serve.predict", version.ref, "ok", details))
+        raise Problem(422, exc.message, kind="invalid-input") from None
+    result = conclude(
+        principal.name,
+        served,
+        guarded,
+        prediction,
+        audit=gateway.journal,
+        actor=gateway.manager_actor,
+        started=started,
+    )
+    if result.signals:
+        _abuse_metrics(gateway, name, result.signals)
+    if result.drift is not None:
+        _drift_metrics(gateway, name, result.drift)
+    await gateway.journal.record(result.event)
     gateway.metrics.requests_for(name, "200").inc()
     gateway.metrics.latency_for(name).observe(time.perf_counter() - started)
     content: dict[str, Any] = {
         "model": name,
-        "version": version.version,
+        "version": result.version,
         "request_id": request_id,
-        "predictions": prediction.labels,
+        "predictions": result.predictions,
     }
-    if prediction.probabilities is not None and predictor.classes is not None:
-        content["classes"] = predictor.classes.tolist()
-        content["probabilities"] = prediction.probabilities
+    if result.probabilities is not None:
+        content["classes"] = result.classes
+        content["probabilities"] = result.probabilities
     return FastJSONResponse(
         content,
         headers={
             "X-Request-ID": request_id,
-            "X-Mlward-Model-Digest": f"sha256:{version.root_digest}",
-            "X-Mlward-Decision": decision_text,
+            "X-Mlward-Model-Digest": f"sha256:{result.root_digest}",
+            "X-Mlward-Decision": result.decision,
         },
     )
 
 
-def _record_drift(gateway: Gateway, served: ServedModel, drift: Any) -> None:
-    name = served.version.name
+def _abuse_metrics(gateway: Gateway, name: str, signals: tuple[AbuseSignal, ...]) -> None:
+    for signal in signals:
+        gateway.metrics.abuse.labels(model=name, kind=signal.kind).inc()
+
+
+def _drift_metrics(gateway: Gateway, name: str, drift: DriftUpdate) -> None:
     gateway.metrics.child(gateway.metrics.drift, name).set(drift.psi)
     if drift.confidence is not None and np.isfinite(drift.confidence):
         gateway.metrics.child(gateway.metrics.confidence, name).set(drift.confidence)
-    if drift.changed:
-        gateway.alert(
-            "serve.drift",
-            served.version.ref,
-            "alert" if drift.alarm else "ok",
-            {
-                "psi": round(drift.psi, 4),
-                "threshold": gateway.settings.guards.drift_threshold,
-                "state": "drifting" if drift.alarm else "recovered",
-            },
-        )

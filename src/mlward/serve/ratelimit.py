@@ -28,7 +28,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 
 from mlward.core.errors import ConfigError
-from mlward.serve.settings import STORE_TIMEOUT, StoreUnavailable, redis_storage
+from mlward.serve.limit_store import STORE_TIMEOUT, StoreUnavailable, redis_storage
 
 STRATEGIES = {
     "sliding-window": "SlidingWindowCounterRateLimiter",

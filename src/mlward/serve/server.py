@@ -13,8 +13,9 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from mlward.inference.settings import load_settings
 from mlward.serve.app import WORKSPACE_ENV
-from mlward.serve.settings import load_settings, redis_storage
+from mlward.serve.limit_store import redis_storage
 from mlward.workspace import Workspace
 
 log = logging.getLogger("mlward.serve")

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from mlward.serve.settings import STORE_TIMEOUT, StoreUnavailable, redis_asyncio, redis_storage
+from mlward.serve.limit_store import STORE_TIMEOUT, StoreUnavailable, redis_asyncio, redis_storage
 
 SCHEME = "MLWARD-HMAC-SHA256"
 SIGNATURE_HEADER = "x-mlward-signature"

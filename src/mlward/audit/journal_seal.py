@@ -6,7 +6,7 @@ seal key (``AuditLog.derive_key(JOURNAL_KEY_PURPOSE)``): whoever can write the j
 directory but lacks the workspace keys cannot add a line the shipper accepts. Lines also
 carry the journal's random writer id (``w``, from the header) and entries a sequence
 number (``n``, from 1 without gaps), so a line copied from another journal, a line
-repeated, moved or removed is caught too (``JournalReader`` in ``mlward.serve.recovery``
+repeated, moved or removed is caught too (``JournalReader`` in ``mlward.audit.recovery``
 does that bookkeeping). Sealing a line costs one HMAC of a few hundred bytes (~1 µs).
 """
 

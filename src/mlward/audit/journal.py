@@ -13,11 +13,11 @@ back. How durable the append is before the answer goes out is ``durability``:
   write + sync), so an acknowledged prediction is on the disk itself.
 
 A shipper then moves the events into the
-hash-chained audit log (``mlward.serve.shipper``): a thread of this process
+hash-chained audit log (``mlward.audit.shipper``): a thread of this process
 (``shipper="thread"``) or a separate process per journal (``shipper="process"``, the
 default of ``mlward serve``, so the chain append never holds this process's GIL).
 
-At start, journals left by dead processes are replayed (``mlward.serve.recovery``); a
+At start, journals left by dead processes are replayed (``mlward.audit.recovery``); a
 clean stop drains the journal into the chain and removes it. Past ``ROTATE_BYTES`` the
 journal is closed (its shipper finishes it) and a new one begins.
 """
@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlward.audit.log import AuditLog, EventInput
-from mlward.serve.recovery import ReplayResult, chain_seq, journal_seal, replay_orphans
-from mlward.serve.shipper import ChainShipper
+from mlward.audit.recovery import ReplayResult, chain_seq, journal_seal, replay_orphans
+from mlward.audit.shipper import ChainShipper
 
-log = logging.getLogger("mlward.serve.journal")
+log = logging.getLogger("mlward.audit.journal")
 ROTATE_BYTES = 64 << 20
 SYNC_INTERVAL = 0.05
 Durability = Literal["process", "disk"]
@@ -67,11 +67,14 @@ class AuditJournal:
         flush_interval: float = 0.25,
         shipper: Literal["thread", "process"] = "thread",
         workspace_root: Path | None = None,
+        shipper_module: str = "",
         durability: Durability = "process",
         sync_interval: float = SYNC_INTERVAL,
     ) -> None:
-        if shipper == "process" and workspace_root is None:
-            raise ValueError("a shipper process needs the workspace root")
+        if shipper == "process" and (workspace_root is None or not shipper_module):
+            # The process opens the workspace itself: its entry point (``shipper_module``,
+            # run with ``python -m``) belongs to the door that composes it, not to audit/.
+            raise ValueError("a shipper process needs the workspace root and its entry module")
         self.directory = directory
         self.audit = audit
         self.flush_interval = flush_interval
@@ -80,6 +83,7 @@ class AuditJournal:
         self.sync_interval = sync_interval
         self._synced = 0
         self._root = workspace_root
+        self._shipper_module = shipper_module
         self._cond = threading.Condition()
         self._queue: list[Waiter] = []
         self._durable: list[dict[str, Any]] = []
@@ -144,7 +148,7 @@ class AuditJournal:
             [
                 sys.executable,
                 "-m",
-                "mlward.serve.shipper",
+                self._shipper_module,
                 str(self._root),
                 str(path),
                 str(self.flush_interval),

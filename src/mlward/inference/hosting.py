@@ -26,32 +26,57 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import yaml
 from pydantic import BaseModel
 
 from mlward.core.errors import ConfigError, InputError, IntegrityError, MlwardError, NotFound
-from mlward.model.registry import LoadedModel, ModelVersion, list_models, open_model
-from mlward.serve.abuse import AbuseMonitor, feature_scale
-from mlward.serve.metrics import Metrics
-from mlward.serve.monitor import PredictionMonitor
-from mlward.serve.predictor import Predictor
-from mlward.serve.schema import FeatureSpec, feature_spec, request_model
-from mlward.serve.scorers import InputScorer, load_scorer
-from mlward.serve.settings import ModelServeSpec, ServeSettings
+from mlward.data.contract.loader import workspace_contract
+from mlward.inference.abuse import AbuseMonitor, feature_scale
+from mlward.inference.monitor import PredictionMonitor
+from mlward.inference.predictor import Predictor
+from mlward.inference.schema import FeatureSpec, feature_spec, request_model
+from mlward.inference.scorers import InputScorer, load_scorer
+from mlward.inference.settings import ModelServeSpec, Policy, ServeSettings
+from mlward.model.registry import LoadedModel, ModelVersion, get_model, list_models, open_model
 from mlward.workspace import Workspace, current_principal
 
-log = logging.getLogger("mlward.serve")
+log = logging.getLogger("mlward.inference")
 RETIRE_GRACE_SECONDS = 30.0
 RETRY_FAILED_SECONDS = 60.0
 READY, QUARANTINED, FAILED = "ready", "quarantined", "failed"
 MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
+class HostingObserver(Protocol):
+    """What the slots report as models come and go (the gateway's metrics; nothing locally)."""
+
+    def model_ready(self, model: str, ready: bool) -> None:
+        """``model`` is served and verified (True) or not (False)."""
+
+    def store_verified_for(self, model: str, verified: bool) -> None:
+        """The stored objects of ``model`` verified (True) or were found changed (False)."""
+
+    def integrity_failed(self, model: str) -> None:
+        """A copy of ``model`` no longer hashed right."""
+
+
+class NoObserver:
+    """A ``HostingObserver`` that reports nowhere (``mlward predict --local``, Python callers)."""
+
+    def model_ready(self, model: str, ready: bool) -> None:
+        """Ignored."""
+
+    def store_verified_for(self, model: str, verified: bool) -> None:
+        """Ignored."""
+
+    def integrity_failed(self, model: str) -> None:
+        """Ignored."""
+
+
 @dataclass
 class ServedModel:
-    """A verified, loaded model version and what serving it needs."""
+    """A hosting slot's model: a verified, loaded version, its guards and its output monitor."""
 
     version: ModelVersion
     loaded: LoadedModel
@@ -60,8 +85,14 @@ class ServedModel:
     request: type[BaseModel]
     predictor: Predictor
     options: ModelServeSpec
+    policy: Policy
+    """What a guard signal does (``serve.models.<name>.abuse_policy`` or ``serve.abuse_policy``)."""
     scorer: InputScorer | None = None
     loaded_at: float = field(default_factory=time.time)
+    guards: AbuseMonitor = field(init=False)
+    """The abuse monitor (kept across reloads of the model, so principals keep their history)."""
+    monitor: PredictionMonitor = field(init=False)
+    """The output (prediction drift) monitor of this version."""
 
     @property
     def log_inputs(self) -> bool:
@@ -95,24 +126,14 @@ def resolve_contract(
             raise ConfigError(
                 f"serve.models.{name}.contract: no contract named {chosen!r} under 'contracts:'"
             )
-        return _contract_body(workspace, contracts[chosen]), chosen
+        return workspace_contract(workspace, chosen), chosen
     if name in contracts:
-        return _contract_body(workspace, contracts[name]), name
+        return workspace_contract(workspace, name), name
     for ref in version.datasets:
         dataset = workspace.config.datasets.get(ref.partition("@")[0])
         if dataset is not None and dataset.contract in contracts:
-            return _contract_body(workspace, contracts[dataset.contract]), str(dataset.contract)
+            return workspace_contract(workspace, str(dataset.contract)), str(dataset.contract)
     return None, ""
-
-
-def _contract_body(workspace: Workspace, value: Any) -> Any:
-    # A contract is inline in mlward.yaml or a path to its own YAML file.
-    if isinstance(value, str):
-        path = (workspace.root / value).resolve()
-        if not path.is_relative_to(workspace.root.resolve()):
-            raise ConfigError(f"contract file {value} is outside the workspace")
-        return yaml.safe_load(path.read_text())
-    return value
 
 
 def modified_files(loaded: LoadedModel) -> list[str]:
@@ -156,7 +177,7 @@ class ModelManager:
         self,
         workspace: Workspace,
         settings: ServeSettings,
-        metrics: Metrics,
+        metrics: HostingObserver,
         alert: Callable[[str, str, str, dict[str, Any]], None],
     ) -> None:
         self.workspace = workspace
@@ -197,6 +218,7 @@ class ModelManager:
                 request=request_model(spec, name, self.settings.max_batch),
                 predictor=Predictor(loaded.model, spec),
                 options=options,
+                policy=options.abuse_policy or self.settings.abuse_policy,
                 scorer=scorer,
             )
             return served
@@ -244,7 +266,7 @@ class ModelManager:
         current = self.abuse.get(name)
         if current is not None:
             fresh.adopt(current)
-        self.abuse[name] = fresh
+        self.abuse[name] = served.guards = fresh
         previous = self.slots.get(name)
         if previous is None or previous.version != served.version.version or name not in self.monitors:
             categorical = served.predictor.classes is not None and len(served.predictor.classes) > 2
@@ -253,22 +275,23 @@ class ModelManager:
                 self.settings.guards.drift_threshold,
                 categorical=categorical,
             )
+        served.monitor = self.monitors[name]
 
     def _install(self, served: ServedModel) -> None:
         name = served.version.name
         old = self.slots.get(name)
         self._guards(served)
         self.slots[name] = Slot(name, READY, served, served.version.version)
-        self.metrics.ready.labels(model=name).set(1)
+        self.metrics.model_ready(name, True)
         self.store_quarantined.pop(name, None)  # just loaded: its stored objects verified
-        self.metrics.store_verified.labels(model=name).set(1)
+        self.metrics.store_verified_for(name, True)
         if old is not None and old.served is not None and old.served is not served:
             self._retire(old.served)
 
     def _fail(self, name: str, version: int | None, state: str, reason: str) -> None:
         old = self.slots.get(name)
         self.slots[name] = Slot(name, state, None, version, reason)
-        self.metrics.ready.labels(model=name).set(0)
+        self.metrics.model_ready(name, False)
         if old is not None and old.served is not None:
             self._retire(old.served)
 
@@ -319,13 +342,25 @@ class ModelManager:
                     changed.append(version.ref)
             for name in set(self.slots) - set(production):
                 slot = self.slots.pop(name)
-                self.metrics.ready.labels(model=name).set(0)
+                self.metrics.model_ready(name, False)
                 if slot.served is not None:
                     self._retire(slot.served)
                 changed.append(f"{name} (withdrawn)")
             self.synced = True
             self._collect_retired()
             return changed
+
+    def host(self, name: str, selector: str | None = "production") -> ServedModel:
+        """Serve one model version (``selector``: a number or a stage) and return its slot's model.
+
+        The same verify-then-load, schema and guards as ``sync``; a model that fails
+        verification raises (``IntegrityError``, ``ConfigError`` ...) instead of being alerted.
+        """
+        with self._lock:
+            served = self._load(get_model(self.workspace, name, selector))
+            self._install(served)
+            self.synced = True
+            return served
 
     def check_integrity(self) -> list[str]:
         """Re-hash every served copy and its stored objects; returns the refs found modified.
@@ -348,7 +383,7 @@ class ModelManager:
                     continue
                 ref = served.version.ref
                 tampered.append(ref)
-                self.metrics.integrity.labels(model=name).inc()
+                self.metrics.integrity_failed(name)
                 self._fail(name, served.version.version, QUARANTINED, "served artifact modified on disk")
                 self._alert("serve.integrity", ref, "alert", {"modified": bad[:20], "action": "quarantine"})
                 if self._try_load(served.version, "serve.reload"):
@@ -371,8 +406,8 @@ class ModelManager:
                 moved[rel] = f"not moved: {type(exc).__name__}"
         ref = served.version.ref
         self.store_quarantined[name] = sorted(bad)
-        self.metrics.integrity.labels(model=name).inc()
-        self.metrics.store_verified.labels(model=name).set(0)
+        self.metrics.integrity_failed(name)
+        self.metrics.store_verified_for(name, False)
         log.error(
             "stored objects of %s were modified: %s (quarantined; serving the verified copy)",
             ref,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mlward.serve.schema import FeatureSpec
+from mlward.inference.schema import FeatureSpec
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ seq at creation}``), entries (``{"w": writer id, "n": k, "t": time, "a": actor, 
 action, "g": target, "o": outcome, "d": details}``, ``n`` counting from 1,
 ``details.event_id`` unique) and checkpoints (``{"ckpt": k, "seq": s, "w": writer id}``:
 every entry up to ``k`` is in the chain, whose head was then at ``s``). Every line ends
-with its MAC (``mlward.serve.journal_seal``); what does not verify is refused, never
+with its MAC (``mlward.audit.journal_seal``); what does not verify is refused, never
 shipped, and reported in the chain as one ``audit.journal.refused`` alert per read.
 
 Journals left behind by a dead process are replayed: entries after the last checkpoint
@@ -29,11 +29,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mlward.audit.journal_seal import JOURNAL_KEY_PURPOSE, LineSeal
 from mlward.audit.log import JOURNAL_REFUSED, AuditLog, EventInput
-from mlward.serve.journal_seal import JOURNAL_KEY_PURPOSE, LineSeal
 from mlward.store.models import AuditAnchor, AuditEvent
 
-log = logging.getLogger("mlward.serve.recovery")
+log = logging.getLogger("mlward.audit.recovery")
 PAGE = 5000
 JOURNAL_ACTOR = "mlward:audit-journal"
 MAX_LINES_REPORTED = 20

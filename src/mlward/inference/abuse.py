@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from mlward.serve.schema import Column
-from mlward.serve.scorers import InputScorer
-from mlward.serve.settings import GuardSettings
+from mlward.inference.schema import Column
+from mlward.inference.scorers import InputScorer
+from mlward.inference.settings import GuardSettings
 
 MAX_PRINCIPALS = 10_000
 _DUPLICATE_WINDOW = 50
@@ -158,14 +158,6 @@ class AbuseMonitor:
         client = self._client(principal)
         client.blocked = signal
         client.blocked_until = self._clock() + self.settings.block_seconds
-
-    def unblock(self, principal: str) -> bool:
-        """Lift a block; True when there was one."""
-        client = self._clients.get(principal)
-        was = client is not None and client.blocked is not None
-        if client is not None:
-            client.blocked, client.blocked_until = None, 0.0
-        return was
 
     def observe(
         self, principal: str, rows: np.ndarray, values: Sequence[Sequence[Any]] = ()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from test_journal import _chained_ids, _crash, _record
 
+from mlward.audit.journal import AuditJournal
 from mlward.audit.log import JOURNAL_REFUSED
-from mlward.serve.journal import AuditJournal
-from mlward.serve.recovery import replay_orphans
+from mlward.audit.recovery import replay_orphans
 
 
 def _journal_lines(workspace, tmp_path: Path, count: int = 6) -> tuple[Path, list[bytes], list[str]]:
@@ -128,7 +128,9 @@ def test_truncated_journals_are_refused(workspace, tmp_path):
 
 def test_the_shipper_process_refuses_a_line_appended_to_a_live_journal(workspace, tmp_path):
     journal = AuditJournal(
-        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process", workspace_root=workspace.root
+        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process",
+        workspace_root=workspace.root,
+        shipper_module="mlward.serve.shipper_process",
     )
     journal.start()
     ids = _record(journal, 5)

@@ -3,7 +3,7 @@
 ``ChainShipper.ship`` appends a batch with ``AuditLog.append_many`` (one transaction) and
 records a checkpoint. It runs either in a thread of the serving process, or, by default
 for ``mlward serve``, in a separate process started per journal
-(``python -m mlward.serve.shipper WORKSPACE JOURNAL INTERVAL``): the chain append is
+(``python -m mlward.serve.shipper_process WORKSPACE JOURNAL INTERVAL``, see there): the chain append is
 CPU-heavy Python, and in its own process it never holds the serving process's GIL, so it
 costs request latency nothing and runs on another core.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlward.audit.log import AuditLog
-from mlward.serve.recovery import (
+from mlward.audit.recovery import (
     PAGE,
     JournalReader,
     journal_seal,
@@ -38,7 +38,7 @@ from mlward.serve.recovery import (
     unchained,
 )
 
-log = logging.getLogger("mlward.serve.shipper")
+log = logging.getLogger("mlward.audit.shipper")
 
 
 class ChainShipper:
@@ -105,26 +105,3 @@ def ship_journal(audit: AuditLog, journal: Path, interval: float, stop: threadin
                 journal.unlink(missing_ok=True)  # the writer died: finish its cleanup too
                 ship_lock(journal).unlink(missing_ok=True)
         return done
-
-
-def main(argv: list[str]) -> int:
-    """``python -m mlward.serve.shipper WORKSPACE JOURNAL INTERVAL``."""
-    from mlward.workspace import Workspace
-
-    logging.basicConfig(level=logging.WARNING, format="mlward shipper: %(message)s")
-    workspace = Workspace.open(argv[0])
-    stop = threading.Event()
-
-    def watch_parent() -> None:
-        sys.stdin.buffer.read()  # returns at EOF: the server closed the pipe or died
-        stop.set()
-
-    threading.Thread(target=watch_parent, daemon=True).start()
-    try:
-        return 0 if ship_journal(workspace.audit, Path(argv[1]), float(argv[2]), stop) else 1
-    finally:
-        workspace.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

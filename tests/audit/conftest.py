@@ -1,0 +1,8 @@
+"""Audit test helpers: modules next to this file are importable by name (``test_journal``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
