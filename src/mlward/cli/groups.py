@@ -81,6 +81,14 @@ def model_app() -> TyperGroup:
         ),
         "fairness",
     )
+    group.add_command(
+        LazyCommand(
+            "privacy",
+            "mlward.cli.model_privacy:privacy",
+            "Membership-inference attacks on a model (members vs held-out rows); exit 1 if it leaks.",
+        ),
+        "privacy",
+    )
     return group
 
 

@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "tensorflow": ("tensorflow",),
     "sql": ("duckdb",),
+    "privacy": ("art",),
 }
 """The top-level modules each extra of pyproject.toml installs (a test checks they agree)."""
 

@@ -14,6 +14,7 @@ from mlward.pipeline.kinds.data import (
     ValidateKind,
 )
 from mlward.pipeline.kinds.model import PromoteKind, RegisterKind, ScanModelKind, SignKind
+from mlward.pipeline.kinds.privacy import PrivacyKind
 from mlward.pipeline.kinds.supplychain import AuditDepsKind, SbomKind
 
 KINDS: dict[str, StageKind] = {
@@ -34,5 +35,6 @@ KINDS: dict[str, StageKind] = {
         OutliersKind(),
         FairnessKind(),
         DriftKind(),
+        PrivacyKind(),
     )
 }
