@@ -13,8 +13,8 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from mlward.core.workspace import Workspace
 from mlward.pipeline.runner import PipelineRunner
+from mlward.workspace import Workspace
 
 CANARY = "CANARY-ZX81-QQ"
 
