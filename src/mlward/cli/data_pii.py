@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow.parquet as pq
 import typer
@@ -45,6 +45,9 @@ from mlward.data.pii.format import to_json, to_sarif, to_table
 from mlward.data.pii.writers import write_tables
 from mlward.data.targets import data_target
 from mlward.engine.dask import make_engine
+
+if TYPE_CHECKING:
+    from mlward.core.workspace import Workspace
 
 DataKeyLoader = Callable[[], bytes]
 """Returns the active 32-byte workspace data key."""
@@ -262,7 +265,7 @@ def protect(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-def _optional_workspace() -> object:
+def _optional_workspace() -> Workspace | None:
     """The current workspace, or None outside one (files still work without a workspace)."""
     from mlward.cli.context import STATE
     from mlward.core.errors import WorkspaceNotFound
@@ -281,13 +284,13 @@ def _after_protect(
     register: str | None,
     quasi_identifiers: str | None,
     sensitive: str | None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Audit the protection, register the output with lineage, report k-anonymity."""
     from mlward.cli.context import STATE
     from mlward.core.errors import WorkspaceNotFound
 
-    extra: dict[str, object] = {"lines": []}
-    lines: list[str] = extra["lines"]  # type: ignore[assignment]
+    lines: list[str] = []
+    extra: dict[str, Any] = {"lines": lines}
     try:
         workspace = STATE.workspace()
     except WorkspaceNotFound:

@@ -26,10 +26,11 @@ from mlward.core.workspace import Workspace
 from mlward.serve.auth import Authenticator, AuthFailure, Principal
 from mlward.serve.denials import PreAuthDenials
 from mlward.serve.hosting import ModelManager
-from mlward.serve.journal import AuditJournal, ReplayResult, new_event_id
+from mlward.serve.journal import AuditJournal, new_event_id
 from mlward.serve.metrics import Metrics
 from mlward.serve.problems import Problem
 from mlward.serve.ratelimit import RateDecision, RateLimits
+from mlward.serve.recovery import ReplayResult
 from mlward.serve.settings import ServeSettings, StoreUnavailable
 from mlward.serve.signing import NonceStore, verify_signature
 from mlward.serve.tokens import derive_signing_secret, signing_key

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def _data_format(root: Path, entries: Sequence[ManifestEntry]) -> str:
     return formats.pop() if len(formats) == 1 else "mixed"
 
 
-def build_manifest(path: str | Path, *, max_workers: int | None = None) -> Manifest:
+def build_manifest(path: str | os.PathLike[str], *, max_workers: int | None = None) -> Manifest:
     """Walk and hash the dataset at ``path`` (file or directory; files hashed in parallel)."""
     root = Path(path)
     if not root.exists() and not root.is_symlink():

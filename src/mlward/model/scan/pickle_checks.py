@@ -50,6 +50,11 @@ def _importable(module: str, name: str) -> bool:
     return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
 
 
+def _global_prop(full: str) -> dict[str, Any]:
+    """The ``global`` finding property, passed as ``**`` because ``global`` is a keyword."""
+    return {"global": full}
+
+
 class CallChecks:
     """Import and call checks; expects the attributes ``PickleAnalyser`` defines."""
 
@@ -90,7 +95,7 @@ class CallChecks:
                 f"{self.label} imports {ref.full}, which can execute code or reach the system",
                 key=ref.full,
                 opcode=opcode,
-                **{"global": ref.full},
+                **_global_prop(ref.full),
             )
         elif status is GlobalStatus.UNKNOWN:
             self.report(
@@ -100,7 +105,7 @@ class CallChecks:
                 "unknown callable, review before loading",
                 key=ref.full,
                 opcode=opcode,
-                **{"global": ref.full},
+                **_global_prop(ref.full),
             )
         return ref
 
@@ -152,7 +157,7 @@ class CallChecks:
             self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
                         f"{func.full} deserializes an argument that is not bytes in the stream "
                         "(a computed value, a path or a file): its content cannot be analysed",
-                        key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
+                        key=f"nested@{self.op_at}", opcode=opcode, **_global_prop(func.full))
             return
         from mlward.model.scan._io import Window
         from mlward.model.scan.dispatch import scan_artifact
@@ -202,7 +207,7 @@ class CallChecks:
                 "it would be called or instantiated",
                 key=f"{func.full}@{self.op_at}",
                 opcode=opcode,
-                **{"global": func.full},
+                **_global_prop(func.full),
             )
 
     def mutate_target(self, target: Any, opcode: str) -> None:
@@ -214,5 +219,5 @@ class CallChecks:
                 f"{self.label} mutates the imported global {target.full} ({opcode})",
                 key=f"{target.full}:{opcode}",
                 opcode=opcode,
-                **{"global": target.full},
+                **_global_prop(target.full),
             )
