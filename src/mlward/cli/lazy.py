@@ -5,14 +5,17 @@ scikit-learn and friends, which take seconds to import."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+if TYPE_CHECKING:
+    # The vendored Click's Context, which the methods overridden here are declared with.
+    from typer._click import Context
+
 # Typer's own command classes are used as bases: recent Typer versions vendor Click, so
 # ``click.Group`` would not mix with the groups Typer builds.
-Context = typer.Context
 
 
 def _load(target: str) -> Any:
@@ -29,9 +32,9 @@ class LazyGroup(TyperGroup):
     def __init__(self, name: str, target: str, help: str) -> None:
         super().__init__(name=name, help=help, short_help=help)
         self._target = target
-        self._real: Any = None
+        self._real: TyperGroup | None = None
 
-    def _group(self) -> Any:
+    def _group(self) -> TyperGroup:
         if self._real is None:
             self._real = _load(self._target)
         return self._real

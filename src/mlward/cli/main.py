@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from typer.core import TyperOption
+
+if TYPE_CHECKING:
+    from typer._click import Context  # the vendored Click's, which display_type_rich declares
 
 from mlward import __version__
 from mlward.cli import audit as audit_cli
@@ -26,12 +29,13 @@ from mlward.cli.output import OutputFormat, err_console
 from mlward.core.errors import EXIT_INCOMPLETE, MlwardError
 
 
-def _flag_type(self: TyperOption, ctx: typer.Context) -> str | None:
+def _flag_type(self: TyperOption, ctx: Context) -> str | None:
     """On/off flags take no value: show no ``<bool>`` type placeholder in help (Typer does)."""
     return None if self.is_flag else _option_type(self, ctx)
 
 
 _option_type = TyperOption.display_type_rich
+# A deliberate patch of Typer's class: it has no hook for the help type placeholder.
 TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(

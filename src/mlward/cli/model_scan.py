@@ -8,7 +8,7 @@ JSON, or SARIF 2.1.0. Exit codes: 0 clean, 1 a finding at or above ``--fail-on``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -110,7 +110,9 @@ def scan(
     files = collect_files(paths, include or (), exclude or ())
     allow = [*(allow or []), *_workspace_allowlist()]
     show_progress = chosen is OutputFormat.table and not quiet and len(files) > 1
-    kwargs = dict(include=include or (), exclude=exclude or (), workers=workers, allowlist_extra=allow)
+    kwargs: dict[str, Any] = dict(
+        include=include or (), exclude=exclude or (), workers=workers, allowlist_extra=allow
+    )
     if show_progress:
         with Progress(
             TextColumn("scanning"),
@@ -123,9 +125,9 @@ def scan(
             task = bar.add_task("scan", total=len(files))
             report = scan_paths(
                 paths, progress=lambda done, total, _p: bar.update(task, completed=done), **kwargs
-            )  # type: ignore[arg-type]
+            )
     else:
-        report = scan_paths(paths, **kwargs)  # type: ignore[arg-type]
+        report = scan_paths(paths, **kwargs)
     if chosen is OutputFormat.json:
         emit_json(report.to_dict())
     elif chosen is OutputFormat.sarif:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -105,7 +105,7 @@ def run(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def print_summary(result: dict) -> None:
+def print_summary(result: dict[str, Any]) -> None:
     """The stage table and the failure lines of a run."""
     table = Table(
         title=f"pipeline run {result['run_id'][:8]}: {result['status'].upper()}", title_justify="left"

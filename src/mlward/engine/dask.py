@@ -101,13 +101,13 @@ class DaskEngine(Engine):
             for part in dataset.partitions
         ]
         order = {future.key: index for index, future in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
+        results: dict[int, S] = {}
         for future in as_completed(futures):
             summary, rows = future.result()
             results[order[future.key]] = summary
             if progress is not None:
                 progress(rows)
-        return reduce_summaries(computation, results)
+        return reduce_summaries(computation, [results[index] for index in range(len(futures))])
 
     def run(
         self,

@@ -226,7 +226,9 @@ def request_model(spec: FeatureSpec, model_name: str, max_batch: int) -> type[Ba
             column.name: (Required if column.required else NotRequired)[_field_type(column)]
             for column in spec.columns
         }
-        row: Any = TypedDict(f"{title}Row", fields)  # type: ignore[operator]
+        # Called through Any: mypy models only TypedDicts with a literal name, this one is built here.
+        typed_dict: Any = TypedDict
+        row: Any = typed_dict(f"{title}Row", fields)
         row.__pydantic_config__ = ConfigDict(extra="forbid", strict=True)
     else:
         number = Annotated[float, Field(allow_inf_nan=False, strict=True)]

@@ -17,6 +17,7 @@ from typing import Any
 
 import networkx as nx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mlward.core.errors import NotFound
 from mlward.store.metadata import MetadataStore
@@ -229,7 +230,7 @@ class Lineage:
         }
 
 
-def _get_or_create(session: Any, ref: ArtifactRef) -> Artifact:
+def _get_or_create(session: Session, ref: ArtifactRef) -> Artifact:
     artifact: Artifact | None = session.scalars(
         select(Artifact).where(
             Artifact.kind == ref.kind, Artifact.name == ref.name, Artifact.version == ref.version

@@ -101,19 +101,19 @@ def plan(
     for index, name in enumerate(planned):
         graph.add_node(name, index=index)
     producers: dict[str, str] = {}
-    for name, stage in planned.items():
-        for output in stage.outputs:
+    for name, step in planned.items():
+        for output in step.outputs:
             if output in producers and producers[output] != name:
                 raise ConfigError(
                     f"{source}: pipeline: {output!r} is an output of both {producers[output]!r} and {name!r}"
                 )
             producers[output] = name
-    for name, stage in planned.items():
-        for item in stage.inputs:
+    for name, step in planned.items():
+        for item in step.inputs:
             producer = producers.get(item)
             if producer and producer != name:
                 graph.add_edge(producer, name)
-        for need in stage.spec.needs:
+        for need in step.spec.needs:
             if need not in planned:
                 raise ConfigError(f"{source}: pipeline.stages.{name}.needs: no stage named {need!r}")
             graph.add_edge(need, name)

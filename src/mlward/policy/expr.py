@@ -162,7 +162,7 @@ class _Interpreter(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> Any:
         return node.value
 
-    def visit_List(self, node: ast.List) -> Any:
+    def visit_List(self, node: ast.List | ast.Tuple) -> Any:
         return [self.visit(e) for e in node.elts]
 
     visit_Tuple = visit_List

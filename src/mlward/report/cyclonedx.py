@@ -95,9 +95,9 @@ def license_choices(
         elif classifier.startswith("License ::"):
             name = classifier.rsplit("::", 1)[-1].strip()
             entries.setdefault(name, {"license": {"name": name}})
-    name = _usable(declared)
-    if not entries and name is not None:
-        return [{"license": {"name": name}}]
+    declared_name = _usable(declared)
+    if not entries and declared_name is not None:
+        return [{"license": {"name": declared_name}}]
     return list(entries.values())
 
 

@@ -261,8 +261,9 @@ def render_html(
         for entry in ordered:
             ref = drift.reference_profile.columns.get(entry.column) if drift.reference_profile else None
             cur = drift.current_profile.columns.get(entry.column) if drift.current_profile else None
-            shown = ref and cur and cur.n and not entry.withheld
-            plot = column_distribution(ref, cur, entry.kind) if shown else None
+            plot = None
+            if ref and cur and cur.n and not entry.withheld:
+                plot = column_distribution(ref, cur, entry.kind)
             features.append({"entry": entry, "plot": plot})
         context["drift"] = {"report": drift, "features": features, "bars": svg_drift_bars(ordered)}
     if outliers is not None:

@@ -46,6 +46,10 @@ Algorithm = Literal[
 _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 
 
+def _default_algorithms() -> list[Algorithm]:
+    return ["RS256", "ES256"]
+
+
 class JwtSettings(BaseModel):
     """The ``serve.jwt`` section."""
 
@@ -55,7 +59,7 @@ class JwtSettings(BaseModel):
     """Required ``iss``."""
     audience: str | list[str]
     """Accepted ``aud`` value(s)."""
-    algorithms: list[Algorithm] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    algorithms: list[Algorithm] = Field(default_factory=_default_algorithms, min_length=1)
     """Allowlist; ``none`` is not an option."""
     secret_file: str | None = None
     """File holding the HS* shared secret (relative to the workspace)."""

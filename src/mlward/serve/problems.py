@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,7 +74,7 @@ def problem_response(
     *,
     kind: str | None = None,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
     """A ``Response`` carrying an RFC 9457 problem body."""
@@ -112,7 +113,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(body)"
 
 
-def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> Response:
+def validation_problem(errors: Sequence[Mapping[str, Any]], instance: str | None = None) -> Response:
     """A 422 problem naming each invalid field (the offending values are not echoed)."""
     fields = [
         {"field": _field_path(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
 from limits import strategies as sync_strategies
 from limits.aio import strategies as async_strategies
 from limits.errors import StorageError
@@ -134,6 +134,7 @@ class RateLimits:
             raise StoreUnavailable(str(exc)) from exc
 
     async def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
+        stats: WindowStats
         if self.shared:
             try:
                 stats = await self._limiter.get_window_stats(item, *keys)

@@ -37,13 +37,19 @@ def marker_environment() -> dict[str, str]:
     }
 
 
+def _field(meta: metadata.PackageMetadata, key: str) -> str | None:
+    """The first ``key`` header, as ``Message.get`` gives it (no ``get`` on ``PackageMetadata`` < 3.12)."""
+    values = meta.get_all(key)
+    return str(values[0]) if values else None
+
+
 def probe(paths: list[str] | None = None) -> dict[str, object]:
     """Describe the distributions on ``paths`` (default: ``sys.path``), first one wins."""
     packages = []
     seen = set()
     for dist in metadata.distributions(path=paths if paths is not None else sys.path):
         meta = dist.metadata
-        name = meta.get("Name") if meta is not None else None
+        name = _field(meta, "Name") if meta is not None else None
         if not name:
             continue  # a broken dist-info folder without a Name cannot be audited
         key = re.sub(r"[-_.]+", "-", name).lower()
@@ -56,9 +62,9 @@ def probe(paths: list[str] | None = None) -> dict[str, object]:
             {
                 "name": name,
                 "version": dist.version,
-                "summary": meta.get("Summary"),
-                "license": meta.get("License"),
-                "license_expression": meta.get("License-Expression"),
+                "summary": _field(meta, "Summary"),
+                "license": _field(meta, "License"),
+                "license_expression": _field(meta, "License-Expression"),
                 "classifiers": [c for c in classifiers if c.startswith("License ::")],
                 "location": str(location) if location is not None else None,
             }

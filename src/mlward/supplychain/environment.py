@@ -89,7 +89,9 @@ def environment_from_probe(data: Any) -> Environment:
                 location=_text(item.get("location")),
             )
         )
-    markers = data.get("markers") if isinstance(data.get("markers"), dict) else {}
+    markers = data.get("markers")
+    if not isinstance(markers, dict):
+        markers = {}
     return Environment(
         python=str(data.get("python") or ""),
         python_version=str(data.get("python_version") or ""),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement
@@ -49,7 +50,7 @@ def resolve_declared(
     """Turn declarations into dependencies with a version (or a note saying why not)."""
     dependencies = []
     for item in declared:
-        common = {"path": item.path, "line": item.line, "requirement": item.text}
+        common: dict[str, Any] = {"path": item.path, "line": item.line, "requirement": item.text}
         req = item.requirement
         if req is None:
             dependencies.append(Dependency(name=item.text, version=None, note=item.problem, **common))
@@ -107,6 +108,7 @@ def collect_dependencies(
         found.extend(environment_dependencies(environment))
     unique: dict[tuple[str, str | None], Dependency] = {}
     for dependency in found:
+        key: tuple[str, str | None]
         if dependency.version is None:
             # An unresolved line is identified by its text, not by a name it may lack.
             key = (dependency.requirement or dependency.name, None)

@@ -60,7 +60,7 @@ class ContractCheck(Computation[CheckSummary, ValidationResult]):
         self.now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.rules: list[Rule] = build_rules(contract, now=self.now)
         self.masker = masker_for(contract)
-        self.types = {column: spec.type for column, spec in contract.columns.items()}
+        self.types: dict[str, str | None] = {column: spec.type for column, spec in contract.columns.items()}
         self.engine_name = "local"
 
     def map(self, batch: pa.RecordBatch) -> CheckSummary:

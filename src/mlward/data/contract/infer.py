@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -79,6 +80,14 @@ def _count_all(text: pl.Series, probe: pl.Series, matches: Callable[[pl.Series],
     if not bool(matches(probe).all()):
         return 0
     return int(matches(text).sum())
+
+
+def _full_match(text: pl.Series, pattern: str) -> pl.Series:
+    return text.str.contains(f"^(?:{pattern})$")
+
+
+def _parses_as(text: pl.Series, kind: str) -> pl.Series:
+    return ~coerce(text, kind).invalid
 
 
 def shape_regex(shape: str) -> str:
@@ -142,11 +151,11 @@ class InferComputation(Computation[dict[str, ColumnFacts], dict[str, ColumnFacts
                 shapes = _shape(text).unique()
             facts.shapes = set(shapes.to_list()) if shapes.len() <= MAX_SHAPES else None
             facts.formats = {
-                k: _count_all(text, probe, lambda t, p=p: t.str.contains(f"^(?:{p})$"))
+                k: _count_all(text, probe, partial(_full_match, pattern=p))
                 for k, p in FORMATS.items()
             }
             facts.temporal = {
-                kind: _count_all(text, probe, lambda t, kind=kind: ~coerce(t, kind).invalid)
+                kind: _count_all(text, probe, partial(_parses_as, kind=kind))
                 for kind in ("date", "datetime")
             }
             lengths = text.str.len_chars()

@@ -243,9 +243,9 @@ class ExpressionRule(_Strict):
 class CheckSettings(_Strict):
     """How the check runs."""
 
-    examples: int = Field(DEFAULT_EXAMPLES, ge=0, le=1000)
+    examples: int = Field(default=DEFAULT_EXAMPLES, ge=0, le=1000)
     """Failing-row examples kept per rule."""
-    unique_cap: int = Field(DEFAULT_UNIQUE_CAP, ge=1)
+    unique_cap: int = Field(default=DEFAULT_UNIQUE_CAP, ge=1)
     """Distinct keys tracked exactly per uniqueness rule before falling back to HyperLogLog."""
 
 
@@ -287,7 +287,8 @@ class Contract(_Strict):
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """A plain dict for YAML output: defaults left out, short forms where possible."""
-        return _compact(self.model_dump(mode="json", exclude_defaults=True))
+        compact: dict[str, Any] = _compact(self.model_dump(mode="json", exclude_defaults=True))
+        return compact
 
 
 def _compact(node: Any) -> Any:

@@ -104,7 +104,7 @@ class HellingerTest(_Binned):
     name = "hellinger"
 
     def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.maximum(0.0, 1.0 - np.sum(np.sqrt(ref * cur), axis=-1)))
+        return np.asarray(np.sqrt(np.maximum(0.0, 1.0 - np.sum(np.sqrt(ref * cur), axis=-1))))
 
 
 class TVDTest(_Binned):

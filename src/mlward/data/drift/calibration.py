@@ -140,7 +140,7 @@ def _redraw(rng: np.random.Generator, n: int, masses: np.ndarray, draws: int) ->
         z = rng.standard_normal((draws, masses.size)) * root
         shares = masses + (z - np.outer(z.sum(axis=1), masses)) / np.sqrt(n)
         shares = np.maximum(shares, 0.0)
-        return shares / shares.sum(axis=1, keepdims=True)
+        return np.asarray(shares / shares.sum(axis=1, keepdims=True))
     return rng.multinomial(n, masses, size=draws) / n
 
 

@@ -201,4 +201,4 @@ def _without_self(found: np.ndarray, k: int) -> np.ndarray:
     drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
     keep = np.ones_like(found, dtype=bool)
     keep[np.arange(found.shape[0]), drop] = False
-    return found[keep].reshape(found.shape[0], k)
+    return np.asarray(found[keep].reshape(found.shape[0], k))

@@ -144,8 +144,8 @@ class Anonymizer:
         entity = whole[0]
         source = "by_entity" if entity in policy.by_entity else "default_action"
         if len(chosen) == 1:
-            rule = chosen[entity]
-            return None if rule is None else ColumnPlan(name, "column", {entity: rule}, source)
+            entity_rule = chosen[entity]
+            return None if entity_rule is None else ColumnPlan(name, "column", {entity: entity_rule}, source)
         # Several entities (mixed rows): each cell gets the rule of the entity found in it.
         rules: dict[EntityType | None, ActionSpec] = {
             e: RedactAction() if r.action == "drop" else r for e, r in chosen.items() if r is not None
@@ -298,7 +298,7 @@ class Anonymizer:
             lambda rule, value, entity: self._action(rule).apply(value, entity),
             self.policy.free_text,
         )
-        out = []
+        out: list[str | None] = []
         for row, text in enumerate(series.to_list()):
             if text is None:
                 out.append(None)

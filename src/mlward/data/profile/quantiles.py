@@ -155,7 +155,7 @@ class QuantileHistogram:
         i = np.clip(np.searchsorted(cum, target, side="left"), 0, cum.size - 1)
         before = cum[i] - self.counts[i]
         part = np.clip((target - before) / self.counts[i], 0.0, 1.0)
-        return self.low[i] + part * (self.high[i] - self.low[i])
+        return np.asarray(self.low[i] + part * (self.high[i] - self.low[i]))
 
     # ---- serialization ----------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -141,7 +141,8 @@ class NameTaint:
         if expr.dyn_args is not None or expr.dyn_kwargs is not None:
             return True
         return (any(self.computed(a) for a in expr.args)
-                or any(is_private(k.key) or self.computed(k.value) for k in expr.kwargs)
+                # Jinja2 annotates Filter/Test kwargs as Pair, but its parser builds Keyword nodes.
+                or any(is_private(k.key) or self.computed(k.value) for k in expr.kwargs)  # type: ignore[arg-type]
                 or (isinstance(expr, nodes.Filter) and self.computed(expr.node)))
 
     def _call_computed(self, call: nodes.Call) -> bool:

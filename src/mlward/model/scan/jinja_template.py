@@ -302,9 +302,11 @@ def _severity(name: str) -> Severity:
 def _describe(expr: nodes.Node) -> str:
     if isinstance(expr, nodes.Name) and expr.name in MODEL_TOKENS:
         return f"{expr.name}, a special token the model's own files choose"
-    kind = {nodes.Concat: "~ concatenation", nodes.Mod: "% formatting",
-            nodes.Add: "+ concatenation", nodes.Mul: "string repetition",
-            nodes.Name: "a variable bound to a built string"}.get(type(expr))
+    kinds: dict[type[nodes.Node], str] = {
+        nodes.Concat: "~ concatenation", nodes.Mod: "% formatting",
+        nodes.Add: "+ concatenation", nodes.Mul: "string repetition",
+        nodes.Name: "a variable bound to a built string"}
+    kind = kinds.get(type(expr))
     if kind:
         return kind
     if isinstance(expr, nodes.Filter):

@@ -51,6 +51,11 @@ def _importable(module: str, name: str) -> bool:
     return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
 
 
+def _global_prop(full: str) -> dict[str, Any]:
+    """The ``global`` finding property, passed as ``**`` because ``global`` is a keyword."""
+    return {"global": full}
+
+
 class CallChecks:
     """Import and call checks; expects the attributes ``PickleAnalyser`` defines."""
 
@@ -92,7 +97,7 @@ class CallChecks:
                 f"{self.label} imports {ref.full}, which can execute code or reach the system",
                 key=ref.full,
                 opcode=opcode,
-                **{"global": ref.full},
+                **_global_prop(ref.full),
             )
         elif status is GlobalStatus.UNKNOWN:
             self.report(
@@ -102,7 +107,7 @@ class CallChecks:
                 "unknown callable, review before loading",
                 key=ref.full,
                 opcode=opcode,
-                **{"global": ref.full},
+                **_global_prop(ref.full),
             )
         return ref
 
@@ -164,7 +169,7 @@ class CallChecks:
             self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
                         f"{func.full} deserializes an argument that is not bytes in the stream "
                         "(a computed value, a path or a file): its content cannot be analysed",
-                        key=f"nested@{self.op_at}", opcode=opcode, **{"global": func.full})
+                        key=f"nested@{self.op_at}", opcode=opcode, **_global_prop(func.full))
             return
         self.consumed.add(ref.offset)
         self._scan_loaded(func, emb.window(self, ref), ref.length,  # type: ignore[arg-type]
@@ -213,7 +218,7 @@ class CallChecks:
                 "it would be called or instantiated",
                 key=f"{func.full}@{self.op_at}",
                 opcode=opcode,
-                **{"global": func.full},
+                **_global_prop(func.full),
             )
 
     def mutate_target(self, target: Any, opcode: str) -> None:
@@ -225,5 +230,5 @@ class CallChecks:
                 f"{self.label} mutates the imported global {target.full} ({opcode})",
                 key=f"{target.full}:{opcode}",
                 opcode=opcode,
-                **{"global": target.full},
+                **_global_prop(target.full),
             )

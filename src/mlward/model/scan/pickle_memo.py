@@ -43,7 +43,7 @@ def must_keep(value: Any) -> bool:
     imported; as ANY they stay HIGH wherever they are used.)"""
     cls = value.__class__
     if cls is GlobalRef:
-        return value.status is GlobalStatus.SAFE  # type: ignore[no-any-return]
+        return value.status is GlobalStatus.SAFE
     return cls is Instance and value.func_name() in JOBLIB_WRAPPERS
 
 

@@ -10,6 +10,7 @@ the ``saver_def`` alone reaches them (the loader's own restore).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mlward.core.findings import Severity
@@ -48,7 +49,7 @@ def _clean_main_nodes(graph: Graph) -> set[str]:
     return region - _ancestors(inputs.keys() - region, inputs)
 
 
-def _ancestors(start: set[str], inputs: dict[str, tuple[str, ...]]) -> set[str]:
+def _ancestors(start: Iterable[str], inputs: dict[str, tuple[str, ...]]) -> set[str]:
     seen, todo = set(start), deque(start)
     while todo:
         for parent in inputs.get(todo.popleft(), ()):

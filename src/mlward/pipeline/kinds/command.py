@@ -7,7 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -37,7 +37,7 @@ class CommandKind(StageKind):
     """Run a program; non-zero exit fails the stage."""
 
     name = "command"
-    Options = CommandOptions
+    Options: ClassVar[type[CommandOptions]] = CommandOptions
     metrics_key = "command"
 
     def io(self, options: Any) -> tuple[list[str], list[str]]:

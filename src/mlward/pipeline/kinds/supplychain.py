@@ -74,7 +74,7 @@ class AuditDepsKind(StageKind):
             for dep, vuln in report.vulnerabilities
         ]
         worst = max(
-            (v["severity"] for v in vulnerabilities),
+            (vuln.severity.name for _, vuln in report.vulnerabilities),
             key=lambda s: ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"].index(s),
             default=None,
         )

@@ -94,7 +94,9 @@ def build_rules(contract: Contract, *, now: dt.datetime) -> list[Rule]:
     for name, spec in contract.columns.items():
         rules.extend(_column_rules(name, spec, contract, common))
     for unique in contract.unique:
-        tolerance = {"mostly": unique.mostly or contract.mostly, "max_failing": unique.max_failing}
+        tolerance: dict[str, Any] = {
+            "mostly": unique.mostly or contract.mostly, "max_failing": unique.max_failing
+        }
         rules.append(UniqueRule(tuple(unique.columns), cap=cap, **common, **tolerance))
     for rule in contract.rules:
         tolerance = {"mostly": rule.mostly or contract.mostly, "max_failing": rule.max_failing}

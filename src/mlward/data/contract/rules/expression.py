@@ -40,7 +40,8 @@ class ExpressionRule(Rule):
         # Parsed once per process; Polars expressions are rebuilt from text on workers.
         if "_expression" not in self.__dict__:
             self.__dict__["_expression"] = pl.sql_expr(self.sql)
-        return self.__dict__["_expression"]
+        expression: pl.Expr = self.__dict__["_expression"]
+        return expression
 
     def map(self, ctx: BatchContext) -> RuleState:
         """Evaluate the expression on the batch's typed columns."""

@@ -44,6 +44,7 @@ class UniqueRule(Rule):
         optional: bool = False,
         **options: Any,
     ) -> None:
+        expected: dict[str, Any]
         if primary_key:
             rule_id, kind, expected = "primary_key", "primary_key", {"primary_key": list(columns)}
         elif len(columns) == 1:
