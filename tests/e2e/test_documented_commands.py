@@ -116,6 +116,10 @@ def _prepare(demo: Path) -> None:
     (demo / "repo").mkdir()
     shutil.copy(demo / "model.pt", demo / "repo" / "model.pt")
     (demo / "model.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    (demo / "rows.csv").write_text(
+        "age,income,loan_amount,term_months,credit_score,debt_to_income,employment_years,"
+        "home_ownership,purpose\n41,58000.0,12000.0,36,702,0.31,6.5,MORTGAGE,car\n"
+    )
     shutil.copy(ROOT / "tests" / "fixtures" / "odcs" / "full-example.odcs.yaml", demo / "orders.odcs.yaml")
     (demo / "contracts").mkdir()
     config = yaml.safe_load((demo / "mlward.yaml").read_text())

@@ -121,7 +121,7 @@ LAZY_COMMANDS = {
     ),
     "predict": (
         "mlward.cli.serve:predict",
-        "Send a (signed) prediction request to a running gateway.",
+        "Predict with a model: through a running gateway, or --local in this process.",
     ),
 }
 
