@@ -94,8 +94,9 @@ class _GenerationTag(Extension):
 def _environment() -> jinja2.Environment:
     # The syntax transformers' apply_chat_template accepts: loop controls and {% generation %}.
     # Only ever parses, never renders, so escaping is moot.
-    return jinja2.Environment(extensions=[loopcontrols, _GenerationTag],  # noqa: S701
-                              trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(  # noqa: S701
+        extensions=[loopcontrols, _GenerationTag], trim_blocks=True, lstrip_blocks=True
+    )
 
 
 def analyse_template(source: str) -> list[TemplateIssue]:
