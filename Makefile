@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up and run the credit-risk demo (SQLite, local object store)"
 	@echo "make test   - set up and run the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)"
-	@echo "make lint   - ruff + mypy (strict on core/ crypto/ store/ audit/)"
+	@echo "make lint   - ruff check, ruff format --check, mypy over the whole package"
 	@echo "make bench  - benchmarks against peer tools (writes bench/results/*.json)"
 
 $(PY):
@@ -47,6 +47,7 @@ test: $(DEV_STAMP) browser services
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench examples scripts
+	$(VENV)/bin/ruff format --check src tests bench examples scripts
 	$(VENV)/bin/mypy
 
 bench: $(DEV_STAMP)

@@ -117,10 +117,12 @@ def worker_mlward(reference: str, current: str, engine: str, out: str) -> None:
     close = getattr(runner, "close", None)
     if close:
         close()
-    verdicts = {c.column: {"test": c.test, "statistic": c.statistic, "drifted": c.drifted}
-                for c in report.columns}
-    Path(out).write_text(json.dumps({"seconds": elapsed, "columns": verdicts,
-                                     "dataset_drifted": report.drifted}))
+    verdicts = {
+        c.column: {"test": c.test, "statistic": c.statistic, "drifted": c.drifted} for c in report.columns
+    }
+    Path(out).write_text(
+        json.dumps({"seconds": elapsed, "columns": verdicts, "dataset_drifted": report.drifted})
+    )
 
 
 def worker_evidently(reference: str, current: str, out: str) -> None:
@@ -145,11 +147,13 @@ def worker_evidently(reference: str, current: str, out: str) -> None:
         method, threshold, value = config["method"], config["threshold"], float(metric["value"])
         is_p_value = "p_value" in method
         verdicts[config["column"]] = {
-            "test": method, "statistic": value,
+            "test": method,
+            "statistic": value,
             "drifted": value < threshold if is_p_value else value >= threshold,
         }
-    Path(out).write_text(json.dumps({"seconds": elapsed, "columns": verdicts,
-                                     "dataset_drifted": (drifted_share or 0) >= 0.5}))
+    Path(out).write_text(
+        json.dumps({"seconds": elapsed, "columns": verdicts, "dataset_drifted": (drifted_share or 0) >= 0.5})
+    )
 
 
 # ---- driver ---------------------------------------------------------------------------------
@@ -188,8 +192,12 @@ def measure(command: list[str], timeout: float) -> tuple[dict | None, float, flo
 
 def agreement(ours: dict, theirs: dict) -> dict[str, object]:
     """Count matching verdicts where both tools used the same kind of test."""
-    pairs = {"wasserstein": "Wasserstein", "jensenshannon": "Jensen-Shannon", "ks": "K-S",
-             "chisquare": "chi-square"}
+    pairs = {
+        "wasserstein": "Wasserstein",
+        "jensenshannon": "Jensen-Shannon",
+        "ks": "K-S",
+        "chisquare": "chi-square",
+    }
     comparable, same, differ = 0, 0, []
     for column, mine in ours["columns"].items():
         other = theirs["columns"].get(column)
@@ -221,19 +229,27 @@ def main() -> int:
     if not evidently_python.exists():
         print(f"creating {EVIDENTLY_VENV} (evidently, pandas<3, pyarrow)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-        subprocess.run([str(EVIDENTLY_VENV / "bin" / "pip"), "install", "-q", "evidently",
-                        "pandas<3", "pyarrow"], check=True)
+        subprocess.run(
+            [str(EVIDENTLY_VENV / "bin" / "pip"), "install", "-q", "evidently", "pandas<3", "pyarrow"],
+            check=True,
+        )
     results: dict[str, object] = {"cpu_count": os.cpu_count(), "datasets": {}}
     rows_out = []
     for name in [options.only] if options.only else list(SHAPES):
         reference, current = ensure_data(name)
         runs = {
-            "mlward (local)": ([sys.executable, __file__, "--worker", "mlward", str(reference),
-                                str(current), "local"], 1800.0),
-            "mlward (dask, 2 workers)": ([sys.executable, __file__, "--worker", "mlward",
-                                          str(reference), str(current), "dask"], 1800.0),
-            "evidently": ([str(evidently_python), __file__, "--worker", "evidently",
-                           str(reference), str(current)], options.evidently_timeout),
+            "mlward (local)": (
+                [sys.executable, __file__, "--worker", "mlward", str(reference), str(current), "local"],
+                1800.0,
+            ),
+            "mlward (dask, 2 workers)": (
+                [sys.executable, __file__, "--worker", "mlward", str(reference), str(current), "dask"],
+                1800.0,
+            ),
+            "evidently": (
+                [str(evidently_python), __file__, "--worker", "evidently", str(reference), str(current)],
+                options.evidently_timeout,
+            ),
         }
         entry: dict[str, object] = {"rows": SHAPES[name][0], "planted": planted(name)}
         outputs = {}
@@ -242,9 +258,13 @@ def main() -> int:
             result, wall, peak, status = measure(command, timeout)
             outputs[tool] = result
             found = sorted(c for c, v in (result or {}).get("columns", {}).items() if v["drifted"])
-            entry[tool] = {"wall_seconds": round(wall, 2), "peak_rss_mib": round(peak, 1),
-                           "status": status, "drifted_columns": found,
-                           "planted_found": sorted(set(found) & set(planted(name))) == planted(name)}
+            entry[tool] = {
+                "wall_seconds": round(wall, 2),
+                "peak_rss_mib": round(peak, 1),
+                "status": status,
+                "drifted_columns": found,
+                "planted_found": sorted(set(found) & set(planted(name))) == planted(name),
+            }
             rows_out.append((name, tool, wall, peak, status, len(found)))
         if outputs.get("evidently") and outputs.get("mlward (local)"):
             entry["agreement_local_vs_evidently"] = agreement(outputs["mlward (local)"], outputs["evidently"])
@@ -258,9 +278,11 @@ def main() -> int:
     for name, entry in results["datasets"].items():
         if "agreement_local_vs_evidently" in entry:
             agree = entry["agreement_local_vs_evidently"]
-            print(f"{name}: {entry['speedup_vs_evidently']}x faster, "
-                  f"{entry['memory_ratio_vs_evidently']} of Evidently's peak memory, verdicts agree on "
-                  f"{agree['agreeing']}/{agree['comparable_columns']} comparable columns")
+            print(
+                f"{name}: {entry['speedup_vs_evidently']}x faster, "
+                f"{entry['memory_ratio_vs_evidently']} of Evidently's peak memory, verdicts agree on "
+                f"{agree['agreeing']}/{agree['comparable_columns']} comparable columns"
+            )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

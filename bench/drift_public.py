@@ -64,8 +64,7 @@ class Case:
 def _halves(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     order = np.random.default_rng(seed).permutation(len(frame))
     half = len(frame) // 2
-    return (frame.iloc[order[:half]].reset_index(drop=True),
-            frame.iloc[order[half:]].reset_index(drop=True))
+    return (frame.iloc[order[:half]].reset_index(drop=True), frame.iloc[order[half:]].reset_index(drop=True))
 
 
 def _sklearn(name: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -93,22 +92,41 @@ def public_cases() -> list[Case]:
         ref, cur = _halves(data, 0)
         none = dict.fromkeys(data.columns, False)
         cases.append(Case(f"{name}: control {len(ref)} vs {len(cur)}", ref, cur, False, none))
-        cases.append(Case(f"{name}: +{sd:g} sd on {len(shift_columns)} columns", ref,
-                          _shifted(cur, data, shift_columns, sd), True,
-                          {**none, **dict.fromkeys(shift_columns, True)}))
+        cases.append(
+            Case(
+                f"{name}: +{sd:g} sd on {len(shift_columns)} columns",
+                ref,
+                _shifted(cur, data, shift_columns, sd),
+                True,
+                {**none, **dict.fromkeys(shift_columns, True)},
+            )
+        )
     data, target = _sklearn("breast_cancer")
     ref, cur = _halves(data.assign(_y=target), 1)
     none = dict.fromkeys(data.columns, False)
     spiked = cur.drop(columns="_y").copy()
     spiked.loc[np.random.default_rng(2).random(len(spiked)) < 0.3, "mean smoothness"] = np.nan
-    cases.append(Case("breast_cancer: 30% nulls in one column", ref.drop(columns="_y"), spiked,
-                      True, {**none, "mean smoothness": True}))
+    cases.append(
+        Case(
+            "breast_cancer: 30% nulls in one column",
+            ref.drop(columns="_y"),
+            spiked,
+            True,
+            {**none, "mean smoothness": True},
+        )
+    )
     # Label shift: malignant (target 0) from ~37 % to ~80 %; which features move is not
     # known column by column, only that the data changed.
     malignant, benign = cur[cur._y == 0], cur[cur._y == 1]
     shifted = pd.concat([malignant, benign.iloc[: len(malignant) // 4]]).drop(columns="_y")
-    cases.append(Case("breast_cancer: label shift 37% -> 80% malignant", ref.drop(columns="_y"),
-                      shifted.reset_index(drop=True), True))
+    cases.append(
+        Case(
+            "breast_cancer: label shift 37% -> 80% malignant",
+            ref.drop(columns="_y"),
+            shifted.reset_index(drop=True),
+            True,
+        )
+    )
     data, _ = _sklearn("diabetes")
     ref, cur = _halves(data, 3)
     one_sex = cur[cur["sex"] > 0].reset_index(drop=True)
@@ -142,16 +160,18 @@ def synthetic(n: int, seed: int, **plant: Any) -> pd.DataFrame:
     pair_a = rng.normal(size=n)
     rho = plant.get("rho", 0.8)
     pair_b = rho * pair_a + np.sqrt(1 - rho**2) * rng.normal(size=n)
-    return pd.DataFrame({
-        "normal": normal,
-        "lognormal": lognormal,
-        "count": rng.poisson(40, n),
-        "category": rng.choice(CATEGORIES, n, p=p / p.sum()),
-        "segment": np.where(segment_b, "B", "A"),
-        "label": label.astype(np.int64),
-        "pair_a": pair_a,
-        "pair_b": pair_b,
-    })
+    return pd.DataFrame(
+        {
+            "normal": normal,
+            "lognormal": lognormal,
+            "count": rng.poisson(40, n),
+            "category": rng.choice(CATEGORIES, n, p=p / p.sum()),
+            "segment": np.where(segment_b, "B", "A"),
+            "label": label.astype(np.int64),
+            "pair_a": pair_a,
+            "pair_b": pair_b,
+        }
+    )
 
 
 def synthetic_cases() -> list[Case]:
@@ -160,8 +180,13 @@ def synthetic_cases() -> list[Case]:
 
     def case(name: str, rows: int, seed: int, changed: list[str], **plant: Any) -> Case:
         current = synthetic(rows, seed, **plant)
-        return Case(f"synthetic: {name}", reference, current, bool(changed or plant),
-                    {**none, **dict.fromkeys(changed, True)})
+        return Case(
+            f"synthetic: {name}",
+            reference,
+            current,
+            bool(changed or plant),
+            {**none, **dict.fromkeys(changed, True)},
+        )
 
     return [
         case("control 50 rows", 50, 1, []),
@@ -176,10 +201,8 @@ def synthetic_cases() -> list[Case]:
         case("30% nulls, 1000 rows", 1_000, 10, ["lognormal"], nulls=0.3),
         case("correlation 0.8 -> -0.8, 2000 rows", 2_000, 11, [], rho=-0.8),
         case("gradual drift 0 -> 1 sd, 5000 rows", 5_000, 12, ["normal"], ramp=1.0),
-        case("subpopulation B 20% -> 50%, 2000 rows", 2_000, 13, ["normal", "segment"],
-             segment_b=0.5),
-        case("label shift 20% -> 50%, 2000 rows", 2_000, 14, ["label", "lognormal"],
-             positive=0.5),
+        case("subpopulation B 20% -> 50%, 2000 rows", 2_000, 13, ["normal", "segment"], segment_b=0.5),
+        case("label shift 20% -> 50%, 2000 rows", 2_000, 14, ["label", "lognormal"], positive=0.5),
     ]
 
 
@@ -191,11 +214,14 @@ def run_mlward(reference: Path, current: Path) -> dict[str, Any]:
     start = time.perf_counter()
     report = DriftDetector(engine=LocalEngine()).fit(str(reference)).compare(str(current))
     multi = report.multivariate
-    return {"seconds": time.perf_counter() - start,
-            "columns": {c.column: c.drifted for c in report.columns},
-            "dataset_drifted": report.drifted,
-            "multivariate": None if multi is None else {
-                "auc": multi.auc, "p_value": multi.p_value, "drifted": multi.drifted}}
+    return {
+        "seconds": time.perf_counter() - start,
+        "columns": {c.column: c.drifted for c in report.columns},
+        "dataset_drifted": report.drifted,
+        "multivariate": None
+        if multi is None
+        else {"auc": multi.auc, "p_value": multi.p_value, "drifted": multi.drifted},
+    }
 
 
 def run_evidently(reference: Path, current: Path) -> dict[str, Any]:
@@ -213,9 +239,9 @@ def run_evidently(reference: Path, current: Path) -> dict[str, Any]:
         elif kind.endswith("ValueDrift"):
             value, threshold = float(metric["value"]), config["threshold"]
             columns[config["column"]] = bool(
-                value < threshold if "p_value" in config["method"] else value >= threshold)
-    return {"seconds": time.perf_counter() - start, "columns": columns,
-            "dataset_drifted": share >= 0.5}
+                value < threshold if "p_value" in config["method"] else value >= threshold
+            )
+    return {"seconds": time.perf_counter() - start, "columns": columns, "dataset_drifted": share >= 0.5}
 
 
 def run_nannyml(reference: Path, current: Path) -> dict[str, Any]:
@@ -228,16 +254,19 @@ def run_nannyml(reference: Path, current: Path) -> dict[str, Any]:
     # NannyML learns each threshold from the spread over reference chunks (mean +- 3 sd), so
     # it needs several chunks: five per current window, the reference cut at the same size.
     calculator = nannyml.UnivariateDriftCalculator(
-        column_names=names, treat_as_categorical=categorical,
-        chunk_size=max(len(cur) // NANNYML_CHUNKS, 10))
+        column_names=names, treat_as_categorical=categorical, chunk_size=max(len(cur) // NANNYML_CHUNKS, 10)
+    )
     calculator.fit(ref)
     table = calculator.calculate(cur).filter(period="analysis").to_df()
     columns = {}
     for name in names:
         alerts = [table[key] for key in table.columns if key[0] == name and key[-1] == "alert"]
         columns[name] = bool(any(bool(a.any()) for a in alerts))
-    return {"seconds": time.perf_counter() - start, "columns": columns,
-            "dataset_drifted": any(columns.values())}
+    return {
+        "seconds": time.perf_counter() - start,
+        "columns": columns,
+        "dataset_drifted": any(columns.values()),
+    }
 
 
 PEERS = {"evidently": run_evidently, "nannyml": run_nannyml}
@@ -263,18 +292,25 @@ def score(case: Case, output: dict[str, Any]) -> dict[str, Any]:
     missed = sorted(c for c, truth in case.columns.items() if truth and not said.get(c, False))
     false = sorted(c for c, truth in case.columns.items() if not truth and said.get(c, False))
     dataset = bool(output["dataset_drifted"])
-    return {"missed_columns": missed, "false_alarm_columns": false,
-            "dataset_drifted": dataset,
-            "dataset_missed": case.dataset_drift and not dataset,
-            "dataset_false_alarm": dataset and not case.dataset_drift,
-            "seconds": round(output["seconds"], 3)}
+    return {
+        "missed_columns": missed,
+        "false_alarm_columns": false,
+        "dataset_drifted": dataset,
+        "dataset_missed": case.dataset_drift and not dataset,
+        "dataset_false_alarm": dataset and not case.dataset_drift,
+        "seconds": round(output["seconds"], 3),
+    }
 
 
 def errors(entry: dict[str, Any]) -> tuple[int, int, int, int]:
     if "error" in entry:
         return (0, 0, 0, 0)
-    return (len(entry["missed_columns"]), len(entry["false_alarm_columns"]),
-            int(entry["dataset_missed"]), int(entry["dataset_false_alarm"]))
+    return (
+        len(entry["missed_columns"]),
+        len(entry["false_alarm_columns"]),
+        int(entry["dataset_missed"]),
+        int(entry["dataset_false_alarm"]),
+    )
 
 
 def main() -> None:
@@ -287,17 +323,19 @@ def main() -> None:
     if options.worker:
         peer_worker(options.worker, *options.args)
         return
-    cases = [c for c in public_cases() + synthetic_cases()
-             if not options.only or options.only in c.name]
+    cases = [c for c in public_cases() + synthetic_cases() if not options.only or options.only in c.name]
     tools = ["mlward"]
     peer_python = PEER_VENV / "bin" / "python"
     if not options.no_peers:
         if peer_python.exists():
             tools += list(PEERS)
         else:
-            print(f"no {PEER_VENV}: running mlward only "
-                  f"(python -m venv {PEER_VENV} && {PEER_VENV}/bin/pip install evidently nannyml "
-                  "'pandas<3')", file=sys.stderr)
+            print(
+                f"no {PEER_VENV}: running mlward only "
+                f"(python -m venv {PEER_VENV} && {PEER_VENV}/bin/pip install evidently nannyml "
+                "'pandas<3')",
+                file=sys.stderr,
+            )
     outputs: dict[str, dict[str, Any]] = {tool: {} for tool in tools}
     with tempfile.TemporaryDirectory(prefix="drift_public_") as tmp:
         manifest = []
@@ -310,24 +348,32 @@ def main() -> None:
         Path(tmp, "manifest.json").write_text(json.dumps(manifest))
         for tool in tools[1:]:
             out = Path(tmp, f"{tool}.json")
-            subprocess.run([str(peer_python), __file__, "--worker", tool,
-                            str(Path(tmp, "manifest.json")), str(out)], check=True,
-                           env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1",
-                                "DO_NOT_TRACK": "1"})
+            subprocess.run(
+                [str(peer_python), __file__, "--worker", tool, str(Path(tmp, "manifest.json")), str(out)],
+                check=True,
+                env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1"},
+            )
             outputs[tool] = json.loads(out.read_text())
     report: dict[str, Any] = {"tools": tools, "cases": [], "totals": {}}
     for case in cases:
-        report["cases"].append({
-            "case": case.name, "truth": {"dataset_drift": case.dataset_drift,
-                                         "drifted_columns": sorted(c for c, t in case.columns.items() if t),
-                                         "scored_columns": len(case.columns)},
-            **{tool: score(case, outputs[tool][case.name]) for tool in tools},
-        })
+        report["cases"].append(
+            {
+                "case": case.name,
+                "truth": {
+                    "dataset_drift": case.dataset_drift,
+                    "drifted_columns": sorted(c for c, t in case.columns.items() if t),
+                    "scored_columns": len(case.columns),
+                },
+                **{tool: score(case, outputs[tool][case.name]) for tool in tools},
+            }
+        )
     for tool in tools:
         sums = np.sum([errors(entry[tool]) for entry in report["cases"]], axis=0)
         report["totals"][tool] = {
-            "missed_columns": int(sums[0]), "false_alarm_columns": int(sums[1]),
-            "dataset_missed": int(sums[2]), "dataset_false_alarms": int(sums[3]),
+            "missed_columns": int(sums[0]),
+            "false_alarm_columns": int(sums[1]),
+            "dataset_missed": int(sums[2]),
+            "dataset_false_alarms": int(sums[3]),
             "errors": int(sums.sum()),
             "failed_cases": sum("error" in entry[tool] for entry in report["cases"]),
         }
@@ -352,11 +398,17 @@ def print_table(report: dict[str, Any]) -> None:
             dataset = "drift" if result["dataset_drifted"] else "no drift"
             mark = " ✗" if d_missed or d_false else ""
             cells.append(f"{missed} / {false}, {dataset}{mark}")
-        label = "drift: " + (", ".join(truth["drifted_columns"]) or "(joint)") \
-            if truth["dataset_drift"] else "no drift"
+        label = (
+            "drift: " + (", ".join(truth["drifted_columns"]) or "(joint)")
+            if truth["dataset_drift"]
+            else "no drift"
+        )
         print(f"| {entry['case']} | {label} | " + " | ".join(cells) + " |")
-    total = ["{missed_columns} / {false_alarm_columns}, dataset {dataset_missed} missed "
-             "{dataset_false_alarms} false".format(**report["totals"][t]) for t in tools]
+    total = [
+        "{missed_columns} / {false_alarm_columns}, dataset {dataset_missed} missed "
+        "{dataset_false_alarms} false".format(**report["totals"][t])
+        for t in tools
+    ]
     print("| **total** | | " + " | ".join(total) + " |")
 
 

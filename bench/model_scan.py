@@ -60,9 +60,13 @@ def build_corpora() -> tuple[list[Path], list[MaliciousSample]]:
     benign = build_benign(DATA / "benign")
     benign.append(ROOT.parent / "tests/model/scan/fixtures/benign_savedmodel/saved_model.pb")
     malicious = build_malicious_samples(DATA / "malicious", DATA / "marker-never-written")
-    malicious.append(MaliciousSample(
-        ROOT.parent / "tests/model/scan/fixtures/readfile_savedmodel/saved_model.pb",
-        "tensorflow.saved_model.load", "unverified:TensorFlow is not installed to load it"))
+    malicious.append(
+        MaliciousSample(
+            ROOT.parent / "tests/model/scan/fixtures/readfile_savedmodel/saved_model.pb",
+            "tensorflow.saved_model.load",
+            "unverified:TensorFlow is not installed to load it",
+        )
+    )
     return benign, malicious
 
 
@@ -71,52 +75,63 @@ def mlward_flags(files: list[Path]) -> dict[str, dict[str, object]]:
     from mlward.model.scan import Verdict, scan_paths
 
     report = scan_paths(files, workers=2)
-    return {r.path: {"flagged": r.max_severity is not None and r.max_severity >= Severity.HIGH,
-                     "error": r.error if r.verdict is Verdict.ERROR else None}
-            for r in report.files}
+    return {
+        r.path: {
+            "flagged": r.max_severity is not None and r.max_severity >= Severity.HIGH,
+            "error": r.error if r.verdict is Verdict.ERROR else None,
+        }
+        for r in report.files
+    }
 
 
 def peer_flags(python: Path, tool: str, files: list[Path]) -> dict[str, dict[str, object]]:
     out = DATA / f"peer-{tool}.json"
-    proc = subprocess.run([str(python), str(ROOT / "corpus" / "model_scan_peers.py"), tool,
-                           str(out), *map(str, files)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [str(python), str(ROOT / "corpus" / "model_scan_peers.py"), tool, str(out), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} driver failed: {proc.stderr[-500:]}")
     return json.loads(out.read_text())
 
 
-def detection(python: Path, benign: list[Path], samples: list[MaliciousSample],
-              peers: tuple[str, ...] = PEERS) -> dict[str, dict]:
+def detection(
+    python: Path, benign: list[Path], samples: list[MaliciousSample], peers: tuple[str, ...] = PEERS
+) -> dict[str, dict]:
     """Detection/false-positive rates per tool (flagged = HIGH+ for mlward, any issue for peers).
 
     Rates count only the malicious samples whose payload is proven to run under their real
     loader; inert and unverified samples are reported apart (``flagged_inert`` …).
     """
     malicious = [s.path for s in samples if s.executes]
-    apart = {status: [s.path for s in samples if s.status == status]
-             for status in ("inert", "unverified")}
+    apart = {status: [s.path for s in samples if s.status == status] for status in ("inert", "unverified")}
     everything = benign + [s.path for s in samples]
     results = {}
     for tool in ("mlward", *peers):
         started = time.perf_counter()
-        flags = (mlward_flags(everything) if tool == "mlward"
-                 else peer_flags(python, tool, everything))
+        flags = mlward_flags(everything) if tool == "mlward" else peer_flags(python, tool, everything)
         tp = sum(bool(flags[str(p)]["flagged"]) for p in malicious)
         fp = sum(bool(flags[str(p)]["flagged"]) for p in benign)
         errors = sum(flags[str(p)]["error"] is not None for p in everything)
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / len(malicious)
         results[tool] = {
-            "detected": tp, "malicious": len(malicious), "false_positives": fp,
-            "benign": len(benign), "errors": errors,
-            "detection_rate": round(recall, 4), "false_positive_rate": round(fp / len(benign), 4),
+            "detected": tp,
+            "malicious": len(malicious),
+            "false_positives": fp,
+            "benign": len(benign),
+            "errors": errors,
+            "detection_rate": round(recall, 4),
+            "false_positive_rate": round(fp / len(benign), 4),
             "f1": round(2 * precision * recall / (precision + recall), 4) if tp else 0.0,
             "wall_s": round(time.perf_counter() - started, 2),
-            "missed": sorted(Path(p).name for p in map(str, malicious)
-                             if not flags[p]["flagged"]),
-            **{f"flagged_{status}": sum(bool(flags[str(p)]["flagged"]) for p in paths)
-               for status, paths in apart.items()},
+            "missed": sorted(Path(p).name for p in map(str, malicious) if not flags[p]["flagged"]),
+            **{
+                f"flagged_{status}": sum(bool(flags[str(p)]["flagged"]) for p in paths)
+                for status, paths in apart.items()
+            },
             **{status: len(paths) for status, paths in apart.items()},
         }
     return results
@@ -127,25 +142,24 @@ def peer_corpora(python: Path, root: Path) -> dict[str, dict[str, dict]]:
     bench/corpus/peer_corpora.py): caught/total, false alarms/benign and errors per tool."""
     results: dict[str, dict[str, dict]] = {}
     for corpus in sorted(p for p in root.iterdir() if p.is_dir()):
-        labelled = {label: sorted(str(f) for f in (corpus / label).rglob("*") if f.is_file())
-                    for label in ("malicious", "benign")}
+        labelled = {
+            label: sorted(str(f) for f in (corpus / label).rglob("*") if f.is_file())
+            for label in ("malicious", "benign")
+        }
         everything = [Path(f) for files in labelled.values() for f in files]
         if not everything:
             continue
         results[corpus.name] = {}
         for tool in ("mlward", *PEERS, "modelaudit"):
-            flags = (mlward_flags(everything) if tool == "mlward"
-                     else peer_flags(python, tool, everything))
+            flags = mlward_flags(everything) if tool == "mlward" else peer_flags(python, tool, everything)
             results[corpus.name][tool] = {
                 "caught": sum(bool(flags[f]["flagged"]) for f in labelled["malicious"]),
                 "malicious": len(labelled["malicious"]),
                 "false_alarms": sum(bool(flags[f]["flagged"]) for f in labelled["benign"]),
                 "benign": len(labelled["benign"]),
                 "errors": sum(flags[str(f)]["error"] is not None for f in everything),
-                "missed": sorted(Path(f).name for f in labelled["malicious"]
-                                 if not flags[f]["flagged"]),
-                "false_alarm_files": sorted(Path(f).name for f in labelled["benign"]
-                                            if flags[f]["flagged"]),
+                "missed": sorted(Path(f).name for f in labelled["malicious"] if not flags[f]["flagged"]),
+                "false_alarm_files": sorted(Path(f).name for f in labelled["benign"] if flags[f]["flagged"]),
             }
     return results
 
@@ -155,8 +169,10 @@ def print_peer_corpora(rows: dict[str, dict[str, dict]]) -> None:
     tools = ("mlward", *PEERS, "modelaudit")
     print(f"{'corpus':18} " + " ".join(f"{t:>22}" for t in tools))
     for corpus, per_tool in rows.items():
-        cells = [f"{r['caught']}/{r['malicious']} {r['false_alarms']}/{r['benign']} e{r['errors']}"
-                 for r in (per_tool[t] for t in tools)]
+        cells = [
+            f"{r['caught']}/{r['malicious']} {r['false_alarms']}/{r['benign']} e{r['errors']}"
+            for r in (per_tool[t] for t in tools)
+        ]
         print(f"{corpus:18} " + " ".join(f"{c:>22}" for c in cells))
 
 
@@ -166,8 +182,11 @@ def make_perf_files() -> dict[str, Path]:
     import torch
 
     DATA.mkdir(parents=True, exist_ok=True)
-    files = {"pytorch_1gb": DATA / "checkpoint_1gb.pt", "numpy_400mb": DATA / "numpy_400mb.pkl",
-             "dense_30mb": DATA / "dense_30mb.pkl"}
+    files = {
+        "pytorch_1gb": DATA / "checkpoint_1gb.pt",
+        "numpy_400mb": DATA / "numpy_400mb.pkl",
+        "dense_30mb": DATA / "dense_30mb.pkl",
+    }
     if not files["pytorch_1gb"].exists():
         state = {f"layer{i}.weight": torch.randn(2048, 2048) for i in range(64)}
         torch.save(state, files["pytorch_1gb"])
@@ -194,8 +213,13 @@ def measure(cmd: list[str]) -> dict[str, object]:
     """Wall time and peak RSS of one subprocess, via GNU time."""
     started = time.perf_counter()
     # A session of its own, so that a timeout ends the scanner too, not only GNU time.
-    proc = subprocess.Popen(["/usr/bin/time", "-v", *cmd], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-v", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, stderr = proc.communicate(timeout=PERF_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -204,8 +228,11 @@ def measure(cmd: list[str]) -> dict[str, object]:
         return {"wall_s": None, "peak_rss_mb": None, "note": f"timeout {PERF_TIMEOUT_S}s"}
     wall = time.perf_counter() - started
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(int(rss.group(1)) / 1024, 1)
-            if rss else None, "exit_code": proc.returncode}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(int(rss.group(1)) / 1024, 1) if rss else None,
+        "exit_code": proc.returncode,
+    }
 
 
 def performance(python: Path) -> dict[str, dict]:
@@ -243,9 +270,13 @@ def startup(python: Path) -> dict[str, dict]:
             walls.append(time.perf_counter() - started)
             codes.add(proc.returncode)
         walls.sort()
-        results[tool] = {"median_ms": round(walls[len(walls) // 2] * 1000, 1),
-                         "min_ms": round(walls[0] * 1000, 1), "max_ms": round(walls[-1] * 1000, 1),
-                         "runs": STARTUP_RUNS, "exit_codes": sorted(codes)}
+        results[tool] = {
+            "median_ms": round(walls[len(walls) // 2] * 1000, 1),
+            "min_ms": round(walls[0] * 1000, 1),
+            "max_ms": round(walls[-1] * 1000, 1),
+            "runs": STARTUP_RUNS,
+            "exit_codes": sorted(codes),
+        }
     return results
 
 
@@ -259,14 +290,18 @@ def print_startup(rows: dict[str, dict]) -> None:
 
 def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
     print("\nDetection (malicious flagged HIGH+/any issue; benign flagged = false positive)")
-    print(f"{'tool':12} {'detected':>10} {'det.rate':>9} {'FP':>6} {'FP rate':>8} {'F1':>6} "
-          f"{'errors':>7} {'wall s':>7}")
+    print(
+        f"{'tool':12} {'detected':>10} {'det.rate':>9} {'FP':>6} {'FP rate':>8} {'F1':>6} "
+        f"{'errors':>7} {'wall s':>7}"
+    )
     for tool, r in det.items():
-        print(f"{tool:12} {r['detected']:>4}/{r['malicious']:<5} {r['detection_rate']:>9.1%} "
-              f"{r['false_positives']:>3}/{r['benign']:<3}{r['false_positive_rate']:>7.1%} "
-              f"{r['f1']:>6.3f} {r['errors']:>7} {r['wall_s']:>7}"
-              f"   inert flagged {r['flagged_inert']}/{r['inert']},"
-              f" unverified {r['flagged_unverified']}/{r['unverified']}")
+        print(
+            f"{tool:12} {r['detected']:>4}/{r['malicious']:<5} {r['detection_rate']:>9.1%} "
+            f"{r['false_positives']:>3}/{r['benign']:<3}{r['false_positive_rate']:>7.1%} "
+            f"{r['f1']:>6.3f} {r['errors']:>7} {r['wall_s']:>7}"
+            f"   inert flagged {r['flagged_inert']}/{r['inert']},"
+            f" unverified {r['flagged_unverified']}/{r['unverified']}"
+        )
     if not perf:
         return
     print("\nPerformance (wall seconds / peak RSS MB, one process per scan)")
@@ -283,11 +318,18 @@ def print_tables(det: dict[str, dict], perf: dict[str, dict] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-perf", action="store_true", help="Only detection rates.")
-    parser.add_argument("--startup-only", action="store_true",
-                        help="Only the start-up comparison; other results in the json are kept.")
-    parser.add_argument("--peer-corpora", type=Path, metavar="DIR",
-                        help="Only the peers' own corpora exported by "
-                             "bench/corpus/peer_corpora.py into DIR; other results are kept.")
+    parser.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="Only the start-up comparison; other results in the json are kept.",
+    )
+    parser.add_argument(
+        "--peer-corpora",
+        type=Path,
+        metavar="DIR",
+        help="Only the peers' own corpora exported by "
+        "bench/corpus/peer_corpora.py into DIR; other results are kept.",
+    )
     args = parser.parse_args()
     out = ROOT / "results" / "model_scan.json"
     out.parent.mkdir(exist_ok=True)

@@ -23,9 +23,7 @@ def _rows() -> list[list[str]]:
 
 def _functions(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return {
-        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
 
 
 def test_the_table_lists_numbered_claims_each_with_a_test_and_a_result():

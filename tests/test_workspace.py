@@ -113,9 +113,13 @@ def test_postgres_workspace(pg_url: str, tmp_path: Path, monkeypatch: pytest.Mon
     direct = sa.create_engine(pg_url)
     try:
         with direct.connect() as conn:
-            actions = conn.execute(
-                sa.text("SELECT action FROM audit_events WHERE target = :t"), {"t": "pg-canary-target"}
-            ).scalars().all()
+            actions = (
+                conn.execute(
+                    sa.text("SELECT action FROM audit_events WHERE target = :t"), {"t": "pg-canary-target"}
+                )
+                .scalars()
+                .all()
+            )
     finally:
         direct.dispose()
     assert actions == ["test.event"]

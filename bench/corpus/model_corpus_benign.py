@@ -110,8 +110,11 @@ def torch_files(out: Path) -> list[Path]:
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-        torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3),
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 3),
     )
     lstm = torch.nn.LSTM(4, 8, batch_first=True)
     opt = torch.optim.Adam(net.parameters())
@@ -122,12 +125,18 @@ def torch_files(out: Path) -> list[Path]:
         "lstm.pth": lstm.state_dict(),
         "optimizer.pt": opt.state_dict(),
         "checkpoint.ckpt": {
-            "epoch": 3, "model": net.state_dict(), "optimizer": opt.state_dict(),
+            "epoch": 3,
+            "model": net.state_dict(),
+            "optimizer": opt.state_dict(),
             "sgd": torch.optim.SGD(lstm.parameters(), lr=0.1, momentum=0.9).state_dict(),
-            "rng": torch.get_rng_state(), "dtypes": [torch.float16, torch.bfloat16, torch.int8],
-            "sizes": torch.Size([2, 3]), "half": torch.ones(3, dtype=torch.float16),
-            "bf16": torch.ones(3, dtype=torch.bfloat16), "bool": torch.ones(2, dtype=torch.bool),
-            "complex": torch.ones(2, dtype=torch.complex64), "int": torch.arange(4),
+            "rng": torch.get_rng_state(),
+            "dtypes": [torch.float16, torch.bfloat16, torch.int8],
+            "sizes": torch.Size([2, 3]),
+            "half": torch.ones(3, dtype=torch.float16),
+            "bf16": torch.ones(3, dtype=torch.bfloat16),
+            "bool": torch.ones(2, dtype=torch.bool),
+            "complex": torch.ones(2, dtype=torch.complex64),
+            "int": torch.arange(4),
             "param": torch.nn.Parameter(torch.ones(2)),
         },
     }
@@ -161,10 +170,16 @@ def numpy_files(out: Path) -> list[Path]:
     np.savez_compressed(out / "arrays_c.npz", a=arr, m=np.ones((3, 3), dtype=np.int64))
     paths += [out / "arrays.npz", out / "arrays_c.npz"]
     data = {
-        "f32": arr, "rec": rec, "i8": np.arange(5, dtype=np.int8), "s": np.array(["ab", "c"]),
-        "dt": np.array(["2024-01-01"], dtype="datetime64[D]"), "scalar": np.float64(1.5),
-        "masked": np.ma.masked_array([1, 2, 3], mask=[0, 1, 0]), "rng": np.random.default_rng(1),
-        "legacy_rng": np.random.RandomState(2), "c": np.complex128(1 + 2j),
+        "f32": arr,
+        "rec": rec,
+        "i8": np.arange(5, dtype=np.int8),
+        "s": np.array(["ab", "c"]),
+        "dt": np.array(["2024-01-01"], dtype="datetime64[D]"),
+        "scalar": np.float64(1.5),
+        "masked": np.ma.masked_array([1, 2, 3], mask=[0, 1, 0]),
+        "rng": np.random.default_rng(1),
+        "legacy_rng": np.random.RandomState(2),
+        "c": np.complex128(1 + 2j),
     }
     for proto in range(6):
         p = out / f"numpy_dict.p{proto}.pkl"
@@ -187,14 +202,25 @@ def python_data(out: Path) -> list[Path]:
     import scipy.sparse as sp
 
     data = {
-        "set": {1, 2}, "frozenset": frozenset({"a"}), "slice": slice(1, 5, 2), "complex": 1j,
-        "bytearray": bytearray(b"xy"), "range": range(3), "od": collections.OrderedDict(a=1),
-        "dd": collections.defaultdict(list, {"k": [1]}), "counter": collections.Counter("aab"),
-        "deque": collections.deque([1, 2]), "dt": datetime.datetime(2024, 5, 1, 12, 0),
-        "date": datetime.date(2024, 1, 2), "td": datetime.timedelta(days=1),
+        "set": {1, 2},
+        "frozenset": frozenset({"a"}),
+        "slice": slice(1, 5, 2),
+        "complex": 1j,
+        "bytearray": bytearray(b"xy"),
+        "range": range(3),
+        "od": collections.OrderedDict(a=1),
+        "dd": collections.defaultdict(list, {"k": [1]}),
+        "counter": collections.Counter("aab"),
+        "deque": collections.deque([1, 2]),
+        "dt": datetime.datetime(2024, 5, 1, 12, 0),
+        "date": datetime.date(2024, 1, 2),
+        "td": datetime.timedelta(days=1),
         "tz": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
-        "decimal": decimal.Decimal("1.5"), "fraction": fractions.Fraction(1, 3),
-        "uuid": uuid.UUID(int=7), "bytes": b"\x00\x01", "nested": [[1, (2, 3)], {"x": None}],
+        "decimal": decimal.Decimal("1.5"),
+        "fraction": fractions.Fraction(1, 3),
+        "uuid": uuid.UUID(int=7),
+        "bytes": b"\x00\x01",
+        "nested": [[1, (2, 3)], {"x": None}],
     }
     paths = []
     for proto in range(6):
@@ -206,11 +232,13 @@ def python_data(out: Path) -> list[Path]:
     (out / "pydata.cloudpickle").write_bytes(cloudpickle.dumps(data))
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "t": pd.to_datetime(["2024-01-01"] * 2)})
     (out / "frame.pkl").write_bytes(pickle.dumps({"df": frame, "s": frame["a"]}, protocol=4))
-    sparse = {"csr": sp.csr_matrix(np.eye(3)), "coo": sp.coo_matrix(np.eye(2)),
-              "csr_array": sp.csr_array(np.eye(2))}
+    sparse = {
+        "csr": sp.csr_matrix(np.eye(3)),
+        "coo": sp.coo_matrix(np.eye(2)),
+        "csr_array": sp.csr_array(np.eye(2)),
+    }
     (out / "sparse.pkl").write_bytes(pickle.dumps(sparse, protocol=4))
-    paths += [out / "pydata.dill", out / "pydata.cloudpickle", out / "frame.pkl",
-              out / "sparse.pkl"]
+    paths += [out / "pydata.dill", out / "pydata.cloudpickle", out / "frame.pkl", out / "sparse.pkl"]
     return paths
 
 
@@ -226,8 +254,7 @@ def keras_files(out: Path) -> list[Path]:
     outputs = keras.layers.Dense(2, activation="softmax")(norm)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    seq = keras.Sequential([keras.Input(shape=(5, 3)), keras.layers.LSTM(4),
-                            keras.layers.Dense(1)])
+    seq = keras.Sequential([keras.Input(shape=(5, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
     paths = [out / "model.keras", out / "model.h5", out / "seq.keras"]
     model.save(paths[0])
     model.save(paths[1])
@@ -247,13 +274,16 @@ def onnx_safetensors_gguf(out: Path) -> list[Path]:
 
     node = helper.make_node("Gemm", ["x", "w", "b"], ["y"])
     graph = helper.make_graph(
-        [node, helper.make_node("Relu", ["y"], ["z"])], "g",
+        [node, helper.make_node("Relu", ["y"], ["z"])],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 2])],
-        [helper.make_tensor("w", TensorProto.FLOAT, [2, 2],
-                            np.eye(2, dtype=np.float32).tobytes(), raw=True),
-         helper.make_tensor("b", TensorProto.FLOAT, [2],
-                            np.full(2, 0.5, np.float32).tobytes(), raw=True)],
+        [
+            helper.make_tensor(
+                "w", TensorProto.FLOAT, [2, 2], np.eye(2, dtype=np.float32).tobytes(), raw=True
+            ),
+            helper.make_tensor("b", TensorProto.FLOAT, [2], np.full(2, 0.5, np.float32).tobytes(), raw=True),
+        ],
     )
     model = helper.make_model(graph, producer_name="mlward-tests")
     onnx.checker.check_model(model)
@@ -261,19 +291,32 @@ def onnx_safetensors_gguf(out: Path) -> list[Path]:
     onnx.save(model, paths[0])
     ext = out / "ext" / "model_ext.onnx"
     ext.parent.mkdir(exist_ok=True)
-    onnx.save_model(model, ext, save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="weights.bin", size_threshold=0)
+    onnx.save_model(
+        model,
+        ext,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     paths.append(ext)
-    save_torch({"w": torch.randn(3, 4), "b": torch.zeros(4, dtype=torch.bfloat16)},
-               out / "model.safetensors", metadata={"format": "pt"})
-    save_np({"a": np.arange(6, dtype=np.int64).reshape(2, 3), "e": np.zeros((0,), np.float32)},
-            out / "np.safetensors")
+    save_torch(
+        {"w": torch.randn(3, 4), "b": torch.zeros(4, dtype=torch.bfloat16)},
+        out / "model.safetensors",
+        metadata={"format": "pt"},
+    )
+    save_np(
+        {"a": np.arange(6, dtype=np.int64).reshape(2, 3), "e": np.zeros((0,), np.float32)},
+        out / "np.safetensors",
+    )
     paths += [out / "model.safetensors", out / "np.safetensors"]
     writer = gguf.GGUFWriter(out / "tiny.gguf", "llama")
     writer.add_context_length(128)
-    writer.add_string("tokenizer.chat_template",
-                      "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n"
-                      "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    writer.add_string(
+        "tokenizer.chat_template",
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n"
+        "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+    )
     writer.add_array("tokenizer.ggml.tokens", ["<s>", "</s>", "a"])
     writer.add_tensor("w", np.ones((4, 4), dtype=np.float32))
     writer.write_header_to_file()
@@ -296,11 +339,18 @@ def training_checkpoints(out: Path) -> list[Path]:
     torch.save(TrainingArguments(output_dir=str(out / "hf"), report_to=[]), args)
     net = torch.nn.Linear(3, 2)
     ckpt = out / "lightning.ckpt"
-    torch.save({
-        "state_dict": net.state_dict(), "epoch": 2, "global_step": 10,
-        "hyper_parameters": {"args": argparse.Namespace(lr=0.1, data=Path("/data/x")),
-                             "cfg": OmegaConf.create({"a": 1, "b": [1, 2], "c": {"d": "x"}})},
-    }, ckpt)
+    torch.save(
+        {
+            "state_dict": net.state_dict(),
+            "epoch": 2,
+            "global_step": 10,
+            "hyper_parameters": {
+                "args": argparse.Namespace(lr=0.1, data=Path("/data/x")),
+                "cfg": OmegaConf.create({"a": 1, "b": [1, 2], "c": {"d": "x"}}),
+            },
+        },
+        ckpt,
+    )
     whole = out / "whole_module.pt"  # torch.save(module): built-in layers only
     torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), whole)
     return [args, ckpt, whole]

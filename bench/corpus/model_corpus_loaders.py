@@ -32,44 +32,43 @@ MARKER_NAME = "pwned"
 
 _PICKLE = "import pickle\nwith open(P, 'rb') as f:\n    pickle.load(f)"
 _TORCH = "import torch\ntorch.load(P, weights_only=False)"
-_KERAS = ("import os\nos.environ.setdefault('KERAS_BACKEND', 'torch')\nimport keras\n"
-          "keras.config.enable_unsafe_deserialization()\n"
-          "keras.models.load_model(P, safe_mode=False)")
+_KERAS = (
+    "import os\nos.environ.setdefault('KERAS_BACKEND', 'torch')\nimport keras\n"
+    "keras.config.enable_unsafe_deserialization()\n"
+    "keras.models.load_model(P, safe_mode=False)"
+)
 
 LOADERS: dict[str, str] = {
     "pickle.load": _PICKLE,
-    "pickle.load twice": "import pickle\nwith open(P, 'rb') as f:\n"
-                         "    pickle.load(f)\n    pickle.load(f)",
+    "pickle.load twice": "import pickle\nwith open(P, 'rb') as f:\n    pickle.load(f)\n    pickle.load(f)",
     "torch.load": _TORCH,
     "joblib.load": "import joblib\njoblib.load(P)",
     "numpy.load": "import numpy\nnumpy.load(P, allow_pickle=True)",
     "numpy.load npz": "import numpy\nwith numpy.load(P, allow_pickle=True) as z:\n"
-                      "    [z[k] for k in z.files]",
+    "    [z[k] for k in z.files]",
     "gzip+pickle.load": "import gzip, pickle\nwith gzip.open(P) as f:\n    pickle.load(f)",
     "tarfile+pickle.load": "import pickle, tarfile\nwith tarfile.open(P) as t:\n"
-                           "    for m in t.getmembers():\n"
-                           "        pickle.load(t.extractfile(m))",
+    "    for m in t.getmembers():\n"
+    "        pickle.load(t.extractfile(m))",
     "zipfile+pickle.load": "import pickle, zipfile\nwith zipfile.ZipFile(P) as z:\n"
-                           "    for name in z.namelist():\n"
-                           "        pickle.loads(z.read(name))",
+    "    for name in z.namelist():\n"
+    "        pickle.loads(z.read(name))",
     "zip-in-zip+pickle.load": "import io, pickle, zipfile\nwith zipfile.ZipFile(P) as z:\n"
-                              "    inner = zipfile.ZipFile(io.BytesIO(z.read('inner.zip')))\n"
-                              "    pickle.loads(inner.read('m.bin'))",
+    "    inner = zipfile.ZipFile(io.BytesIO(z.read('inner.zip')))\n"
+    "    pickle.loads(inner.read('m.bin'))",
     "py7zr+pickle.load": "import pathlib, pickle, py7zr\nwith py7zr.SevenZipFile(P) as z:\n"
-                         "    z.extractall('extracted')\n"
-                         "for f in pathlib.Path('extracted').rglob('*.pkl'):\n"
-                         "    pickle.loads(f.read_bytes())",
+    "    z.extractall('extracted')\n"
+    "for f in pathlib.Path('extracted').rglob('*.pkl'):\n"
+    "    pickle.loads(f.read_bytes())",
     "keras.models.load_model": _KERAS,
     "onnx.load": "import onnx\nonnx.load(P, load_external_data=True)",
     # llama-cpp-python before 0.2.72 (CVE-2024-34359) rendered a GGUF's chat template with
     # an unsandboxed jinja2.Environment; today's servers use a sandbox.
-    "gguf chat template (unsandboxed jinja2)":
-        "import gguf, jinja2\nr = gguf.GGUFReader(P)\n"
-        "f = r.fields['tokenizer.chat_template']\n"
-        "t = bytes(f.parts[f.data[0]]).decode()\n"
-        "jinja2.Environment().from_string(t).render(messages=[], add_generation_prompt=True)",
-    "tensorflow.saved_model.load": "import os, tensorflow as tf\n"
-                                   "tf.saved_model.load(os.path.dirname(P))",
+    "gguf chat template (unsandboxed jinja2)": "import gguf, jinja2\nr = gguf.GGUFReader(P)\n"
+    "f = r.fields['tokenizer.chat_template']\n"
+    "t = bytes(f.parts[f.data[0]]).decode()\n"
+    "jinja2.Environment().from_string(t).render(messages=[], add_generation_prompt=True)",
+    "tensorflow.saved_model.load": "import os, tensorflow as tf\ntf.saved_model.load(os.path.dirname(P))",
 }
 
 _HARNESS = """
@@ -119,8 +118,9 @@ class MaliciousSample:
         return "executes" if self.executes else self.evidence.split(":", 1)[0]
 
 
-def run_under_loader(sample: MaliciousSample, workdir: Path, timeout_s: float = 120,
-                     settle_s: float = 3) -> bool:
+def run_under_loader(
+    sample: MaliciousSample, workdir: Path, timeout_s: float = 120, settle_s: float = 3
+) -> bool:
     """Load ``sample`` with its real loader in a subprocess in ``workdir``; True if it ran.
 
     The marker is relative, so it lands in ``workdir``. Payloads that start a detached
@@ -129,12 +129,18 @@ def run_under_loader(sample: MaliciousSample, workdir: Path, timeout_s: float = 
     marker = workdir / MARKER_NAME
     marker.unlink(missing_ok=True)
     body = "\n".join("    " + line for line in LOADERS[sample.loader].splitlines())
-    code = _HARNESS.format(path=str(sample.path), evidence=sample.evidence,
-                           marker=MARKER_NAME, body=body)
+    code = _HARNESS.format(path=str(sample.path), evidence=sample.evidence, marker=MARKER_NAME, body=body)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     with contextlib.suppress(subprocess.TimeoutExpired):  # a hung loader proves nothing
-        subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, timeout=timeout_s,
-                       stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=workdir,
+            env=env,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
     deadline = time.monotonic() + settle_s
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -64,8 +64,9 @@ def main() -> None:
     for var in ("PROMPTFOO_DISABLE_TELEMETRY", "MODELAUDIT_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         os.environ[var] = "1"  # the bench machine has no network; no uploads attempted
     tool, out_path, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-    scan = {"picklescan": picklescan, "modelscan": modelscan, "fickling": fickling,
-            "modelaudit": modelaudit}[tool]
+    scan = {"picklescan": picklescan, "modelscan": modelscan, "fickling": fickling, "modelaudit": modelaudit}[
+        tool
+    ]
     signal.signal(signal.SIGALRM, _timeout)
     out: dict[str, dict[str, Any]] = {}
     for path in files:

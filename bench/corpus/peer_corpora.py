@@ -26,8 +26,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-_PICKLESCAN_BENIGN = ("benign", "int_array", "object_array", "pytorch_model.bin",
-                      "new_pytorch_model.bin", "not_a_pickle.bin", "broken_model.pkl")
+_PICKLESCAN_BENIGN = (
+    "benign",
+    "int_array",
+    "object_array",
+    "pytorch_model.bin",
+    "new_pytorch_model.bin",
+    "not_a_pickle.bin",
+    "broken_model.pkl",
+)
 
 
 def _picklescan(path: PurePosixPath) -> str | None:
@@ -38,9 +45,11 @@ def _picklescan(path: PurePosixPath) -> str | None:
 
 def _modelaudit(path: PurePosixPath) -> str | None:
     text = str(path)
-    if (not text.startswith("tests/assets/") or path.suffix in (".py", ".md")
-            or any(p in path.parts for p in ("jinja2", "manifests", "license_scenarios",
-                                             "generators"))):
+    if (
+        not text.startswith("tests/assets/")
+        or path.suffix in (".py", ".md")
+        or any(p in path.parts for p in ("jinja2", "manifests", "license_scenarios", "generators"))
+    ):
         return None
     return "benign" if "safe" in path.name or "benign" in path.name else "malicious"
 
@@ -56,8 +65,8 @@ def _named(prefixes: tuple[str, ...]) -> Callable[[PurePosixPath], str | None]:
     def rule(path: PurePosixPath) -> str | None:
         if not str(path).startswith(prefixes) or path.suffix in (".py", ".md"):
             return None
-        return ("malicious" if any(w in path.name for w in ("malicious", "unsafe"))
-                else "benign")
+        return "malicious" if any(w in path.name for w in ("malicious", "unsafe")) else "benign"
+
     return rule
 
 
@@ -71,8 +80,12 @@ RULES: dict[str, list[tuple[str, Callable[[PurePosixPath], str | None]]]] = {
 
 def export(peer: str, gitdir: Path, out: Path) -> dict[str, int]:
     """Write ``peer``'s labelled samples under ``out``; counts per corpus and label."""
-    names = subprocess.run(["git", "-C", str(gitdir), "ls-tree", "-r", "--name-only", "HEAD"],
-                           capture_output=True, text=True, check=True).stdout.splitlines()
+    names = subprocess.run(
+        ["git", "-C", str(gitdir), "ls-tree", "-r", "--name-only", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     counts: dict[str, int] = {}
     for corpus, rule in RULES[peer]:
         for name in names:
@@ -80,8 +93,9 @@ def export(peer: str, gitdir: Path, out: Path) -> dict[str, int]:
             label = rule(path)
             if label is None:
                 continue
-            shown = subprocess.run(["git", "-C", str(gitdir), "show", f"HEAD:{name}"],
-                                   capture_output=True, check=False)
+            shown = subprocess.run(
+                ["git", "-C", str(gitdir), "show", f"HEAD:{name}"], capture_output=True, check=False
+            )
             if shown.returncode:  # a large blob the mirror left out
                 print(f"skipped {name}: not in the mirror", file=sys.stderr)
                 continue

@@ -31,8 +31,12 @@ def func_attr(key: str, function: str) -> bytes:
     return length_field(1, key.encode()) + length_field(2, value)
 
 
-def node(name: str, op: str, inputs: Sequence[str] = (), calls: dict[str, str] | None = None,
-         ) -> bytes:
+def node(
+    name: str,
+    op: str,
+    inputs: Sequence[str] = (),
+    calls: dict[str, str] | None = None,
+) -> bytes:
     """A NodeDef; ``calls`` maps attribute names (``f``, ``body`` ...) to function names."""
     body = length_field(1, name.encode()) + length_field(2, op.encode())
     body += b"".join(length_field(3, i.encode()) for i in inputs)
@@ -53,13 +57,13 @@ def graph_def(nodes: Iterable[bytes], functions: Iterable[bytes] = ()) -> bytes:
     return body + (length_field(2, library) if library else b"")
 
 
-def meta_graph(graph: bytes, saver: tuple[str, str, str] | None = None,
-               exported: Sequence[str] = ()) -> bytes:
+def meta_graph(
+    graph: bytes, saver: tuple[str, str, str] | None = None, exported: Sequence[str] = ()
+) -> bytes:
     """A MetaGraphDef; ``saver`` is (filename tensor, save tensor, restore op)."""
     body = length_field(2, graph)
     if saver:
-        body += length_field(3, b"".join(length_field(i + 1, s.encode())
-                                         for i, s in enumerate(saver)))
+        body += length_field(3, b"".join(length_field(i + 1, s.encode()) for i, s in enumerate(saver)))
     if exported:
         entries = b"".join(length_field(2, length_field(1, f.encode())) for f in exported)
         body += length_field(7, entries)

@@ -126,7 +126,10 @@ def test_a_live_journal_is_not_replayed_by_another_process(workspace, tmp_path):
 
 def test_shipper_process_chains_and_finishes_a_crashed_writers_journal(workspace, tmp_path):
     journal = AuditJournal(
-        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process",
+        tmp_path / "j",
+        workspace.audit,
+        flush_interval=0.05,
+        shipper="process",
         workspace_root=workspace.root,
         shipper_module="mlward.serve.shipper_process",
     )
@@ -144,7 +147,10 @@ def test_shipper_process_chains_and_finishes_a_crashed_writers_journal(workspace
 
 def test_shipper_process_clean_close(workspace, tmp_path):
     journal = AuditJournal(
-        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process",
+        tmp_path / "j",
+        workspace.audit,
+        flush_interval=0.05,
+        shipper="process",
         workspace_root=workspace.root,
         shipper_module="mlward.serve.shipper_process",
     )
@@ -161,7 +167,11 @@ def test_rotation_keeps_every_event_exactly_once(workspace, tmp_path, monkeypatc
 
     monkeypatch.setattr(journal_module, "ROTATE_BYTES", 4000)
     journal = AuditJournal(
-        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper=mode, workspace_root=workspace.root,
+        tmp_path / "j",
+        workspace.audit,
+        flush_interval=0.05,
+        shipper=mode,
+        workspace_root=workspace.root,
         shipper_module="mlward.serve.shipper_process",
     )
     journal.start()

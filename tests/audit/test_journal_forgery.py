@@ -128,7 +128,10 @@ def test_truncated_journals_are_refused(workspace, tmp_path):
 
 def test_the_shipper_process_refuses_a_line_appended_to_a_live_journal(workspace, tmp_path):
     journal = AuditJournal(
-        tmp_path / "j", workspace.audit, flush_interval=0.05, shipper="process",
+        tmp_path / "j",
+        workspace.audit,
+        flush_interval=0.05,
+        shipper="process",
         workspace_root=workspace.root,
         shipper_module="mlward.serve.shipper_process",
     )

@@ -66,7 +66,11 @@ def _run_on_a_pty(args: list[str], cwd: Path) -> tuple[int, str]:
     env.pop("CI", None)  # Rich treats some CI variables as "no terminal"
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlward.cli.main", *args],
-        cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=env,
     )
     os.close(follower)
     chunks: list[bytes] = []

@@ -21,8 +21,9 @@ def biased() -> dict[str, np.ndarray]:
     region = rng.choice(["north", "south"], N)
     label = rng.random(N) < np.where(sex == "m", 0.6, 0.3)
     # the model is biased further: it under-predicts positives for women
-    pred = np.where(label, rng.random(N) < np.where(sex == "m", 0.9, 0.5),
-                    rng.random(N) < np.where(sex == "m", 0.2, 0.1))
+    pred = np.where(
+        label, rng.random(N) < np.where(sex == "m", 0.9, 0.5), rng.random(N) < np.where(sex == "m", 0.2, 0.1)
+    )
     return {"sex": sex, "region": region, "label": label, "pred": pred}
 
 
@@ -37,9 +38,11 @@ def test_data_fairness_finds_the_planted_label_bias(biased) -> None:
     # Fairlearn on the labels as if they were predictions gives the same numbers
     kwargs = {"sensitive_features": biased["sex"]}
     assert sex.demographic_parity_difference == pytest.approx(
-        demographic_parity_difference(biased["label"], biased["label"], **kwargs), abs=1e-12)
+        demographic_parity_difference(biased["label"], biased["label"], **kwargs), abs=1e-12
+    )
     assert sex.disparate_impact == pytest.approx(
-        demographic_parity_ratio(biased["label"], biased["label"], **kwargs), abs=1e-12)
+        demographic_parity_ratio(biased["label"], biased["label"], **kwargs), abs=1e-12
+    )
     region = report.attribute("region")
     assert region.disparate_impact > 0.9
     assert report.disparate_impact == sex.disparate_impact  # the worst attribute
@@ -84,10 +87,12 @@ def test_fair_model_passes_and_representation_gate() -> None:
 
 
 def test_labels_with_names_nulls_and_errors() -> None:
-    table = pa.table({
-        "g": ["x", "x", None, "y", "y", "y"],
-        "outcome": ["approved", "denied", "approved", "denied", "denied", None],
-    })
+    table = pa.table(
+        {
+            "g": ["x", "x", None, "y", "y", "y"],
+            "outcome": ["approved", "denied", "approved", "denied", "denied", None],
+        }
+    )
     report = data_fairness(table, ["g"], "outcome", positive_label="approved")
     groups = {g.group: g for g in report.attribute("g").groups}
     assert groups["(missing)"].count == 1 and groups["(missing)"].positive_rate == 1.0

@@ -27,15 +27,19 @@ def _table(n: int, seed: int) -> pa.Table:
     x = rng.normal(3.0, 2.0, n)
     x[::97] = np.nan
     with_nulls = pa.array(rng.normal(size=n), mask=rng.random(n) < 0.1)
-    return pa.table({
-        "x": x,
-        "maybe": with_nulls,
-        "code": rng.integers(0, 4, n),
-        "city": rng.choice(["paris", "lyon", "nice"], n, p=[0.5, 0.3, 0.2]),
-        "flag": rng.random(n) < 0.25,
-        "day": pa.array([dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 30, n)]),
-        "blob": pa.array([b"x"] * n, pa.binary()),
-    })
+    return pa.table(
+        {
+            "x": x,
+            "maybe": with_nulls,
+            "code": rng.integers(0, 4, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n, p=[0.5, 0.3, 0.2]),
+            "flag": rng.random(n) < 0.25,
+            "day": pa.array(
+                [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 30, n)]
+            ),
+            "blob": pa.array([b"x"] * n, pa.binary()),
+        }
+    )
 
 
 def test_exact_statistics_match_numpy() -> None:
@@ -52,8 +56,12 @@ def test_exact_statistics_match_numpy() -> None:
     assert profile.columns["maybe"].nulls == table.column("maybe").null_count
     city = profile.columns["city"]
     assert city.kind == "categorical"
-    truth = {k: int(v) for k, v in zip(*np.unique(table.column("city").to_numpy(zero_copy_only=False),
-                                                  return_counts=True), strict=True)}
+    truth = {
+        k: int(v)
+        for k, v in zip(
+            *np.unique(table.column("city").to_numpy(zero_copy_only=False), return_counts=True), strict=True
+        )
+    }
     assert city.counts == truth
     assert profile.columns["code"].counts is not None and profile.columns["code"].distinct == 4
     assert profile.columns["flag"].category_counts()[0].keys() == {"true", "false"}

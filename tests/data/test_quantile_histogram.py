@@ -25,8 +25,7 @@ def _summary(parts: list[np.ndarray], cap: int, order: list[int]) -> QuantileHis
 
 @settings(max_examples=60, deadline=None)
 @given(
-    values=st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1,
-                    max_size=400),
+    values=st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=400),
     cuts=st.lists(st.integers(0, 400), max_size=5),
     cap=st.integers(2, 64),
     seed=st.integers(0, 2**32 - 1),
@@ -62,7 +61,7 @@ def test_cdf_error_is_within_the_reported_bound(kind) -> None:
     }[kind]
     summary = QuantileHistogram()
     for start in range(0, x.size, 65_536):
-        summary.update(x[start:start + 65_536])
+        summary.update(x[start : start + 65_536])
     points = np.quantile(x, np.linspace(0.001, 0.999, 999))
     truth = np.searchsorted(np.sort(x), points, side="right") / x.size
     error = summary.rank_error()

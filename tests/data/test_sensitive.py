@@ -19,13 +19,15 @@ ROWS = 400
 
 
 def _table(offset: int = 0) -> pa.Table:
-    return pa.table({
-        "contact": [f"person{offset + i}@mail-example.org" for i in range(ROWS)],  # neutral name
-        "order_ref": [f"ORD-{offset + i:06d}-X" for i in range(ROWS)],  # an identifier, no PII
-        "tier": [["gold", "silver", "bronze"][i % 3] for i in range(ROWS)],
-        "amount": [float(i % 50) + offset / 100 for i in range(ROWS)],
-        "label": [i % 2 for i in range(ROWS)],
-    })
+    return pa.table(
+        {
+            "contact": [f"person{offset + i}@mail-example.org" for i in range(ROWS)],  # neutral name
+            "order_ref": [f"ORD-{offset + i:06d}-X" for i in range(ROWS)],  # an identifier, no PII
+            "tier": [["gold", "silver", "bronze"][i % 3] for i in range(ROWS)],
+            "amount": [float(i % 50) + offset / 100 for i in range(ROWS)],
+            "label": [i % 2 for i in range(ROWS)],
+        }
+    )
 
 
 def test_pii_and_identifier_columns_keep_counts_only() -> None:
@@ -87,7 +89,10 @@ def test_fairness_replaces_personal_group_labels() -> None:
     assert all(g.group.startswith(WITHHELD) for g in contact.groups)
     assert {g.group for g in tier.groups} == {"gold", "silver", "bronze"}
     assert "mail-example" not in json.dumps(report.to_dict())
-    model = model_fairness(table.column("label").to_numpy(), table.column("label").to_numpy(),
-                           {"contact": table.column("contact").to_pylist()})
+    model = model_fairness(
+        table.column("label").to_numpy(),
+        table.column("label").to_numpy(),
+        {"contact": table.column("contact").to_pylist()},
+    )
     assert model.attribute("contact").withheld == ("EMAIL",)
     assert "mail-example" not in json.dumps(model.to_dict())

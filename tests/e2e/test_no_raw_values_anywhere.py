@@ -34,8 +34,9 @@ pytestmark = pytest.mark.timeout(900)
 def _luhn(prefix: str) -> str:
     for check in "0123456789":
         digits = [int(d) for d in prefix + check]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
-                    for i, d in enumerate(reversed(digits)))
+        total = sum(
+            d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits))
+        )
         if total % 10 == 0:
             return prefix + check
     raise AssertionError("unreachable")
@@ -52,26 +53,28 @@ def canary_rows(offset: int, seed: int) -> list[dict[str, object]]:
     rows = []
     for k in range(ROWS):
         i = offset + k
-        rows.append({
-            "email": f"zq{i:04d}.canary@mailcanary.example",
-            "c1": f"qx{i:04d}.hidden@canarymail.example",  # e-mail under a neutral name
-            "ssn": f"{140 + i // 100:03d}-{11 + i % 80:02d}-{7000 + i % 3000:04d}",
-            "c2": _luhn(f"411111{i:09d}"),  # credit card under a neutral name
-            # a few e-mails shared by many rows: frequent enough to be drawn as categories
-            "c3": f"shared{(i % 6) + (offset // 1000)}.canary@household.example",
-            "iban": _iban_de(f"37040044{i:010d}"),
-            "ip_address": f"81.{20 + i // 250}.{(i * 7) % 250}.{1 + i % 250}",
-            "phone": f"+1 415-{300 + i // 100:03d}-{6000 + i % 4000:04d}",
-            "full_name": f"{rnd.choice(['Quintessa', 'Bartholomew', 'Evangeline', 'Leopold'])} "
-                         f"Canary{chr(65 + i % 26)}{chr(65 + (i // 26) % 26)}son",
-            "street_address": f"{100 + i} Canarywood Lane, Springfield",
-            "nino": f"AB{100000 + i:06d}C",
-            "date_of_birth": f"{1931 + i % 60}-{1 + i % 12:02d}-{1 + (i // 12) % 28:02d}",
-            "segment": rnd.choice(["A", "B", "C"]),
-            "group": rnd.choice(["g1", "g2"]),
-            "amount": round(rnd.gauss(100 if offset == 0 else 150, 15), 2),
-            "label": rnd.randint(0, 1),
-        })
+        rows.append(
+            {
+                "email": f"zq{i:04d}.canary@mailcanary.example",
+                "c1": f"qx{i:04d}.hidden@canarymail.example",  # e-mail under a neutral name
+                "ssn": f"{140 + i // 100:03d}-{11 + i % 80:02d}-{7000 + i % 3000:04d}",
+                "c2": _luhn(f"411111{i:09d}"),  # credit card under a neutral name
+                # a few e-mails shared by many rows: frequent enough to be drawn as categories
+                "c3": f"shared{(i % 6) + (offset // 1000)}.canary@household.example",
+                "iban": _iban_de(f"37040044{i:010d}"),
+                "ip_address": f"81.{20 + i // 250}.{(i * 7) % 250}.{1 + i % 250}",
+                "phone": f"+1 415-{300 + i // 100:03d}-{6000 + i % 4000:04d}",
+                "full_name": f"{rnd.choice(['Quintessa', 'Bartholomew', 'Evangeline', 'Leopold'])} "
+                f"Canary{chr(65 + i % 26)}{chr(65 + (i // 26) % 26)}son",
+                "street_address": f"{100 + i} Canarywood Lane, Springfield",
+                "nino": f"AB{100000 + i:06d}C",
+                "date_of_birth": f"{1931 + i % 60}-{1 + i % 12:02d}-{1 + (i // 12) % 28:02d}",
+                "segment": rnd.choice(["A", "B", "C"]),
+                "group": rnd.choice(["g1", "g2"]),
+                "amount": round(rnd.gauss(100 if offset == 0 else 150, 15), 2),
+                "label": rnd.randint(0, 1),
+            }
+        )
     return rows
 
 
@@ -113,8 +116,7 @@ PIPELINE = {
         "scan-pii": {"kind": "scan-pii", "dataset": "people"},
         "outliers": {"kind": "outliers", "path": "ref.csv", "output": "models/outliers.safetensors"},
         "fairness": {"kind": "fairness", "path": "ref.csv", "sensitive": ["group"], "label": "label"},
-        "drift": {"kind": "drift", "reference": "people", "current": "batch",
-                  "report": "reports/drift.html"},
+        "drift": {"kind": "drift", "reference": "people", "current": "batch", "report": "reports/drift.html"},
     }
 }
 
@@ -130,8 +132,14 @@ def workspace_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     env = {**os.environ, "MLWARD_PRINCIPAL": "tester", "COLUMNS": "200"}
 
     def mlward(*args: str) -> None:
-        proc = subprocess.run([sys.executable, "-m", "mlward.cli.main", *args], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlward.cli.main", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert "Traceback" not in proc.stderr, (args, proc.stderr)
         outputs.append((" ".join(args), proc.stdout + proc.stderr))
 
@@ -162,13 +170,34 @@ def workspace_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     mlward("data", "drift", "profile.json", "cur.csv", "--format", "json")
     mlward("data", "outliers", "fit", "ref.csv", "-o", "outliers.safetensors")
     for fmt, out in (("table", None), ("json", "outliers.json"), ("html", "outliers.html")):
-        mlward("data", "outliers", "score", "outliers.safetensors", "cur.csv", "--format", fmt,
-               *(("-o", out) if out else ()))
+        mlward(
+            "data",
+            "outliers",
+            "score",
+            "outliers.safetensors",
+            "cur.csv",
+            "--format",
+            fmt,
+            *(("-o", out) if out else ()),
+        )
     for sensitive in ("group", "full_name"):
-        for fmt, out in (("table", None), ("json", f"fair-{sensitive}.json"),
-                         ("html", f"fair-{sensitive}.html")):
-            mlward("data", "fairness", "ref.csv", "--sensitive", sensitive, "--label", "label",
-                   "--format", fmt, *(("-o", out) if out else ()))
+        for fmt, out in (
+            ("table", None),
+            ("json", f"fair-{sensitive}.json"),
+            ("html", f"fair-{sensitive}.html"),
+        ):
+            mlward(
+                "data",
+                "fairness",
+                "ref.csv",
+                "--sensitive",
+                sensitive,
+                "--label",
+                "label",
+                "--format",
+                fmt,
+                *(("-o", out) if out else ()),
+            )
     mlward("data", "validate", "people")
     mlward("data", "validate", "people", "-f", "junit", "-o", "contract.xml")
     mlward("data", "validate", "people", "-f", "json")

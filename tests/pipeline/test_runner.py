@@ -89,7 +89,6 @@ def test_cache_skips_unchanged_stages_and_reruns_on_change(workspace: Workspace)
     assert PipelineRunner(ws, force=True).run().stages[0].status == "ok"
 
 
-
 def test_security_stages_are_never_served_from_the_cache(workspace: Workspace):
     import pickle
 
@@ -99,6 +98,7 @@ def test_security_stages_are_never_served_from_the_cache(workspace: Workspace):
     # Nothing changed, yet the scan runs again: rules change even when files do not.
     again = PipelineRunner(ws).run().stages[0]
     assert again.status == "ok" and again.metrics["scan"]["verdict"] == "SAFE"
+
 
 def test_independent_stages_run_in_parallel(workspace: Workspace):
     sleep = 'python -c "import time; time.sleep(1.5)"'

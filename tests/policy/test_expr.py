@@ -55,9 +55,7 @@ def test_unsafe_syntax_is_rejected(rule):
         Rule.parse(rule).evaluate(METRICS)
 
 
-@pytest.mark.parametrize(
-    "rule", ["(lambda: 1)()", "[x for x in y]", "a if b else c", "{1: 2}"]
-)
+@pytest.mark.parametrize("rule", ["(lambda: 1)()", "[x for x in y]", "a if b else c", "{1: 2}"])
 def test_unsafe_syntax_is_refused_when_the_rule_is_parsed(rule):
     # Refused when mlward.yaml is loaded, before any metric exists: not only if evaluated.
     with pytest.raises(RuleError, match="which rules do not allow"):

@@ -19,8 +19,14 @@ from mlward.data.outliers import OutlierDetector
 from mlward.report.html import render_html, write_html
 
 CHROMIUM = os.environ.get("MLWARD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _report(path) -> None:
@@ -28,12 +34,18 @@ def _report(path) -> None:
     n = 5_000
 
     def frame(shift: float) -> pa.Table:
-        return pa.table({
-            "age": rng.normal(40 + shift * 5, 10, n), "income": rng.lognormal(10, 0.5 + shift * 0.3, n),
-            "city": rng.choice(["paris", "lyon", "nice"], n, p=[0.2, 0.3, 0.5] if shift else [0.5, 0.3, 0.2]),
-            "tenure": rng.integers(0, 30, n), "sex": rng.choice(["f", "m"], n),
-            "approved": rng.random(n) < 0.4,
-        })
+        return pa.table(
+            {
+                "age": rng.normal(40 + shift * 5, 10, n),
+                "income": rng.lognormal(10, 0.5 + shift * 0.3, n),
+                "city": rng.choice(
+                    ["paris", "lyon", "nice"], n, p=[0.2, 0.3, 0.5] if shift else [0.5, 0.3, 0.2]
+                ),
+                "tenure": rng.integers(0, 30, n),
+                "sex": rng.choice(["f", "m"], n),
+                "approved": rng.random(n) < 0.4,
+            }
+        )
 
     ref, cur = frame(0.0), frame(1.0)
     drift = DriftDetector().fit(ref).compare(cur)

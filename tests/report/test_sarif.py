@@ -10,15 +10,20 @@ import jsonschema
 from mlward.core.findings import Finding, Location, Severity
 from mlward.report.sarif import to_sarif
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "fixtures" /
-                     "sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "sarif-schema-2.1.0.json").read_text()
+)
 
 
 def test_findings_of_any_family_make_a_valid_log() -> None:
     findings = [
-        Finding("MW-X-1", Severity.CRITICAL, "bad global", Location("m.pt", "archive/data.pkl",
-                                                                     42, "GLOBAL"),
-                {"global": "os.system"}),
+        Finding(
+            "MW-X-1",
+            Severity.CRITICAL,
+            "bad global",
+            Location("m.pt", "archive/data.pkl", 42, "GLOBAL"),
+            {"global": "os.system"},
+        ),
         Finding("PII-1", Severity.LOW, "email in column", Location("d.csv", None, 10, "col:a")),
         Finding("UNDECLARED", Severity.MEDIUM, "rule not in the table", Location("x")),
     ]
@@ -29,8 +34,11 @@ def test_findings_of_any_family_make_a_valid_log() -> None:
     first, second, third = run["results"]
     assert (first["level"], second["level"], third["level"]) == ("error", "note", "warning")
     assert first["locations"][0]["logicalLocations"][0]["name"] == "archive/data.pkl"
-    assert first["locations"][0]["properties"] == {"member": "archive/data.pkl", "offset": 42,
-                                                   "detail": "GLOBAL"}
+    assert first["locations"][0]["properties"] == {
+        "member": "archive/data.pkl",
+        "offset": 42,
+        "detail": "GLOBAL",
+    }
     assert second["locations"][0]["physicalLocation"]["region"] == {"byteOffset": 10}
     assert first["properties"]["global"] == "os.system"
     assert third["ruleIndex"] == 2

@@ -223,7 +223,6 @@ def test_jwt_roles_unknown_to_the_workspace_grant_nothing(client, template):
     _problem(_predict(client, bearer(token)), 403)
 
 
-
 def test_jwt_role_names_spelled_like_permissions_grant_nothing(client, template):
     # A token's roles are looked up in mlward.yaml; an undefined name is never read as a
     # permission itself, however much it looks like one.
@@ -231,6 +230,7 @@ def test_jwt_role_names_spelled_like_permissions_grant_nothing(client, template)
         claims = _claims(roles=roles)
         token = jwt.encode(claims, template.keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
         _problem(_predict(client, bearer(token)), 403)
+
 
 def test_role_without_permission_is_403_and_audited(client, template, ws_copy):
     body = _problem(_predict(client, bearer(template.tokens["nothing"])), 403)

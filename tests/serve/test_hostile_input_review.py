@@ -30,8 +30,14 @@ def _b64(data: bytes) -> str:
 
 def _claims(**changes):
     now = int(time.time())
-    claims = {"iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": "alice", "iat": now,
-              "exp": now + 300, "roles": ["predictor"]}
+    claims = {
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 300,
+        "roles": ["predictor"],
+    }
     claims.update(changes)
     return claims
 
@@ -44,8 +50,9 @@ def _raw_hs256(head: bytes, body: bytes, secret: bytes = HS_SECRET.encode()) -> 
 
 
 def _hs256(claims: dict, header: dict | None = None) -> str:
-    return _raw_hs256(json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode(),
-                      json.dumps(claims).encode())
+    return _raw_hs256(
+        json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode(), json.dumps(claims).encode()
+    )
 
 
 @pytest.fixture
@@ -67,31 +74,40 @@ HELD = {
     # alg confusion: the RSA public key (PEM) used as the HS256 secret.
     "rsa-public-key-as-hmac-secret": lambda t: _raw_hs256(
         json.dumps({"alg": "HS256", "kid": "rsa-1"}).encode(),
-        json.dumps(_claims(roles=["admin"])).encode(), t.keys["rsa_public_pem"]),
+        json.dumps(_claims(roles=["admin"])).encode(),
+        t.keys["rsa_public_pem"],
+    ),
     "duplicate-alg-none-last": lambda t: _raw_hs256(
-        b'{"alg":"HS256","alg":"none"}', json.dumps(_claims()).encode()),
+        b'{"alg":"HS256","alg":"none"}', json.dumps(_claims()).encode()
+    ),
     "duplicate-exp-expired-last": lambda t: _raw_hs256(
-        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1}'),
+        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1}'
+    ),
     "exp-1e309": lambda t: _raw_hs256(
-        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1e309}'),
+        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1e309}'
+    ),
     "exp-NaN": lambda t: _raw_hs256(
-        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": NaN}'),
+        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": NaN}'
+    ),
     "exp-huge-int": lambda t: _hs256(_claims(exp=10**40)),
     "exp-5000-digits": lambda t: _raw_hs256(
-        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1' + b"0" * 5000
-        + b"}"),
+        b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "exp": 1' + b"0" * 5000 + b"}"
+    ),
     "nbf-future": lambda t: _hs256(_claims(nbf=int(time.time()) + 3600)),
     "iat-future": lambda t: _hs256(_claims(iat=int(time.time()) + 3600)),
     "embedded-jwk-header": lambda t: _raw_hs256(
         json.dumps({"alg": "HS256", "jwk": {"kty": "oct", "k": _b64(b"x" * 32)}}).encode(),
-        json.dumps(_claims()).encode(), b"x" * 32),
+        json.dumps(_claims()).encode(),
+        b"x" * 32,
+    ),
     "b64-false-without-crit": lambda t: _hs256(_claims(), {"alg": "HS256", "b64": False}),
     "sub-with-surrounding-space": lambda t: _hs256(_claims(sub=" admin")),
     "sub-zero-width": lambda t: _hs256(_claims(sub="admin\u200b")),
     "sub-number": lambda t: _hs256(_claims(sub=7)),
     "iss-list": lambda t: _hs256(_claims(iss=[JWT_ISSUER])),
-    "es256-signed-with-rsa-kid": lambda t: pyjwt.encode(_claims(), t.keys["rsa"], "RS256",
-                                                        headers={"kid": "ec-1"}),
+    "es256-signed-with-rsa-kid": lambda t: pyjwt.encode(
+        _claims(), t.keys["rsa"], "RS256", headers={"kid": "ec-1"}
+    ),
 }
 
 
@@ -104,22 +120,22 @@ def test_review_jwt_tricks_are_401(client, template, name):
 
 def test_review_duplicate_sub_last_wins_like_pyjwt(client):
     # Same JSON parser for both reads: the signed payload's last 'sub' is the principal.
-    token = _raw_hs256(b'{"alg":"HS256"}',
-                       json.dumps(_claims())[:-1].encode() + b', "sub": "bob"}')
+    token = _raw_hs256(b'{"alg":"HS256"}', json.dumps(_claims())[:-1].encode() + b', "sub": "bob"}')
     response = client.post(PREDICT, json={"rows": [good_row()]}, headers=bearer(token))
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("roles", [["ａｄｍｉｎ"], ["Admin"], ["admin "], [["admin"]],
-                                   [{"admin": True}], {"admin": 1}, "ａｄｍｉｎ"])
+@pytest.mark.parametrize(
+    "roles",
+    [["ａｄｍｉｎ"], ["Admin"], ["admin "], [["admin"]], [{"admin": True}], {"admin": 1}, "ａｄｍｉｎ"],
+)
 def test_review_look_alike_or_odd_roles_grant_nothing(client, roles):
     assert _status(client, _hs256(_claims(roles=roles)), "/v1/tokens") == 403
 
 
 def test_review_fullwidth_admin_subject_is_not_an_admin(client):
     # sub 'ａｄｍｉｎ' is its own principal: permissions come from roles, never the name.
-    assert _status(client, _hs256(_claims(sub="ａｄｍｉｎ", roles=["predictor"])),
-                   "/v1/tokens") == 403
+    assert _status(client, _hs256(_claims(sub="ａｄｍｉｎ", roles=["predictor"])), "/v1/tokens") == 403
 
 
 def test_review_longest_subject_fits_the_principal_columns():
@@ -156,12 +172,9 @@ def test_review_on_postgresql_a_long_jwt_subject_is_never_a_500(pg_jwt_client):
     client = pg_jwt_client
     for length in (196, 197, 255):
         auth = bearer(_hs256(_claims(sub="s" * length, roles=["admin"])))
-        promote = client.post("/v1/models/plain/versions/1/promote", json={"stage": "staging"},
-                              headers=auth)
-        token = client.post("/v1/tokens", json={"roles": ["predictor"], "name": "t"},
-                            headers=auth)
-        assert promote.status_code < 500 and token.status_code < 500, (length, promote.text,
-                                                                         token.text)
+        promote = client.post("/v1/models/plain/versions/1/promote", json={"stage": "staging"}, headers=auth)
+        token = client.post("/v1/tokens", json={"roles": ["predictor"], "name": "t"}, headers=auth)
+        assert promote.status_code < 500 and token.status_code < 500, (length, promote.text, token.text)
         if length <= 196:
             assert promote.status_code == 200 and token.status_code in (200, 201)
         else:

@@ -125,7 +125,8 @@ def test_record_with_another_id_is_refused(advisory) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://osv.internal.example/v1", "http://10.0.0.5:8080", "ftp://127.0.0.1/osv", "file:///tmp/osv"]
+    "url",
+    ["http://osv.internal.example/v1", "http://10.0.0.5:8080", "ftp://127.0.0.1/osv", "file:///tmp/osv"],
 )
 def test_api_url_must_be_https_off_the_loopback(url, monkeypatch):
     # Advisories decide the gate: a plain-http mirror on the network could be answered by
@@ -137,6 +138,8 @@ def test_api_url_must_be_https_off_the_loopback(url, monkeypatch):
         OsvApiService()
 
 
-@pytest.mark.parametrize("url", ["https://osv.internal.example/v1", "http://127.0.0.1:9999", "http://[::1]:9999"])
+@pytest.mark.parametrize(
+    "url", ["https://osv.internal.example/v1", "http://127.0.0.1:9999", "http://[::1]:9999"]
+)
 def test_https_and_loopback_http_mirrors_are_accepted(url):
     assert OsvApiService(url).base_url == url

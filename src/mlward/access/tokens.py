@@ -224,9 +224,7 @@ def create_token(
     return IssuedToken(info, f"{TOKEN_PREFIX}{token_id}_{secret}", signing_secret(workspace, info.principal))
 
 
-def list_tokens(
-    workspace: Workspace, *, principal: Caller | str | None = None
-) -> list[TokenInfo]:
+def list_tokens(workspace: Workspace, *, principal: Caller | str | None = None) -> list[TokenInfo]:
     """Every token, oldest first (needs ``admin``)."""
     authorize(workspace, "admin", principal, target="api-tokens")
     with workspace.metadata.session() as session:

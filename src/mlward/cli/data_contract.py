@@ -71,9 +71,7 @@ def validate(
             "--contract", "-c", help="Contract name in mlward.yaml, or a YAML file (file.yaml#name)."
         ),
     ] = None,
-    format: Annotated[
-        OutputFormat | None, format_option(_VALIDATE_FORMATS)
-    ] = None,
+    format: Annotated[OutputFormat | None, format_option(_VALIDATE_FORMATS)] = None,
     engine: Annotated[str | None, typer.Option(help="local or dask (default: data.engine).")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")

@@ -165,8 +165,11 @@ def drift(
         float, typer.Option("--share-threshold", help="Dataset drifts when this share of columns drift.")
     ] = 0.5,
     multivariate: Annotated[
-        bool, typer.Option("--multivariate/--no-multivariate",
-                           help="Domain-classifier test of the joint distribution (needs raw rows).")
+        bool,
+        typer.Option(
+            "--multivariate/--no-multivariate",
+            help="Domain-classifier test of the joint distribution (needs raw rows).",
+        ),
     ] = True,
     fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift/--no-fail-on-drift")] = True,
     delimiter: DelimiterOpt = None,

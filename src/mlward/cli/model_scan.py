@@ -82,9 +82,7 @@ def _workspace_allowlist() -> list[str]:
 
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Model files or directories to scan.")],
-    format: Annotated[
-        OutputFormat | None, format_option(("table", "json", "sarif"))
-    ] = None,
+    format: Annotated[OutputFormat | None, format_option(("table", "json", "sarif"))] = None,
     fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 at this severity or above.")] = "high",
     include: Annotated[
         list[str] | None, typer.Option("--include", help="Only files matching this glob.")

@@ -74,9 +74,7 @@ IgnoreOption = Annotated[
     list[str] | None,
     typer.Option("--ignore", help="Model-relative path to leave out (repeatable)."),
 ]
-FormatOption = Annotated[
-    OutputFormat | None, format_option()
-]
+FormatOption = Annotated[OutputFormat | None, format_option()]
 
 
 def sign(

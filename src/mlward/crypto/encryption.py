@@ -157,9 +157,7 @@ class EnvelopeHeader:
 
 
 def _pack_header(chunk_size: int, prefix: bytes, key_id: bytes, wrapped: bytes) -> bytes:
-    fixed = _FIXED.pack(
-        MAGIC, FORMAT_VERSION, ALG_AES256GCM_KW, chunk_size, prefix, key_id, len(wrapped)
-    )
+    fixed = _FIXED.pack(MAGIC, FORMAT_VERSION, ALG_AES256GCM_KW, chunk_size, prefix, key_id, len(wrapped))
     return fixed + wrapped
 
 
@@ -206,9 +204,7 @@ def encrypt_stream(
     data_key = AESGCM.generate_key(bit_length=256)
     kek = derive_subkey(wrapping_key, PURPOSE_WRAP)
     prefix = secrets.token_bytes(_PREFIX)
-    header = _pack_header(
-        chunk_size, prefix, envelope_key_id(wrapping_key), aes_key_wrap(kek, data_key)
-    )
+    header = _pack_header(chunk_size, prefix, envelope_key_id(wrapping_key), aes_key_wrap(kek, data_key))
     sink.write(header)
     aead = AESGCM(data_key)
     total = 0
@@ -250,9 +246,7 @@ def decrypt_stream(source: BinaryIO, sink: BinaryIO, wrapping_key: bytes | Itera
     try:
         data_key = aes_key_unwrap(kek, header.wrapped_key)
     except InvalidUnwrap:
-        raise IntegrityError(
-            "encrypted file header does not verify (wrapped key modified)"
-        ) from None
+        raise IntegrityError("encrypted file header does not verify (wrapped key modified)") from None
     aead = AESGCM(data_key)
     sealed_size = header.chunk_size + _TAG
     total = 0
@@ -278,9 +272,7 @@ def decrypt_stream(source: BinaryIO, sink: BinaryIO, wrapping_key: bytes | Itera
         index += 1
 
 
-def _atomic_transform(
-    src: Path, dst: Path, action: str, wrapping_key: bytes | Iterable[bytes]
-) -> int:
+def _atomic_transform(src: Path, dst: Path, action: str, wrapping_key: bytes | Iterable[bytes]) -> int:
     try:
         source = src.open("rb")
     except OSError as exc:
@@ -306,9 +298,7 @@ def _atomic_transform(
     return total
 
 
-def encrypt_file(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], wrapping_key: bytes
-) -> int:
+def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], wrapping_key: bytes) -> int:
     """Envelope-encrypt file ``src`` to ``dst`` atomically; return the plaintext size."""
     return _atomic_transform(Path(src), Path(dst), "encrypt", wrapping_key)
 

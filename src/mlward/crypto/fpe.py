@@ -75,8 +75,7 @@ class FF31:
         n = len(text)
         if not self.minlen <= n <= self.maxlen:
             raise FPEError(
-                f"FF3-1 over radix {self.radix} takes {self.minlen} to {self.maxlen} symbols,"
-                f" got {n}"
+                f"FF3-1 over radix {self.radix} takes {self.minlen} to {self.maxlen} symbols, got {n}"
             )
         if len(tweak) != TWEAK_BYTES:
             raise FPEError("FF3-1 tweak must be 7 bytes (56 bits)")

@@ -54,10 +54,8 @@ class CsvDialect:
 def parse_delimiter(value: str) -> str:
     """A user's ``--delimiter`` as one character (``tab``, ``\\t`` and names accepted)."""
     resolved = _DELIMITER_NAMES.get(value.lower(), value)
-    if len(resolved) != 1 or resolved in "\r\n\"":
-        raise InputError(
-            f"invalid delimiter {value!r}", hint="give one character, e.g. ';', '|' or 'tab'"
-        )
+    if len(resolved) != 1 or resolved in '\r\n"':
+        raise InputError(f"invalid delimiter {value!r}", hint="give one character, e.g. ';', '|' or 'tab'")
     return resolved
 
 
@@ -66,9 +64,7 @@ def parse_encoding(value: str) -> str:
     try:
         return codecs.lookup(value).name
     except LookupError:
-        raise InputError(
-            f"unknown encoding {value!r}", hint="e.g. utf-8, utf-16, latin-1, cp1252"
-        ) from None
+        raise InputError(f"unknown encoding {value!r}", hint="e.g. utf-8, utf-16, latin-1, cp1252") from None
 
 
 def detect_encoding(sample: bytes, *, complete: bool) -> str:
@@ -129,9 +125,7 @@ def sniff_delimiter(text: str, *, complete: bool, preferred: str = ",") -> str |
     return chosen
 
 
-def detect_dialect(
-    path: Path, *, delimiter: str | None = None, encoding: str | None = None
-) -> CsvDialect:
+def detect_dialect(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvDialect:
     """Sniff the delimiter and encoding of the CSV file at ``path`` (overrides win)."""
     try:
         with path.open("rb") as handle:

@@ -124,20 +124,29 @@ class FairnessReport:
         failed: list[str] = []
         for a in self.attributes:
             if limits.min_disparate_impact is not None and a.disparate_impact < limits.min_disparate_impact:
-                failed.append(f"{a.attribute}: disparate impact {a.disparate_impact:.3f} "
-                              f"< {limits.min_disparate_impact}")
+                failed.append(
+                    f"{a.attribute}: disparate impact {a.disparate_impact:.3f} "
+                    f"< {limits.min_disparate_impact}"
+                )
             dpd = limits.max_demographic_parity_difference
             if dpd is not None and a.demographic_parity_difference > dpd:
-                failed.append(f"{a.attribute}: demographic parity difference "
-                              f"{a.demographic_parity_difference:.3f} > {dpd}")
+                failed.append(
+                    f"{a.attribute}: demographic parity difference "
+                    f"{a.demographic_parity_difference:.3f} > {dpd}"
+                )
             eod = limits.max_equalized_odds_difference
-            if eod is not None and a.equalized_odds_difference is not None \
-                    and a.equalized_odds_difference > eod:
-                failed.append(f"{a.attribute}: equalized odds difference "
-                              f"{a.equalized_odds_difference:.3f} > {eod}")
+            if (
+                eod is not None
+                and a.equalized_odds_difference is not None
+                and a.equalized_odds_difference > eod
+            ):
+                failed.append(
+                    f"{a.attribute}: equalized odds difference {a.equalized_odds_difference:.3f} > {eod}"
+                )
             if limits.min_group_share is not None and a.min_group_share < limits.min_group_share:
-                failed.append(f"{a.attribute}: smallest group share {a.min_group_share:.3f} "
-                              f"< {limits.min_group_share}")
+                failed.append(
+                    f"{a.attribute}: smallest group share {a.min_group_share:.3f} < {limits.min_group_share}"
+                )
         return failed
 
     def passed(self, thresholds: FairnessThresholds | None = None) -> bool:
@@ -224,7 +233,8 @@ class GroupRateComputation(Computation[GroupCounts, GroupCounts]):
             grouped = table.group_by("g").aggregate(aggs).to_pylist()
             for row in grouped:
                 out[(attribute, row["g"])] = [
-                    int(row["g_count"]), int(row.get("labelled_sum") or 0),
+                    int(row["g_count"]),
+                    int(row.get("labelled_sum") or 0),
                     int(row.get("positive_sum") or 0),
                 ]
         return out
@@ -264,12 +274,13 @@ def data_fairness(
     attributes = []
     rows = 0
     for attribute in sensitive:
-        entries = sorted(((g, v) for (a, g), v in counts.items() if a == attribute),
-                         key=lambda item: (-item[1][0], item[0]))
+        entries = sorted(
+            ((g, v) for (a, g), v in counts.items() if a == attribute),
+            key=lambda item: (-item[1][0], item[0]),
+        )
         rows = sum(v[0] for _, v in entries)
         groups = tuple(
-            GroupStats(g, v[0], v[0] / rows if rows else 0.0,
-                       (v[2] / v[1]) if label and v[1] else None)
+            GroupStats(g, v[0], v[0] / rows if rows else 0.0, (v[2] / v[1]) if label and v[1] else None)
             for g, v in entries
         )
         groups, withheld = _withhold_groups(attribute, groups, rows)
@@ -314,9 +325,7 @@ def _sensitive_columns(sensitive: Any, rows: int) -> dict[str, np.ndarray]:
     return out
 
 
-def model_fairness(
-    y_true: Any, y_pred: Any, sensitive: Any, *, positive_label: Any = 1
-) -> FairnessReport:
+def model_fairness(y_true: Any, y_pred: Any, sensitive: Any, *, positive_label: Any = 1) -> FairnessReport:
     """Group fairness of binary predictions (Fairlearn metrics).
 
     ``sensitive`` is one array, a mapping of name to array, or a DataFrame / Arrow table of
@@ -339,26 +348,39 @@ def model_fairness(
     attributes = []
     for name, groups in _sensitive_columns(sensitive, truth.size).items():
         frame = MetricFrame(
-            metrics={"selection_rate": selection_rate, "tpr": true_positive_rate,
-                     "fpr": false_positive_rate},
-            y_true=truth, y_pred=predicted, sensitive_features=groups,
+            metrics={"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+            y_true=truth,
+            y_pred=predicted,
+            sensitive_features=groups,
         )
         by_group = frame.by_group
         sizes = {str(g): int(np.sum(groups == g)) for g in by_group.index}
-        stats = tuple(sorted(
-            (GroupStats(str(g), sizes[str(g)], sizes[str(g)] / truth.size,
-                        float(by_group.loc[g, "selection_rate"]), float(by_group.loc[g, "tpr"]),
-                        float(by_group.loc[g, "fpr"]))
-             for g in by_group.index),
-            key=lambda s: (-s.count, s.group),
-        ))
+        stats = tuple(
+            sorted(
+                (
+                    GroupStats(
+                        str(g),
+                        sizes[str(g)],
+                        sizes[str(g)] / truth.size,
+                        float(by_group.loc[g, "selection_rate"]),
+                        float(by_group.loc[g, "tpr"]),
+                        float(by_group.loc[g, "fpr"]),
+                    )
+                    for g in by_group.index
+                ),
+                key=lambda s: (-s.count, s.group),
+            )
+        )
         kwargs = {"sensitive_features": groups}
         stats, withheld = _withhold_groups(name, stats, int(truth.size))
-        attributes.append(AttributeFairness(
-            name, stats,
-            float(demographic_parity_difference(truth, predicted, **kwargs)),
-            float(demographic_parity_ratio(truth, predicted, **kwargs)),
-            float(equalized_odds_difference(truth, predicted, **kwargs)),
-            withheld=withheld,
-        ))
+        attributes.append(
+            AttributeFairness(
+                name,
+                stats,
+                float(demographic_parity_difference(truth, predicted, **kwargs)),
+                float(demographic_parity_ratio(truth, predicted, **kwargs)),
+                float(equalized_odds_difference(truth, predicted, **kwargs)),
+                withheld=withheld,
+            )
+        )
     return FairnessReport("model", tuple(attributes), int(truth.size))

@@ -216,7 +216,6 @@ def open_dataset(
     return Dataset(root, tuple(parts))
 
 
-
 def to_arrow(data: Any) -> pa.Table:
     """Convert pandas, Polars or Arrow data to an Arrow table.
 

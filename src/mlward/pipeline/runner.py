@@ -230,7 +230,9 @@ class PipelineRunner:
             except MlwardError as exc:
                 problems.append(f"{version.ref} ({version.stage}): {exc}")
         record = StageRecord(
-            "registry", "rescan-registry", "failed" if problems else "ok",
+            "registry",
+            "rescan-registry",
+            "failed" if problems else "ok",
             summary=f"{checked} deployed model(s) re-verified and re-scanned",
             duration_s=time.monotonic() - began,
             error="; ".join(problems) or None,

@@ -36,7 +36,7 @@ MIN_CATEGORY_ROWS = 5
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if value != 0 and abs(value) < 10 ** -digits:
+    if value != 0 and abs(value) < 10**-digits:
         return f"{value:.1e}"
     return f"{value:.{digits}f}"
 
@@ -46,22 +46,25 @@ def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     # names) goes through ``escape`` where ``body`` is built; numbers are formatted here.
     return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
-        + "".join(body) + "</svg>"
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">' + "".join(body) + "</svg>"
     )
 
 
 def svg_paired_bars(
-    labels: Sequence[str], reference: Sequence[float], current: Sequence[float], title: str,
-    *, width: int = 360, height: int = 120,
+    labels: Sequence[str],
+    reference: Sequence[float],
+    current: Sequence[float],
+    title: str,
+    *,
+    width: int = 360,
+    height: int = 120,
 ) -> Markup:
     """Reference vs current masses per bin (a histogram pair or category shares)."""
     top, bottom, left = 8, 28, 6
     plot_h = height - top - bottom
     peak = max([*reference, *current, 1e-12])
     slot = (width - 2 * left) / max(len(labels), 1)
-    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - left}" y2="{top + plot_h}" '
-            'stroke="#999"/>']
+    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - left}" y2="{top + plot_h}" stroke="#999"/>']
     for i, (name, r, c) in enumerate(zip(labels, reference, current, strict=True)):
         x = left + i * slot
         for j, (value, color) in enumerate(((r, REF_COLOR), (c, CUR_COLOR))):
@@ -69,13 +72,14 @@ def svg_paired_bars(
             body.append(
                 f'<rect x="{x + 1 + j * (slot - 2) / 2:.1f}" y="{top + plot_h - h:.1f}" '
                 f'width="{max((slot - 2) / 2, 0.5):.1f}" height="{h:.1f}" fill="{color}">'
-                f'<title>{escape(name)}: reference {r:.3f}, current {c:.3f}</title></rect>'
+                f"<title>{escape(name)}: reference {r:.3f}, current {c:.3f}</title></rect>"
             )
     if labels:
         first, last = escape(labels[0]), escape(labels[-1])
         body.append(f'<text x="{left}" y="{height - 10}" class="tick">{first}</text>')
-        body.append(f'<text x="{width - left}" y="{height - 10}" class="tick" '
-                    f'text-anchor="end">{last}</text>')
+        body.append(
+            f'<text x="{width - left}" y="{height - 10}" class="tick" text-anchor="end">{last}</text>'
+        )
     return _svg(width, height, body, title)
 
 
@@ -99,25 +103,39 @@ def svg_drift_bars(columns: Sequence[ColumnDrift], *, width: int = 640) -> Marku
         value = _severity(entry)
         w = plot_w * min(value, cap) / cap
         color = BAD_COLOR if entry.drifted else OK_COLOR
-        body.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" class="lbl">'
-                    f'{escape(entry.column[:28])}</text>')
-        body.append(f'<rect class="drift-bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
-                    f'height="{row - 6}" fill="{color}"><title>{escape(entry.column)}: '
-                    f'{escape(entry.test)} {_fmt(entry.statistic)} (threshold '
-                    f'{_fmt(entry.threshold)})</title></rect>')
+        body.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" class="lbl">'
+            f"{escape(entry.column[:28])}</text>"
+        )
+        body.append(
+            f'<rect class="drift-bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
+            f'height="{row - 6}" fill="{color}"><title>{escape(entry.column)}: '
+            f"{escape(entry.test)} {_fmt(entry.statistic)} (threshold "
+            f"{_fmt(entry.threshold)})</title></rect>"
+        )
         shown = entry.p_value if entry.p_value is not None else entry.statistic
-        body.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" class="tick">'
-                    f'{escape(entry.test)} {_fmt(shown)}</text>')
-    body.append(f'<line x1="{x_threshold:.1f}" y1="4" x2="{x_threshold:.1f}" y2="{height - 16}" '
-                'stroke="#333" stroke-dasharray="4 3"/>')
-    body.append(f'<text x="{x_threshold:.1f}" y="{height - 4}" text-anchor="middle" class="tick">'
-                'threshold</text>')
+        body.append(
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" class="tick">'
+            f"{escape(entry.test)} {_fmt(shown)}</text>"
+        )
+    body.append(
+        f'<line x1="{x_threshold:.1f}" y1="4" x2="{x_threshold:.1f}" y2="{height - 16}" '
+        'stroke="#333" stroke-dasharray="4 3"/>'
+    )
+    body.append(
+        f'<text x="{x_threshold:.1f}" y="{height - 4}" text-anchor="middle" class="tick">threshold</text>'
+    )
     return _svg(width, height, body, "drift statistic relative to threshold per column")
 
 
 def svg_histogram(
-    counts: Sequence[float], edges: Sequence[float], marker: float | None, title: str,
-    *, width: int = 640, height: int = 160,
+    counts: Sequence[float],
+    edges: Sequence[float],
+    marker: float | None,
+    title: str,
+    *,
+    width: int = 640,
+    height: int = 160,
 ) -> Markup:
     """A histogram with an optional vertical marker (e.g. the outlier threshold)."""
     top, bottom, left = 8, 26, 6
@@ -130,21 +148,26 @@ def svg_histogram(
         x0 = left + plot_w * (edges[i] - lo) / span
         x1 = left + plot_w * (edges[i + 1] - lo) / span
         h = plot_h * c / peak
-        body.append(f'<rect x="{x0:.1f}" y="{top + plot_h - h:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
-                    f'height="{h:.1f}" fill="{REF_COLOR}"><title>{edges[i]:.3f}–{edges[i + 1]:.3f}: '
-                    f'{int(c)}</title></rect>')
+        body.append(
+            f'<rect x="{x0:.1f}" y="{top + plot_h - h:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
+            f'height="{h:.1f}" fill="{REF_COLOR}"><title>{edges[i]:.3f}–{edges[i + 1]:.3f}: '
+            f"{int(c)}</title></rect>"
+        )
     if marker is not None:
         xm = left + plot_w * (min(max(marker, lo), hi) - lo) / span
-        body.append(f'<line x1="{xm:.1f}" y1="2" x2="{xm:.1f}" y2="{top + plot_h}" stroke="{BAD_COLOR}" '
-                    'stroke-width="2"/>')
+        body.append(
+            f'<line x1="{xm:.1f}" y1="2" x2="{xm:.1f}" y2="{top + plot_h}" stroke="{BAD_COLOR}" '
+            'stroke-width="2"/>'
+        )
         body.append(f'<text x="{xm + 4:.1f}" y="14" class="tick">threshold {marker:.3f}</text>')
     body.append(f'<text x="{left}" y="{height - 8}" class="tick">{lo:.3f}</text>')
     body.append(f'<text x="{width - left}" y="{height - 8}" class="tick" text-anchor="end">{hi:.3f}</text>')
     return _svg(width, height, body, title)
 
 
-def svg_group_rates(labels: Sequence[str], rates: Sequence[float | None], title: str,
-                    *, width: int = 420) -> Markup:
+def svg_group_rates(
+    labels: Sequence[str], rates: Sequence[float | None], title: str, *, width: int = 420
+) -> Markup:
     """Horizontal bars of a rate (0–1) per group."""
     row, label_w = 22, 120
     height = row * len(labels) + 12
@@ -153,10 +176,13 @@ def svg_group_rates(labels: Sequence[str], rates: Sequence[float | None], title:
     for i, (name, rate) in enumerate(zip(labels, rates, strict=True)):
         y = 6 + i * row
         w = plot_w * (rate or 0.0)
-        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="lbl">'
-                    f'{escape(name[:20])}</text>')
-        body.append(f'<rect class="group-bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
-                    f'fill="{REF_COLOR}"><title>{escape(name)}: {_fmt(rate)}</title></rect>')
+        body.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="lbl">{escape(name[:20])}</text>'
+        )
+        body.append(
+            f'<rect class="group-bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
+            f'fill="{REF_COLOR}"><title>{escape(name)}: {_fmt(rate)}</title></rect>'
+        )
         body.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" class="tick">{_fmt(rate)}</text>')
     return _svg(width, height, body, title)
 
@@ -172,15 +198,24 @@ def column_distribution(reference: ColumnProfile, current: ColumnProfile, kind: 
         edges_open = np.concatenate([[-np.inf], edges[1:-1], [np.inf]])
         labels = [f"{e:.3g}" for e in edges[:-1]]
         labels[-1] = f"{edges[-1]:.3g}"
-        return svg_paired_bars(labels, reference.histogram(edges_open).tolist(),
-                               current.histogram(edges_open).tolist(), f"{reference.name} distribution")
+        return svg_paired_bars(
+            labels,
+            reference.histogram(edges_open).tolist(),
+            current.histogram(edges_open).tolist(),
+            f"{reference.name} distribution",
+        )
     ref_counts = reference.category_counts()[0]
     cur_counts = current.category_counts()[0]
     ref_total, cur_total = max(reference.n, 1), max(current.n, 1)
     # A category seen fewer than MIN_CATEGORY_ROWS times could identify a row: lump it.
-    keys = sorted((k for k in set(ref_counts) | set(cur_counts)
-                   if ref_counts.get(k, 0) + cur_counts.get(k, 0) >= MIN_CATEGORY_ROWS),
-                  key=lambda k: -(ref_counts.get(k, 0) / ref_total + cur_counts.get(k, 0) / cur_total))
+    keys = sorted(
+        (
+            k
+            for k in set(ref_counts) | set(cur_counts)
+            if ref_counts.get(k, 0) + cur_counts.get(k, 0) >= MIN_CATEGORY_ROWS
+        ),
+        key=lambda k: -(ref_counts.get(k, 0) / ref_total + cur_counts.get(k, 0) / cur_total),
+    )
     shown = keys[:TOP_CATEGORIES]
     ref = [ref_counts.get(k, 0) / ref_total for k in shown]
     cur = [cur_counts.get(k, 0) / cur_total for k in shown]
@@ -222,9 +257,14 @@ class OutlierSummary:
             for name, _ in scores.explain(int(row), top):
                 tally[name] = tally.get(name, 0) + 1
         ranked = tuple(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
-        return cls(tuple(float(c) for c in counts), tuple(float(e) for e in edges), scores.threshold,
-                   int(scores.scores.size), int(scores.is_outlier.sum()), ranked)
-
+        return cls(
+            tuple(float(c) for c in counts),
+            tuple(float(e) for e in edges),
+            scores.threshold,
+            int(scores.scores.size),
+            int(scores.is_outlier.sum()),
+            ranked,
+        )
 
     @classmethod
     def from_scan(cls, scan: OutlierScan) -> OutlierSummary:
@@ -235,13 +275,23 @@ class OutlierSummary:
         marker = int(np.searchsorted(edges, scan.threshold)) - 1
         lo = max(min(seen.min(initial=marker), marker) - 1, 0)
         hi = min(max(seen.max(initial=marker), marker) + 2, counts.size)
-        return cls(tuple(counts[lo:hi].tolist()), tuple(edges[lo:hi + 1].tolist()), scan.threshold,
-                   scan.rows, scan.flagged, scan.explained)
+        return cls(
+            tuple(counts[lo:hi].tolist()),
+            tuple(edges[lo : hi + 1].tolist()),
+            scan.threshold,
+            scan.rows,
+            scan.flagged,
+            scan.explained,
+        )
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("mlward.web", "templates"),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("mlward.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render_html(
@@ -253,8 +303,11 @@ def render_html(
     title: str = "mlward data trust report",
 ) -> str:
     """Render one self-contained HTML page with the sections given."""
-    context: dict[str, Any] = {"title": title, "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                               "fmt": _fmt}
+    context: dict[str, Any] = {
+        "title": title,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "fmt": _fmt,
+    }
     if drift is not None:
         features = []
         ordered = drift.columns_by_verdict()
@@ -273,15 +326,25 @@ def render_html(
             summary = OutlierSummary.from_scores(outliers)
         else:
             summary = outliers
-        context["outliers"] = {"summary": summary, "plot": svg_histogram(
-            summary.counts, summary.edges, summary.threshold, "outlier score distribution")}
+        context["outliers"] = {
+            "summary": summary,
+            "plot": svg_histogram(
+                summary.counts, summary.edges, summary.threshold, "outlier score distribution"
+            ),
+        }
     if fairness is not None:
         context["fairness"] = {
-            "report": fairness, "violations": fairness.violations(fairness_thresholds),
+            "report": fairness,
+            "violations": fairness.violations(fairness_thresholds),
             "attributes": [
-                {"a": a, "plot": svg_group_rates([g.group for g in a.groups],
-                                                 [g.positive_rate for g in a.groups],
-                                                 f"{a.attribute} positive rate per group")}
+                {
+                    "a": a,
+                    "plot": svg_group_rates(
+                        [g.group for g in a.groups],
+                        [g.positive_rate for g in a.groups],
+                        f"{a.attribute} positive rate per group",
+                    ),
+                }
                 for a in fairness.attributes
             ],
         }

@@ -17,10 +17,20 @@ from mlward import __version__
 from mlward.core.findings import Finding, Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
-          Severity.LOW: "note", Severity.INFO: "note"}
-_SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
-          Severity.LOW: "3.0", Severity.INFO: "0.0"}
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+_SCORE = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
 
 
 def _uri(path: str) -> str:
@@ -35,12 +45,16 @@ def _location(finding: Finding) -> dict[str, Any]:
     result: dict[str, Any] = {"physicalLocation": physical}
     logical = []
     if loc.member is not None:
-        logical.append({"fullyQualifiedName": f"{_uri(loc.path)}!{loc.member}", "kind": "module",
-                        "name": loc.member})
+        logical.append(
+            {"fullyQualifiedName": f"{_uri(loc.path)}!{loc.member}", "kind": "module", "name": loc.member}
+        )
     if logical:
         result["logicalLocations"] = logical
-    props = {k: v for k, v in (("member", loc.member), ("offset", loc.offset),
-                                ("detail", loc.detail)) if v is not None}
+    props = {
+        k: v
+        for k, v in (("member", loc.member), ("offset", loc.offset), ("detail", loc.detail))
+        if v is not None
+    }
     if props:
         result["properties"] = props
     return result
@@ -74,8 +88,10 @@ def to_sarif(
                 "id": rid,
                 "shortDescription": {"text": rules.get(rid, rid)},
                 "defaultConfiguration": {"level": _LEVEL[worst.get(rid, Severity.HIGH)]},
-                "properties": {"security-severity": _SCORE[worst.get(rid, Severity.HIGH)],
-                               "tags": ["security"]},
+                "properties": {
+                    "security-severity": _SCORE[worst.get(rid, Severity.HIGH)],
+                    "tags": ["security"],
+                },
             }
             for rid in rule_ids
         ],
@@ -84,17 +100,18 @@ def to_sarif(
         driver["informationUri"] = information_uri
     results = []
     for f in items:
-        props: dict[str, Any] = {"severity": f.severity.name,
-                                 "security-severity": _SCORE[f.severity]}
+        props: dict[str, Any] = {"severity": f.severity.name, "security-severity": _SCORE[f.severity]}
         props.update({k: v for k, v in f.properties.items() if _jsonable(v)})
-        results.append({
-            "ruleId": f.rule_id,
-            "ruleIndex": index[f.rule_id],
-            "level": _LEVEL[f.severity],
-            "message": {"text": f.message},
-            "locations": [_location(f)],
-            "properties": props,
-        })
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "ruleIndex": index[f.rule_id],
+                "level": _LEVEL[f.severity],
+                "message": {"text": f.message},
+                "locations": [_location(f)],
+                "properties": props,
+            }
+        )
     paths = list(dict.fromkeys([*artifacts, *(f.location.path for f in items)]))
     run: dict[str, Any] = {
         "tool": {"driver": driver},

@@ -31,16 +31,18 @@ def make_frame(
     rng = np.random.default_rng(seed)
     channel_p = [0.35, 0.35, 0.0, 0.3] if new_category else [0.5, 0.5, 0.0, 0.0]
     region_p = [0.5, 0.5, 0.0] if drop_category else [0.4, 0.3, 0.3]
-    return pa.table({
-        "income": rng.normal(50_000 + (10_000 if shift else 0), 10_000, n),
-        "latency": rng.normal(100.0, 20.0 * (2 if scale else 1), n),
-        "age": rng.integers(18, 80, n),
-        "score": rng.beta(2, 5, n),
-        "channel": rng.choice(["web", "store", "phone", "api"], n, p=channel_p),
-        "region": rng.choice(["north", "east", "south"], n, p=region_p),
-        "plan": rng.choice(["free", "pro", "team", "enterprise"], n, p=[0.6, 0.25, 0.1, 0.05]),
-        "rating": rng.integers(1, 6, n),
-    })
+    return pa.table(
+        {
+            "income": rng.normal(50_000 + (10_000 if shift else 0), 10_000, n),
+            "latency": rng.normal(100.0, 20.0 * (2 if scale else 1), n),
+            "age": rng.integers(18, 80, n),
+            "score": rng.beta(2, 5, n),
+            "channel": rng.choice(["web", "store", "phone", "api"], n, p=channel_p),
+            "region": rng.choice(["north", "east", "south"], n, p=region_p),
+            "plan": rng.choice(["free", "pro", "team", "enterprise"], n, p=[0.6, 0.25, 0.1, 0.05]),
+            "rating": rng.integers(1, 6, n),
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -27,12 +27,14 @@ def _frame(n: int, seed: int, *, shift: float = 0.0, null_share: float = 0.0) ->
     rng = np.random.default_rng(seed)
     normal = rng.normal(shift, 1.0, n)
     mask = rng.random(n) < null_share
-    return pa.table({
-        "normal": pa.array(normal, mask=mask),
-        "lognormal": rng.lognormal(0.0, 1.0, n),
-        "category": rng.choice(CATEGORIES, n, p=SHARES),
-        "integer": rng.integers(0, 200, n),
-    })
+    return pa.table(
+        {
+            "normal": pa.array(normal, mask=mask),
+            "lognormal": rng.lognormal(0.0, 1.0, n),
+            "category": rng.choice(CATEGORIES, n, p=SHARES),
+            "integer": rng.integers(0, 200, n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +101,10 @@ def test_calibrated_p_values_are_roughly_uniform_under_the_null() -> None:
 
 def test_calibration_is_deterministic() -> None:
     ref, cur = np.array([0.5, 0.3, 0.2]), np.array([0.45, 0.35, 0.2])
+
     def tvd(a, b):
         return 0.5 * np.abs(a - b).sum(axis=-1)
+
     first = calibrate_masses(tvd, ref, cur, 1_000, 200, alpha=0.01)
     assert first == calibrate_masses(tvd, ref, cur, 1_000, 200, alpha=0.01)
     assert first.interval[0] <= 0.05 <= first.interval[1]
@@ -136,8 +140,10 @@ def test_new_and_vanished_categories_are_listed() -> None:
     assert [k for k, _ in column.vanished_categories] == ["phone"]
     entry = column.to_dict()
     assert entry["new_categories"][0]["category"] == "crypto"
-    assert entry["vanished_categories"][0] == {"category": "phone",
-                                               "reference_share": column.vanished_categories[0][1]}
+    assert entry["vanished_categories"][0] == {
+        "category": "phone",
+        "reference_share": column.vanished_categories[0][1],
+    }
 
 
 def test_hypothesis_tests_keep_their_own_p_value_rule() -> None:

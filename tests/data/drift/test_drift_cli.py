@@ -37,8 +37,11 @@ def files(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("cli")
     planted = dict.fromkeys(PLANTED, True)
     paths = {}
-    for name, table in (("ref", make_frame(3_000, 1)), ("same", make_frame(3_000, 2)),
-                        ("drift", make_frame(3_000, 3, **planted))):
+    for name, table in (
+        ("ref", make_frame(3_000, 1)),
+        ("same", make_frame(3_000, 2)),
+        ("drift", make_frame(3_000, 3, **planted)),
+    ):
         path = root / f"{name}.parquet"
         pq.write_table(table, path)
         paths[name] = str(path)
@@ -65,9 +68,23 @@ def test_drift_exit_codes_and_json(files) -> None:
 
 
 def test_drift_overrides_from_the_command_line(files) -> None:
-    result = invoke("data", "drift", files["ref"], files["drift"], "-f", "json", "--test", "numeric=psi",
-                    "--test", "plan=tvd", "--threshold", "psi=5", "--threshold", "channel=0.99",
-                    "--no-fail-on-drift")
+    result = invoke(
+        "data",
+        "drift",
+        files["ref"],
+        files["drift"],
+        "-f",
+        "json",
+        "--test",
+        "numeric=psi",
+        "--test",
+        "plan=tvd",
+        "--threshold",
+        "psi=5",
+        "--threshold",
+        "channel=0.99",
+        "--no-fail-on-drift",
+    )
     doc = json.loads(result.stdout)
     by = {c["column"]: c for c in doc["columns"]}
     assert by["income"]["test"] == "psi" and by["income"]["threshold"] == 5.0
@@ -113,6 +130,17 @@ def test_fairness_gate(files) -> None:
     assert doc["passed"] is False and doc["disparate_impact"] == 0.0
     fair = invoke("model", "fairness", files["biased"], "-s", "plan", "--label", "approved")
     assert fair.exit_code == 0
-    model = invoke("model", "fairness", files["biased"], "-s", "plan", "--label", "approved",
-                   "--prediction", "approved", "-f", "json")
+    model = invoke(
+        "model",
+        "fairness",
+        files["biased"],
+        "-s",
+        "plan",
+        "--label",
+        "approved",
+        "--prediction",
+        "approved",
+        "-f",
+        "json",
+    )
     assert model.exit_code == 0 and json.loads(model.stdout)["equalized_odds_difference"] == 0.0

@@ -104,8 +104,11 @@ def test_configuration_errors_are_clear() -> None:
 
 def test_share_threshold_sets_the_dataset_verdict(frames) -> None:
     # The share alone decides once the domain classifier (which sees the drift too) is off.
-    strict = DriftDetector(share_threshold=0.6, multivariate=False).fit(frames["large_ref"]).compare(
-        frames["large_drift"])
+    strict = (
+        DriftDetector(share_threshold=0.6, multivariate=False)
+        .fit(frames["large_ref"])
+        .compare(frames["large_drift"])
+    )
     assert strict.drift_share == pytest.approx(0.5) and not strict.drifted
     with_rows = DriftDetector(share_threshold=0.6).fit(frames["large_ref"]).compare(frames["large_drift"])
     assert with_rows.multivariate is not None and with_rows.multivariate.drifted and with_rows.drifted
@@ -121,18 +124,44 @@ def test_missing_or_empty_columns_count_as_drift() -> None:
 
 
 def test_json_document_is_schema_v1(frames) -> None:
-    report = DriftDetector(multivariate=True, sample_rows=400).fit(frames["small_ref"]).compare(
-        frames["small_drift"])
+    report = (
+        DriftDetector(multivariate=True, sample_rows=400)
+        .fit(frames["small_ref"])
+        .compare(frames["small_drift"])
+    )
     doc = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert doc["schema_version"] == 1 and doc["kind"] == "mlward.drift"
     entry = doc["columns"][0]
-    assert set(entry) == {"column", "type", "test", "statistic", "p_value", "threshold", "drifted",
-                          "approximate", "error_bound", "reference_rows", "current_rows",
-                          "distribution_drifted", "interval", "null_quantile", "alpha",
-                          "null_rate", "new_categories", "vanished_categories", "withheld", "summary"}
+    assert set(entry) == {
+        "column",
+        "type",
+        "test",
+        "statistic",
+        "p_value",
+        "threshold",
+        "drifted",
+        "approximate",
+        "error_bound",
+        "reference_rows",
+        "current_rows",
+        "distribution_drifted",
+        "interval",
+        "null_quantile",
+        "alpha",
+        "null_rate",
+        "new_categories",
+        "vanished_categories",
+        "withheld",
+        "summary",
+    }
     assert [c["column"] for c in doc["columns"]] == frames["small_ref"].column_names
-    assert doc["dataset"] == {"columns": 8, "drifted_columns": 4, "drift_share": 0.5,
-                              "share_threshold": 0.5, "drifted": True}
+    assert doc["dataset"] == {
+        "columns": 8,
+        "drifted_columns": 4,
+        "drift_share": 0.5,
+        "share_threshold": 0.5,
+        "drifted": True,
+    }
     assert doc["multivariate"]["test"] == "domain_classifier" and doc["multivariate"]["drifted"]
 
 

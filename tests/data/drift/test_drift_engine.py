@@ -96,8 +96,7 @@ def test_verdicts_and_statistics_are_identical_across_runs_and_engines(datasets,
     # so two runs, and the local and Dask engines, agree to the last digit
     runs = [
         DriftDetector(engine=engine).fit(datasets["ref"]).compare(datasets["cur"])
-        for engine in (LocalEngine(workers=2), LocalEngine(workers=1, batch_rows=3_000),
-                       dask_engine)
+        for engine in (LocalEngine(workers=2), LocalEngine(workers=1, batch_rows=3_000), dask_engine)
     ]
     first = _verdicts(runs[0])
     assert any(c["approximate"] for c in first)  # sketches, not exact values

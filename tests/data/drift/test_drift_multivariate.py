@@ -13,12 +13,14 @@ from mlward.data.drift.multivariate import domain_classifier
 
 
 def _mixed(rng: np.random.Generator, n: int) -> pa.Table:
-    return pa.table({
-        "x": rng.normal(size=n),
-        "y": rng.lognormal(size=n),
-        "k": rng.integers(0, 30, n),
-        "c": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
-    })
+    return pa.table(
+        {
+            "x": rng.normal(size=n),
+            "y": rng.lognormal(size=n),
+            "k": rng.integers(0, 30, n),
+            "c": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
 
 
 @pytest.mark.parametrize("rows", [89, 500])
@@ -42,8 +44,9 @@ def test_correlation_flip_with_unchanged_marginals_is_caught_by_default() -> Non
     y_cur = -0.9 * x_cur + np.sqrt(1 - 0.9**2) * rng.normal(size=n)  # still N(0, 1)
     x_ref = rng.normal(size=n)
     y_ref = 0.9 * x_ref + np.sqrt(1 - 0.9**2) * rng.normal(size=n)
-    report = DriftDetector().fit(pa.table({"x": x_ref, "y": y_ref})).compare(
-        pa.table({"x": x_cur, "y": y_cur}))
+    report = (
+        DriftDetector().fit(pa.table({"x": x_ref, "y": y_ref})).compare(pa.table({"x": x_cur, "y": y_cur}))
+    )
     assert report.drifted_columns == []
     multi = report.multivariate
     assert multi is not None and multi.drifted and report.drifted

@@ -66,8 +66,7 @@ def test_a_withheld_email_column_says_so_without_any_value() -> None:
     n = 400
     emails = [f"person{i}@mail-example.org" for i in range(n)]
     ref = pa.table({"contact": emails})
-    cur = pa.table({"contact": [None if i % 3 == 0 else f"other{i}@mail-example.org"
-                                for i in range(n)]})
+    cur = pa.table({"contact": [None if i % 3 == 0 else f"other{i}@mail-example.org" for i in range(n)]})
     report = DriftDetector().fit(ref).compare(cur)
     contact = report.column("contact")
     assert contact.withheld == ("EMAIL",) and contact.drifted
@@ -87,7 +86,7 @@ def test_the_table_and_the_html_put_drifted_columns_first(large_report) -> None:
     words = list(table.columns[header.index("what changed")].cells)
     assert words[names.index("channel")].startswith("new category")
     html = render_html(drift=large_report)
-    body = html[html.index('id="drift-table"'):]
+    body = html[html.index('id="drift-table"') :]
     rows = re.findall(r'<tr class="drift-row[^"]*"[^>]*>\s*<td>([^<]+)</td>', body)
     assert set(rows[:4]) == drifted and set(rows[4:]) == set(STABLE)
     assert "mean +1.0 sd" in body or "mean +0.9 sd" in body or "mean +1.1 sd" in body

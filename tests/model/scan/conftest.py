@@ -40,5 +40,4 @@ def malicious_samples(tmp_path_factory: pytest.TempPathFactory) -> list[Maliciou
 @pytest.fixture(scope="session")
 def malicious_files(malicious_samples: list[MaliciousSample]) -> list[Path]:
     """Every malicious corpus file plus the committed TensorFlow file-access fixture."""
-    return [*(s.path for s in malicious_samples),
-            FIXTURES / "readfile_savedmodel" / "saved_model.pb"]
+    return [*(s.path for s in malicious_samples), FIXTURES / "readfile_savedmodel" / "saved_model.pb"]

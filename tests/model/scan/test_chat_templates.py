@@ -40,50 +40,46 @@ EXECUTING = {
     "dunder-chain-joiner": "{{ joiner.__init__.__globals__['__builtins__']" + OPEN + " }}",
     "dunder-chain-lipsum": "{{ lipsum.__globals__.__builtins__" + OPEN + " }}",
     "computed-tilde": "{% set u = '_' * 2 %}{{ (cycler|attr(u ~ 'init' ~ u)|attr(u ~ "
-                      "'globals' ~ u))[u ~ 'builtins' ~ u]" + OPEN + " }}",
+    "'globals' ~ u))[u ~ 'builtins' ~ u]" + OPEN + " }}",
     "computed-tilde-item": "{% set u = '_' * 2 %}{{ lipsum[u ~ 'globals' ~ u]"
-                           "[u ~ 'builtins' ~ u]" + OPEN + " }}",
+    "[u ~ 'builtins' ~ u]" + OPEN + " }}",
     "computed-percent": "{% set g = '%c%cglobals%c%c' % (95, 95, 95, 95) %}{{ (lipsum|attr(g))"
-                        "['%c%cbuiltins%c%c' % (95, 95, 95, 95)]" + OPEN + " }}",
+    "['%c%cbuiltins%c%c' % (95, 95, 95, 95)]" + OPEN + " }}",
     "computed-format-filter": "{{ lipsum[('%c%cglobals%c%c'|format(95, 95, 95, 95))]"
-                              "['%c%cbuiltins%c%c'|format(95, 95, 95, 95)]" + OPEN + " }}",
+    "['%c%cbuiltins%c%c'|format(95, 95, 95, 95)]" + OPEN + " }}",
     "computed-format-method": "{% set u = '{:c}{:c}'.format(95, 95) %}"
-                              "{{ lipsum[u ~ 'globals' ~ u][u ~ 'builtins' ~ u]" + OPEN + " }}",
+    "{{ lipsum[u ~ 'globals' ~ u][u ~ 'builtins' ~ u]" + OPEN + " }}",
     "computed-join": "{% set g = ['_', '_', 'globals', '_', '_']|join %}{% set b = ['_', '_', "
-                     "'builtins', '_', '_']|join %}{{ (lipsum|attr(g))[b]" + OPEN + " }}",
-    "computed-plus": "{% set u = '_' + '_' %}{{ lipsum[u + 'globals' + u]"
-                     "[u + 'builtins' + u]" + OPEN + " }}",
+    "'builtins', '_', '_']|join %}{{ (lipsum|attr(g))[b]" + OPEN + " }}",
+    "computed-plus": "{% set u = '_' + '_' %}{{ lipsum[u + 'globals' + u][u + 'builtins' + u]" + OPEN + " }}",
     "computed-replace": "{{ lipsum['XXglobalsXX'|replace('X', '_')]"
-                        "['XXbuiltinsXX'|replace('X', '_')]" + OPEN + " }}",
+    "['XXbuiltinsXX'|replace('X', '_')]" + OPEN + " }}",
     "underscore-from-dict-keyword": "{% set u = (dict(_=1)|list|first) * 2 %}"
-                                    "{{ lipsum[u ~ 'globals' ~ u][u ~ 'builtins' ~ u]" + OPEN + " }}",
+    "{{ lipsum[u ~ 'globals' ~ u][u ~ 'builtins' ~ u]" + OPEN + " }}",
     "underscore-from-namespace-loop": "{% set ns = namespace(u='') %}{% for c in ['_', '_'] %}"
-                                      "{% set ns.u = ns.u ~ c %}{% endfor %}"
-                                      "{{ lipsum[ns.u ~ 'globals' ~ ns.u]"
-                                      "[ns.u ~ 'builtins' ~ ns.u]" + OPEN + " }}",
+    "{% set ns.u = ns.u ~ c %}{% endfor %}"
+    "{{ lipsum[ns.u ~ 'globals' ~ ns.u]"
+    "[ns.u ~ 'builtins' ~ ns.u]" + OPEN + " }}",
     "underscore-via-macro-argument": "{% macro w(o, a, b) %}{{ o[a][b]" + OPEN + " }}{% endmacro %}"
-                                     "{{ w(lipsum, '_' * 2 ~ 'globals' ~ '_' * 2, "
-                                     "'_' * 2 ~ 'builtins' ~ '_' * 2) }}",
+    "{{ w(lipsum, '_' * 2 ~ 'globals' ~ '_' * 2, "
+    "'_' * 2 ~ 'builtins' ~ '_' * 2) }}",
     "underscore-via-for-target": "{% for u in ['_' * 2] %}{{ lipsum[u ~ 'globals' ~ u]"
-                                 "[u ~ 'builtins' ~ u]" + OPEN + " }}{% endfor %}",
+    "[u ~ 'builtins' ~ u]" + OPEN + " }}{% endfor %}",
     "escaped-underscores-attr": "{{ (lipsum|attr('\\x5f\\x5fglobals\\x5f\\x5f'))"
-                                "['\\u005f\\u005fbuiltins\\u005f\\u005f']" + OPEN + " }}",
+    "['\\u005f\\u005fbuiltins\\u005f\\u005f']" + OPEN + " }}",
     "reversed-name": "{{ lipsum['__slabolg__'|reverse]['__snitliub__'|reverse]" + OPEN + " }}",
-    "map-attr-filter": "{{ ([lipsum]|map('attr', '__globals__')|first)['__builtins__']"
-                       + OPEN + " }}",
+    "map-attr-filter": "{{ ([lipsum]|map('attr', '__globals__')|first)['__builtins__']" + OPEN + " }}",
     "stepped-slice-of-constant": "{% set s = 'x_x_xgxlxoxbxaxlxsx_x_' %}"
-                                 "{{ lipsum[s[1::2]]['x_x_xbxuxixlxtxixnxsx_x_'[1::2]]"
-                                 + OPEN + " }}",
+    "{{ lipsum[s[1::2]]['x_x_xbxuxixlxtxixnxsx_x_'[1::2]]" + OPEN + " }}",
     "hidden-in-benign-loop": "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content']|trim }}"
-                             "{% if loop.last %}{% set x = cycler.__init__.__globals__"
-                             ".__builtins__" + OPEN + " %}{% endif %}{% endfor %}",
+    "{% if loop.last %}{% set x = cycler.__init__.__globals__"
+    ".__builtins__" + OPEN + " %}{% endif %}{% endfor %}",
 }
 # Classes that do not run under a bare Environment (no loader, no Flask), flagged all the same.
 STATIC_ONLY = {
     "subclasses-walk": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
     "cycler-popen": "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-    "request-attr-application": "{{ request|attr('application')|attr('\\x5f\\x5fglobals"
-                                "\\x5f\\x5f') }}",
+    "request-attr-application": "{{ request|attr('application')|attr('\\x5f\\x5fglobals\\x5f\\x5f') }}",
     "request-attr-only": "{{ request|attr('application') }}",
     "config-items": "{{ config.items() }}",
     "self-private-context": "{{ self._TemplateReference__context }}",
@@ -124,9 +120,18 @@ def template_rules(template: str) -> set[str]:
 
 def write_tokenizer_config(path: Path, template: object) -> Path:
     """A ``tokenizer_config.json`` as transformers saves it, with ``template``."""
-    path.write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>",
-                                "model_max_length": 4096, "chat_template": template,
-                                "tokenizer_class": "PreTrainedTokenizerFast"}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "model_max_length": 4096,
+                "chat_template": template,
+                "tokenizer_class": "PreTrainedTokenizerFast",
+            },
+            indent=2,
+        )
+    )
     return path
 
 
@@ -135,8 +140,9 @@ CONTAINERS = {
     "gguf-named": lambda d, t: write_gguf(d / "model.gguf", t, "tokenizer.chat_template.tool_use"),
     "tokenizer_config": lambda d, t: write_tokenizer_config(d / "tokenizer_config.json", t),
     "tokenizer_config-list": lambda d, t: write_tokenizer_config(
-        d / "tokenizer_config.json", [{"name": "default", "template": "{{ bos_token }}"},
-                                      {"name": "tool_use", "template": t}]),
+        d / "tokenizer_config.json",
+        [{"name": "default", "template": "{{ bos_token }}"}, {"name": "tool_use", "template": t}],
+    ),
     "chat_template.jinja": lambda d, t: _write_text(d / "chat_template.jinja", t),
     "template.j2": lambda d, t: _write_text(d / "template.j2", t),
 }
@@ -161,26 +167,45 @@ def test_executing_payload_really_runs_and_is_high(name: str, tmp_path: Path) ->
     assert issues and all(i.severity >= Severity.HIGH for i in issues)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("dunder-chain-cycler", R.TEMPLATE_PRIVATE), ("computed-tilde", R.TEMPLATE_COMPUTED),
-    ("computed-tilde-item", R.TEMPLATE_COMPUTED), ("computed-percent", R.TEMPLATE_COMPUTED),
-    ("computed-format-filter", R.TEMPLATE_COMPUTED), ("computed-join", R.TEMPLATE_COMPUTED),
-    ("computed-format-method", R.TEMPLATE_COMPUTED), ("computed-plus", R.TEMPLATE_COMPUTED),
-    ("computed-replace", R.TEMPLATE_COMPUTED), ("stepped-slice-of-constant", R.TEMPLATE_COMPUTED),
-    ("underscore-from-dict-keyword", R.TEMPLATE_COMPUTED),
-    ("underscore-from-namespace-loop", R.TEMPLATE_COMPUTED),
-    ("underscore-via-macro-argument", R.TEMPLATE_COMPUTED),
-    ("underscore-via-for-target", R.TEMPLATE_COMPUTED),
-    ("escaped-underscores-attr", R.TEMPLATE_PRIVATE), ("lipsum-globals", R.TEMPLATE_GLOBAL),
-    ("request-attr-only", R.TEMPLATE_GLOBAL), ("config-items", R.TEMPLATE_GLOBAL),
-    ("self-private-context", R.TEMPLATE_PRIVATE), ("str-format-fields", R.TEMPLATE_PRIVATE),
-    ("str-format-computed", R.TEMPLATE_COMPUTED), ("attr-str-format", R.TEMPLATE_COMPUTED),
-    ("selectattr-dunder", R.TEMPLATE_PRIVATE), ("map-attribute-computed", R.TEMPLATE_COMPUTED),
-    ("attr-computed-from-data", R.TEMPLATE_COMPUTED), ("attr-splat-args", R.TEMPLATE_COMPUTED),
-    ("chars-of-object-repr", R.TEMPLATE_COMPUTED), ("generator-frame", R.TEMPLATE_PRIVATE),
-    ("builtins-name", R.TEMPLATE_PRIVATE), ("helper-alias", R.TEMPLATE_GLOBAL), ("include", R.TEMPLATE_LOAD),
-    ("import", R.TEMPLATE_LOAD), ("from-import", R.TEMPLATE_LOAD), ("extends", R.TEMPLATE_LOAD),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dunder-chain-cycler", R.TEMPLATE_PRIVATE),
+        ("computed-tilde", R.TEMPLATE_COMPUTED),
+        ("computed-tilde-item", R.TEMPLATE_COMPUTED),
+        ("computed-percent", R.TEMPLATE_COMPUTED),
+        ("computed-format-filter", R.TEMPLATE_COMPUTED),
+        ("computed-join", R.TEMPLATE_COMPUTED),
+        ("computed-format-method", R.TEMPLATE_COMPUTED),
+        ("computed-plus", R.TEMPLATE_COMPUTED),
+        ("computed-replace", R.TEMPLATE_COMPUTED),
+        ("stepped-slice-of-constant", R.TEMPLATE_COMPUTED),
+        ("underscore-from-dict-keyword", R.TEMPLATE_COMPUTED),
+        ("underscore-from-namespace-loop", R.TEMPLATE_COMPUTED),
+        ("underscore-via-macro-argument", R.TEMPLATE_COMPUTED),
+        ("underscore-via-for-target", R.TEMPLATE_COMPUTED),
+        ("escaped-underscores-attr", R.TEMPLATE_PRIVATE),
+        ("lipsum-globals", R.TEMPLATE_GLOBAL),
+        ("request-attr-only", R.TEMPLATE_GLOBAL),
+        ("config-items", R.TEMPLATE_GLOBAL),
+        ("self-private-context", R.TEMPLATE_PRIVATE),
+        ("str-format-fields", R.TEMPLATE_PRIVATE),
+        ("str-format-computed", R.TEMPLATE_COMPUTED),
+        ("attr-str-format", R.TEMPLATE_COMPUTED),
+        ("selectattr-dunder", R.TEMPLATE_PRIVATE),
+        ("map-attribute-computed", R.TEMPLATE_COMPUTED),
+        ("attr-computed-from-data", R.TEMPLATE_COMPUTED),
+        ("attr-splat-args", R.TEMPLATE_COMPUTED),
+        ("chars-of-object-repr", R.TEMPLATE_COMPUTED),
+        ("generator-frame", R.TEMPLATE_PRIVATE),
+        ("builtins-name", R.TEMPLATE_PRIVATE),
+        ("helper-alias", R.TEMPLATE_GLOBAL),
+        ("include", R.TEMPLATE_LOAD),
+        ("import", R.TEMPLATE_LOAD),
+        ("from-import", R.TEMPLATE_LOAD),
+        ("extends", R.TEMPLATE_LOAD),
+    ],
+)
 def test_each_class_has_its_rule(name: str, expected: str) -> None:
     template = {**MALICIOUS, "lipsum-globals": "{{ lipsum.__globals__ }}"}[name]
     assert expected in template_rules(template)
@@ -217,31 +242,29 @@ def test_benign_chat_templates_are_clean(path: Path, tmp_path: Path) -> None:
 def test_benign_templates_render_under_transformers_syntax() -> None:
     # The fixtures are real programs: they render with the extensions transformers enables.
     env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True,
-        extensions=[loopcontrols, jinja_template._GenerationTag])
+        trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, jinja_template._GenerationTag]
+    )
     env.globals["raise_exception"] = lambda message: pytest.fail(message)
     for path in BENIGN:
         out = env.from_string(path.read_text()).render(
-            messages=MESSAGES, bos_token="<s>", eos_token="</s>", add_generation_prompt=True)
+            messages=MESSAGES, bos_token="<s>", eos_token="</s>", add_generation_prompt=True
+        )
         assert "hello" in out, path.name
 
 
 @pytest.mark.parametrize("container", sorted(CONTAINERS))
 @pytest.mark.parametrize("name", sorted(MALICIOUS))
-def test_malicious_template_is_high_in_every_container(
-    name: str, container: str, tmp_path: Path
-) -> None:
+def test_malicious_template_is_high_in_every_container(name: str, container: str, tmp_path: Path) -> None:
     report = scan_file(CONTAINERS[container](tmp_path, MALICIOUS[name]))
-    assert high(report) & {R.TEMPLATE_PRIVATE, R.TEMPLATE_COMPUTED, R.TEMPLATE_GLOBAL,
-                           R.TEMPLATE_LOAD}, report.findings
+    assert high(report) & {R.TEMPLATE_PRIVATE, R.TEMPLATE_COMPUTED, R.TEMPLATE_GLOBAL, R.TEMPLATE_LOAD}, (
+        report.findings
+    )
     assert report.verdict.value == "UNSAFE"
 
 
 @pytest.mark.parametrize("container", ["gguf", "tokenizer_config", "chat_template.jinja"])
 @pytest.mark.parametrize("name", sorted(UNPARSABLE))
-def test_unparsable_template_is_high_in_every_container(
-    name: str, container: str, tmp_path: Path
-) -> None:
+def test_unparsable_template_is_high_in_every_container(name: str, container: str, tmp_path: Path) -> None:
     report = scan_file(CONTAINERS[container](tmp_path, UNPARSABLE[name]))
     assert R.TEMPLATE_UNPARSED in high(report)
 
@@ -249,19 +272,26 @@ def test_unparsable_template_is_high_in_every_container(
 def test_config_template_shapes(tmp_path: Path) -> None:
     none = scan_file(write_tokenizer_config(tmp_path / "tokenizer_config.json", None))
     assert none.findings == ()
-    mapping = scan_file(write_tokenizer_config(
-        tmp_path / "tokenizer_config.json", {"default": MALICIOUS["cycler-popen"]}))
+    mapping = scan_file(
+        write_tokenizer_config(tmp_path / "tokenizer_config.json", {"default": MALICIOUS["cycler-popen"]})
+    )
     assert R.TEMPLATE_PRIVATE in high(mapping)
     assert "chat_template[default]" in mapping.findings[0].message
     odd = scan_file(write_tokenizer_config(tmp_path / "tokenizer_config.json", [{"name": "x"}]))
     assert R.TEMPLATE_UNPARSED in high(odd)
     extra = tmp_path / "extra" / "tokenizer_config.json"
     extra.parent.mkdir()
-    extra.write_text(json.dumps({"chat_template": "{{ bos_token }}", "chat_template_kwargs": {},
-                                 "custom_chat_template": MALICIOUS["include"]}))
+    extra.write_text(
+        json.dumps(
+            {
+                "chat_template": "{{ bos_token }}",
+                "chat_template_kwargs": {},
+                "custom_chat_template": MALICIOUS["include"],
+            }
+        )
+    )
     assert R.TEMPLATE_LOAD in high(scan_file(extra))
-    (tmp_path / "chat_template.json").write_text(
-        json.dumps({"chat_template": MALICIOUS["computed-join"]}))
+    (tmp_path / "chat_template.json").write_text(json.dumps({"chat_template": MALICIOUS["computed-join"]}))
     assert R.TEMPLATE_COMPUTED in high(scan_file(tmp_path / "chat_template.json"))
 
 
@@ -298,9 +328,17 @@ def test_cli_fail_on_high_exits_one_on_a_template(tmp_path: Path) -> None:
     assert finding["location"]["detail"] == "tokenizer_config.json chat_template"
 
 
-_UNDERSCORES = ["'_'", "'%c' % 95", "'%c'|format(95)", "(dict(_=1)|list|first)",
-                "'X'|replace('X', '_')", "['_']|join", "'{:c}'.format(95)", "'\\x5f'",
-                "('a_b'|list)[1]"]
+_UNDERSCORES = [
+    "'_'",
+    "'%c' % 95",
+    "'%c'|format(95)",
+    "(dict(_=1)|list|first)",
+    "'X'|replace('X', '_')",
+    "['_']|join",
+    "'{:c}'.format(95)",
+    "'\\x5f'",
+    "('a_b'|list)[1]",
+]
 _JOINS = [" ~ ", " + "]
 
 

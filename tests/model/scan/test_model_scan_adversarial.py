@@ -46,8 +46,11 @@ def loads_runs(data: bytes, marker: Path) -> bool:
 
 def high(report: FileReport, *rule_ids: str) -> list[str]:
     """Rule ids of the HIGH-or-above findings (restricted to ``rule_ids`` when given)."""
-    return [f.rule_id for f in report.findings if f.severity >= Severity.HIGH
-            and (not rule_ids or f.rule_id in rule_ids)]
+    return [
+        f.rule_id
+        for f in report.findings
+        if f.severity >= Severity.HIGH and (not rule_ids or f.rule_id in rule_ids)
+    ]
 
 
 def scan_bytes(tmp_path: Path, name: str, data: bytes, **kw: object) -> FileReport:
@@ -57,6 +60,7 @@ def scan_bytes(tmp_path: Path, name: str, data: bytes, **kw: object) -> FileRepo
 
 
 # -- 1. limits fail closed ----------------------------------------------------------------
+
 
 def test_payload_after_an_overlong_text_operand_is_high(tmp_path: Path) -> None:
     marker = tmp_path / "m"
@@ -68,9 +72,7 @@ def test_payload_after_an_overlong_text_operand_is_high(tmp_path: Path) -> None:
     assert any(f.properties.get("limit") for f in report.findings)
 
 
-def test_payload_after_the_sparse_memo_bound_is_high(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_payload_after_the_sparse_memo_bound_is_high(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlward.model.scan import pickle_memo
 
     monkeypatch.setattr(pickle_memo, "_MEMO_BITMAP_MAX", 1024)
@@ -81,8 +83,7 @@ def test_payload_after_the_sparse_memo_bound_is_high(
     assert loads_runs(data, marker)
     report = scan_bytes(tmp_path, "memo.pkl", data)
     assert R.PICKLE_MALFORMED in high(report)
-    assert "sparse keys" in next(f.message for f in report.findings
-                                 if f.rule_id == R.PICKLE_MALFORMED)
+    assert "sparse keys" in next(f.message for f in report.findings if f.rule_id == R.PICKLE_MALFORMED)
 
 
 def test_payload_in_a_second_pickle_that_then_breaks_is_high(tmp_path: Path) -> None:
@@ -127,8 +128,7 @@ def test_encrypted_member_is_not_scanned_and_high(tmp_path: Path) -> None:
 
 def test_break_before_anything_ran_stays_medium(tmp_path: Path) -> None:
     report = scan_bytes(tmp_path, "t.pkl", b"\x80\x04K\x01\xff")
-    assert [(f.rule_id, f.severity) for f in report.findings] == [
-        (R.PICKLE_MALFORMED, Severity.MEDIUM)]
+    assert [(f.rule_id, f.severity) for f in report.findings] == [(R.PICKLE_MALFORMED, Severity.MEDIUM)]
     assert not loads_runs(b"\x80\x04K\x01\xff", tmp_path / "m")
 
 
@@ -136,6 +136,7 @@ _ = u  # used by later sections
 
 
 # -- 2. format confusion: every reading a real loader applies is analysed -------------------
+
 
 def _tar_with_pickle_in_header(marker: Path) -> bytes:
     """A ustar file whose name field starts a pickle that skips into the member data."""
@@ -257,8 +258,21 @@ def _resolved_globals(data: bytes) -> set[tuple[str, str]]:
     return set(_FRAME_CALLS)
 
 
-_FRAMED_OPS = [u("mlward_fake_mod"), b"\x94", u("touch"), b"\x94", b"\x93", b"\x94",
-               u("arg"), b"\x85", b"R", b"0", glob("mlward_fake_mod", "other"), b")R", b"."]
+_FRAMED_OPS = [
+    u("mlward_fake_mod"),
+    b"\x94",
+    u("touch"),
+    b"\x94",
+    b"\x93",
+    b"\x94",
+    u("arg"),
+    b"\x85",
+    b"R",
+    b"0",
+    glob("mlward_fake_mod", "other"),
+    b")R",
+    b".",
+]
 
 
 def test_straddling_frame_is_high(tmp_path: Path, fake_module: None) -> None:
@@ -283,8 +297,9 @@ def _framed_stream(draw: object) -> bytes:
 
     draw_ = draw  # type: ignore[assignment]
     body = bytearray(b"".join(_FRAMED_OPS))
-    frames = draw_(st.lists(st.tuples(st.integers(0, len(body)), st.integers(-6, 6),
-                                      st.booleans()), max_size=4))
+    frames = draw_(
+        st.lists(st.tuples(st.integers(0, len(body)), st.integers(-6, 6), st.booleans()), max_size=4)
+    )
     # Insert from the back so earlier positions stay valid; lengths are near the real
     # distance to the end of the body (exact, short, long) or to the next insertion.
     for at, delta, to_end in sorted(frames, reverse=True):
@@ -316,6 +331,7 @@ def test_every_global_a_real_unpickler_resolves_is_reported(
 
 # -- 4. nested loaders ------------------------------------------------------------------------
 
+
 def _binbytes(data: bytes) -> bytes:
     return b"B" + struct.pack("<I", len(data)) + data
 
@@ -329,10 +345,18 @@ def _nested(marker: Path) -> dict[str, bytes]:
         "pickle.loads": glob("pickle", "loads") + call,
         "_pickle.loads": glob("_pickle", "loads") + call,
         "dill.loads": glob("dill", "loads") + call,
-        "joblib.load(BytesIO)": glob("joblib", "load") + b"(" + glob("_io", "BytesIO") + b"("
-        + _binbytes(inner) + b"tRtR.",
-        "pickle.loads(zlib)": glob("pickle", "loads") + b"(" + glob("zlib", "decompress")
-        + b"(" + _binbytes(zlib.compress(inner)) + b"tRtR.",
+        "joblib.load(BytesIO)": glob("joblib", "load")
+        + b"("
+        + glob("_io", "BytesIO")
+        + b"("
+        + _binbytes(inner)
+        + b"tRtR.",
+        "pickle.loads(zlib)": glob("pickle", "loads")
+        + b"("
+        + glob("zlib", "decompress")
+        + b"("
+        + _binbytes(zlib.compress(inner))
+        + b"tRtR.",
     }
 
 
@@ -344,11 +368,16 @@ def test_inner_loader_payload_is_analysed(name: str, tmp_path: Path) -> None:
     report = scan_bytes(tmp_path, "outer.pkl", data)
     inner = [f for f in report.findings if f.location.member and "bytes@" in f.location.member]
     if name.endswith("(zlib)"):
-        assert any(f.rule_id == R.PICKLE_HIGHER_ORDER and f.severity >= Severity.HIGH
-                   and f.properties.get("global") == "pickle.loads" for f in report.findings)
+        assert any(
+            f.rule_id == R.PICKLE_HIGHER_ORDER
+            and f.severity >= Severity.HIGH
+            and f.properties.get("global") == "pickle.loads"
+            for f in report.findings
+        )
     else:
-        assert any(f.properties.get("global") == "builtins.exec"
-                   and f.severity is Severity.CRITICAL for f in inner), report.findings
+        assert any(
+            f.properties.get("global") == "builtins.exec" and f.severity is Severity.CRITICAL for f in inner
+        ), report.findings
 
 
 def test_torch_load_from_bytes_payload_is_analysed(tmp_path: Path) -> None:
@@ -356,17 +385,20 @@ def test_torch_load_from_bytes_payload_is_analysed(tmp_path: Path) -> None:
 
     marker = tmp_path / "m"
     inner = b"\x80\x02" + touch_payload(marker) + b"."
-    data = b"\x80\x02" + glob("torch.storage", "_load_from_bytes") + b"(" + _binbytes(
-        inner) + b"tR."
+    data = b"\x80\x02" + glob("torch.storage", "_load_from_bytes") + b"(" + _binbytes(inner) + b"tR."
     assert runs(marker, lambda: torch.load(io.BytesIO(data), weights_only=False))
     report = scan_bytes(tmp_path, "outer.pt", data)
-    assert any(f.properties.get("global") == "builtins.exec" and f.location.member
-               for f in report.findings)
+    assert any(f.properties.get("global") == "builtins.exec" and f.location.member for f in report.findings)
 
 
 def test_inner_loader_with_a_computed_argument_is_high(tmp_path: Path) -> None:
-    data = b"\x80\x02" + glob("torch.storage", "_load_from_bytes") + b"(" + glob(
-        "collections", "OrderedDict") + b")RtR."
+    data = (
+        b"\x80\x02"
+        + glob("torch.storage", "_load_from_bytes")
+        + b"("
+        + glob("collections", "OrderedDict")
+        + b")RtR."
+    )
     report = scan_bytes(tmp_path, "outer.pkl", data)
     assert R.PICKLE_HIGHER_ORDER in high(report)
 
@@ -389,6 +421,7 @@ def test_polyglot_after_a_plain_pickle_or_past_a_limit_is_high(tmp_path: Path) -
 
 # -- 5. Keras configs --------------------------------------------------------------------------
 
+
 def _keras_zip(config: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -400,19 +433,21 @@ def _keras_zip(config: bytes) -> bytes:
 
 def _deep_lambda(depth: int) -> dict[str, object]:
     layer: dict[str, object] = {
-        "module": "keras.layers", "class_name": "keras.layers.Lambda",
-        "config": {"name": "l", "function": {"class_name": "__lambda__",
-                                             "config": {"code": "4wEAAAAAAAAA"}}}}
+        "module": "keras.layers",
+        "class_name": "keras.layers.Lambda",
+        "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}},
+    }
     for i in range(depth):
-        layer = {"module": "keras.layers", "class_name": "TimeDistributed",
-                 "config": {"name": f"t{i}", "layer": {"nested": [layer]}}}
+        layer = {
+            "module": "keras.layers",
+            "class_name": "TimeDistributed",
+            "config": {"name": f"t{i}", "layer": {"nested": [layer]}},
+        }
     return {"module": "keras", "class_name": "Sequential", "config": {"layers": [layer]}}
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32-le"])
-def test_keras_config_in_any_encoding_json_loads_reads_is_checked(
-    encoding: str, tmp_path: Path
-) -> None:
+def test_keras_config_in_any_encoding_json_loads_reads_is_checked(encoding: str, tmp_path: Path) -> None:
     import json
 
     raw = ("\n \t" + json.dumps(_deep_lambda(40))).encode(encoding)
@@ -426,9 +461,7 @@ def test_invalid_config_json_in_a_keras_zip_is_high(tmp_path: Path) -> None:
     assert R.FORMAT_MALFORMED in high(report)
 
 
-def test_keras_config_beyond_the_node_bound_is_high(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_keras_config_beyond_the_node_bound_is_high(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
     from mlward.model.scan import keras_config
@@ -438,8 +471,7 @@ def test_keras_config_beyond_the_node_bound_is_high(
     doc["config"]["layers"] = [*({"x": i} for i in range(100)), *doc["config"]["layers"]]  # type: ignore[index]
     doc["config"]["layers"].reverse()  # type: ignore[index]
     report = scan_bytes(tmp_path, "m.keras", _keras_zip(json.dumps(doc).encode()))
-    assert any("config nodes" in f.message and f.severity >= Severity.HIGH
-               for f in report.findings)
+    assert any("config nodes" in f.message and f.severity >= Severity.HIGH for f in report.findings)
 
 
 def test_file_that_ends_like_a_zip_is_also_read_as_one(tmp_path: Path) -> None:
@@ -478,19 +510,22 @@ def test_cli_fails_on_high_for_a_polyglot(tmp_path: Path) -> None:
     assert result.exit_code == 1 and R.FORMAT_POLYGLOT in result.output
 
 
-def test_gguf_and_json_scanner_bounds_are_high(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gguf_and_json_scanner_bounds_are_high(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlward.model.scan import gguf_fmt, jsonconfig
 
     monkeypatch.setattr(gguf_fmt, "_MAX_STR", 8)
     key = b"tokenizer.chat_template"
-    gguf = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
-            + struct.pack("<IQ", 8, 5) + b"hello")
+    gguf = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + struct.pack("<Q", len(key))
+        + key
+        + struct.pack("<IQ", 8, 5)
+        + b"hello"
+    )
     report = scan_bytes(tmp_path, "m.gguf", gguf)
     assert R.GGUF_INVALID in high(report)
     assert any(f.properties.get("limit") for f in report.findings)
     monkeypatch.setattr(jsonconfig, "_MAX_JSON", 16)
-    report = scan_bytes(tmp_path, "m.keras", _keras_zip(b'{"class_name": "Sequential", '
-                                                          b'"config": {}}'))
+    report = scan_bytes(tmp_path, "m.keras", _keras_zip(b'{"class_name": "Sequential", "config": {}}'))
     assert R.FORMAT_MALFORMED in high(report)

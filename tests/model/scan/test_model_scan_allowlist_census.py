@@ -124,9 +124,12 @@ def test_reexported_multiprocessing_client_connects_on_load_and_is_high(tmp_path
     path = tmp_path / "estimator.pkl"
     path.write_bytes(payload)
     findings = scan_file(path).findings
-    assert any(f.rule_id == R.PICKLE_GLOBAL_UNKNOWN and f.severity >= Severity.HIGH
-               and f.properties.get("global") == "sklearn.callback._transport.Client"
-               for f in findings)
+    assert any(
+        f.rule_id == R.PICKLE_GLOBAL_UNKNOWN
+        and f.severity >= Severity.HIGH
+        and f.properties.get("global") == "sklearn.callback._transport.Client"
+        for f in findings
+    )
 
 
 def test_reexported_thread_pool_is_high(tmp_path: Path) -> None:
@@ -142,8 +145,10 @@ def test_reexported_thread_pool_is_high(tmp_path: Path) -> None:
 def test_census_refuses_reexports_and_records_why() -> None:
     shipped = json.loads(CENSUS_PATH.read_text("utf-8"))
     refused = shipped["refused"]
-    assert "re-export of concurrent.futures.thread.ThreadPoolExecutor" in refused[
-        "xgboost.sklearn.ThreadPoolExecutor"]
+    assert (
+        "re-export of concurrent.futures.thread.ThreadPoolExecutor"
+        in refused["xgboost.sklearn.ThreadPoolExecutor"]
+    )
     assert "re-export of _io.StringIO" in refused["pandas.core.frame.StringIO"]
     assert "subclasses" in refused["pandas.compat.pickle_compat.Unpickler"]
     assert not any(n.startswith("sklearn.callback.") for n in shipped["allowed"])

@@ -12,29 +12,42 @@ from mlward.model.scan import Verdict, scan_paths
 def test_benign_corpus_has_no_high_findings(benign_files: list[Path]) -> None:
     report = scan_paths(benign_files, workers=2)
     assert len(report.files) >= 70
-    noisy = [(r.path, f.rule_id, f.message) for r in report.files for f in r.findings
-             if f.severity >= Severity.MEDIUM]
+    noisy = [
+        (r.path, f.rule_id, f.message)
+        for r in report.files
+        for f in r.findings
+        if f.severity >= Severity.MEDIUM
+    ]
     assert noisy == []
     assert {r.verdict for r in report.files} == {Verdict.SAFE}
     formats = {r.format for r in report.files}
-    assert {"pickle", "joblib", "pytorch-zip", "pytorch-legacy", "numpy-npy", "numpy-npz",
-            "keras", "keras-h5", "onnx", "safetensors", "gguf",
-            "tensorflow-savedmodel"} <= formats
+    assert {
+        "pickle",
+        "joblib",
+        "pytorch-zip",
+        "pytorch-legacy",
+        "numpy-npy",
+        "numpy-npz",
+        "keras",
+        "keras-h5",
+        "onnx",
+        "safetensors",
+        "gguf",
+        "tensorflow-savedmodel",
+    } <= formats
 
 
 def test_every_malicious_variant_is_flagged_high(malicious_files: list[Path]) -> None:
     report = scan_paths(malicious_files, workers=2)
     assert len(report.files) >= 80
-    missed = [r.path for r in report.files
-              if r.max_severity is None or r.max_severity < Severity.HIGH]
+    missed = [r.path for r in report.files if r.max_severity is None or r.max_severity < Severity.HIGH]
     assert missed == []
     assert all(r.verdict is Verdict.UNSAFE for r in report.files)
 
 
 def test_locations_name_member_offset_and_opcode(malicious_files: list[Path]) -> None:
     by_name = {p.name: p for p in malicious_files}
-    report = scan_paths([by_name["torch_zip_odd_member.pt"], by_name["memo_stack_global.pkl"]],
-                        workers=1)
+    report = scan_paths([by_name["torch_zip_odd_member.pt"], by_name["memo_stack_global.pkl"]], workers=1)
     torch_finding = report.files[0].findings[0]
     assert torch_finding.location.member == "archive/extra/anything.pkl"
     assert torch_finding.location.detail == "GLOBAL"

@@ -44,9 +44,7 @@ def test_every_executing_sample_runs_under_its_loader(
     assert silent == []
 
 
-def test_inert_samples_really_do_nothing(
-    malicious_samples: list[MaliciousSample], tmp_path: Path
-) -> None:
+def test_inert_samples_really_do_nothing(malicious_samples: list[MaliciousSample], tmp_path: Path) -> None:
     inert = [s for s in malicious_samples if s.status == "inert"]
     assert inert
     ran = []
@@ -65,5 +63,6 @@ def test_audit_and_call_evidence_needs_the_call(
     """The harness writes the marker only when the named call happens, not for any load."""
     sample = next(s for s in malicious_samples if s.path.name == name)
     decoy = next(s for s in malicious_samples if s.path.name == "sys_modules.pkl")
-    assert not run_under_loader(MaliciousSample(decoy.path, decoy.loader, sample.evidence),
-                                tmp_path, settle_s=0.2)
+    assert not run_under_loader(
+        MaliciousSample(decoy.path, decoy.loader, sample.evidence), tmp_path, settle_s=0.2
+    )

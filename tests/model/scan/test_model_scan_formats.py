@@ -40,8 +40,7 @@ def test_nesting_deeper_than_the_limit_is_reported(tmp_path: Path) -> None:
             z.writestr(f"level{i}.bin", data)
         data = buf.getvalue()
     (tmp_path / "deep.zip").write_bytes(data)
-    assert R.ARCHIVE_BOMB in rules_of(scan_file(tmp_path / "deep.zip",
-                                                limits=ScanLimits(max_depth=2)))
+    assert R.ARCHIVE_BOMB in rules_of(scan_file(tmp_path / "deep.zip", limits=ScanLimits(max_depth=2)))
     assert R.PICKLE_GLOBAL_CRITICAL in rules_of(scan_file(tmp_path / "deep.zip"))
 
 
@@ -63,8 +62,7 @@ def test_zip_crc_mismatch_and_encrypted_member(tmp_path: Path) -> None:
     data[cen + 16] ^= 0xFF
     (tmp_path / "crc.zip").write_bytes(bytes(data))
     findings = scan_file(tmp_path / "crc.zip").findings
-    assert any(f.rule_id == R.ARCHIVE_INCONSISTENT and f.severity is Severity.LOW
-               for f in findings)
+    assert any(f.rule_id == R.ARCHIVE_INCONSISTENT and f.severity is Severity.LOW for f in findings)
     enc = bytearray(buf.getvalue())
     enc[cen + 8] |= 1
     enc[6] |= 1
@@ -80,8 +78,10 @@ def _safetensors(header: dict[str, object], data: bytes) -> bytes:
 @pytest.mark.parametrize(
     "header",
     [
-        {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-         "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
+        {
+            "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+            "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]},
+        },
         {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
         {"a": {"dtype": "EVIL", "shape": [2], "data_offsets": [0, 8]}},
         {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}},
@@ -97,9 +97,15 @@ def test_malformed_safetensors_headers(tmp_path: Path, header: dict[str, object]
 
 def test_valid_safetensors_by_hand_is_clean(tmp_path: Path) -> None:
     p = tmp_path / "ok.bin"  # detected by content, not by name
-    p.write_bytes(_safetensors({"__metadata__": {"format": "pt"},
-                                "a": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}},
-                               b"\x00" * 8))
+    p.write_bytes(
+        _safetensors(
+            {
+                "__metadata__": {"format": "pt"},
+                "a": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]},
+            },
+            b"\x00" * 8,
+        )
+    )
     report = scan_file(p)
     assert (report.format, report.findings) == ("safetensors", ())
 
@@ -108,8 +114,7 @@ def test_npy_with_broken_header_is_medium(tmp_path: Path) -> None:
     p = tmp_path / "bad.npy"
     p.write_bytes(b"\x93NUMPY\x01\x00\x20\x00{'descr': __import__('os')}      \n")
     report = scan_file(p)
-    assert [(f.rule_id, f.severity) for f in report.findings] == [
-        (R.FORMAT_MALFORMED, Severity.MEDIUM)]
+    assert [(f.rule_id, f.severity) for f in report.findings] == [(R.FORMAT_MALFORMED, Severity.MEDIUM)]
 
 
 def test_unknown_content_is_low_and_raw_bin_weights_are_not_pickles(tmp_path: Path) -> None:
@@ -131,14 +136,20 @@ def test_onnx_custom_domain_is_medium(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
     node = helper.make_node("Backdoor", ["x"], ["y"], domain="evil.ops")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, [1])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                   helper.make_opsetid("evil.ops", 1)])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("evil.ops", 1)]
+    )
     onnx.save(model, tmp_path / "custom.onnx")
     report = scan_file(tmp_path / "custom.onnx")
     assert [(f.rule_id, f.severity, f.location.detail) for f in report.findings] == [
-        (R.ONNX_CUSTOM_DOMAIN, Severity.MEDIUM, "evil.ops")]
+        (R.ONNX_CUSTOM_DOMAIN, Severity.MEDIUM, "evil.ops")
+    ]
 
 
 def test_truncated_gguf_is_malformed(tmp_path: Path) -> None:
@@ -153,8 +164,9 @@ def test_directory_scan_with_globs_parallel_and_progress(tmp_path: Path) -> None
     np.save(tmp_path / "a" / "ok.npy", np.ones(3))
     (tmp_path / "skip.pkl").write_bytes(EVIL)
     seen: list[tuple[int, int]] = []
-    report = scan_paths([tmp_path], include=["a/*"], workers=2,
-                        progress=lambda done, total, _p: seen.append((done, total)))
+    report = scan_paths(
+        [tmp_path], include=["a/*"], workers=2, progress=lambda done, total, _p: seen.append((done, total))
+    )
     assert [Path(r.path).name for r in report.files] == ["evil.pkl", "ok.npy"]
     assert seen[-1] == (2, 2)
     serial = scan_path(tmp_path, exclude=["skip.pkl"])

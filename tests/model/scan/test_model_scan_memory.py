@@ -30,19 +30,27 @@ SHAPES: dict[str, Callable[[int], Any]] = {
 }
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (pytest) parent.
-_SCAN = ("import re, sys\n"
-         "from mlward.model.scan import scan_file\n"
-         "report = scan_file(sys.argv[1])\n"
-         "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-         "print(len(report.findings), hwm)\n")
+_SCAN = (
+    "import re, sys\n"
+    "from mlward.model.scan import scan_file\n"
+    "report = scan_file(sys.argv[1])\n"
+    "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+    "print(len(report.findings), hwm)\n"
+)
 
 
 def _peak_rss_kib(path: Path) -> int:
     """Peak RSS of a fresh interpreter that scans ``path`` (which must scan clean)."""
     src = str(Path(mlward.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": src}
-    out = subprocess.run([sys.executable, "-c", _SCAN, str(path)], env=env, check=True,
-                         capture_output=True, text=True, timeout=300).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _SCAN, str(path)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout.split()
     assert out[0] == "0", f"{path.name}: {out[0]} findings"
     return int(out[1])
 
@@ -66,8 +74,7 @@ def test_peak_memory_does_not_grow_with_the_opcode_count(tmp_path: Path, shape: 
         assert peaks[1] < 1.5 * peaks[0], shown
 
 
-def test_payload_past_the_stack_bound_is_high(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_payload_past_the_stack_bound_is_high(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlward.model.scan import pickle_analyser, scan_file
 
     monkeypatch.setattr(pickle_analyser, "_STACK_MAX", 1000)

@@ -71,14 +71,18 @@ def _inner(tmp_path: Path) -> tuple[bytes, Path]:
 @pytest.mark.parametrize("encoding", ["bytes", "base64", "hex"])
 def test_dormant_embedded_pickle_is_high(tmp_path: Path, encoding: str) -> None:
     inner, marker = _inner(tmp_path)
-    value = {"bytes": inner, "base64": base64.b64encode(inner).decode(),
-             "hex": inner.hex()}[encoding]
+    value = {"bytes": inner, "base64": base64.b64encode(inner).decode(), "hex": inner.hex()}[encoding]
     path = _write(tmp_path, f"{encoding}.pkl", pickle.dumps({"w": [1, 2], "x": value}))
     loaded = pickle.loads(path.read_bytes())
     assert not marker.exists()  # the outer load runs nothing ...
     payload = loaded["x"]
-    pickle.loads(payload if isinstance(payload, bytes) else
-                 base64.b64decode(payload) if encoding == "base64" else bytes.fromhex(payload))
+    pickle.loads(
+        payload
+        if isinstance(payload, bytes)
+        else base64.b64decode(payload)
+        if encoding == "base64"
+        else bytes.fromhex(payload)
+    )
     assert marker.exists()  # ... the caller unpickling the value runs the second stage
     assert (PICKLE_EMBEDDED, Severity.HIGH) in _scan(path)
 
@@ -86,24 +90,25 @@ def test_dormant_embedded_pickle_is_high(tmp_path: Path, encoding: str) -> None:
 def test_multistage_embedded_pickle_is_high(tmp_path: Path) -> None:
     inner, marker = _inner(tmp_path)
     stage1 = pickle.dumps({"stage2": inner}, protocol=4)
-    path = _write(tmp_path, "multi.pkl",
-                  pickle.dumps({"s1": base64.b64encode(stage1).decode()}, protocol=4))
+    path = _write(tmp_path, "multi.pkl", pickle.dumps({"s1": base64.b64encode(stage1).decode()}, protocol=4))
     pickle.loads(pickle.loads(base64.b64decode(pickle.loads(path.read_bytes())["s1"]))["stage2"])
     assert marker.exists()
     assert (PICKLE_EMBEDDED, Severity.HIGH) in _scan(path)
 
 
 def test_embedded_plain_data_pickle_is_low(tmp_path: Path) -> None:
-    path = _write(tmp_path, "plain.pkl",
-                  pickle.dumps({"inner": pickle.dumps({"a": "b"}, protocol=4)}, protocol=4))
+    path = _write(
+        tmp_path, "plain.pkl", pickle.dumps({"inner": pickle.dumps({"a": "b"}, protocol=4)}, protocol=4)
+    )
     found = _scan(path)
     assert found == [(PICKLE_EMBEDDED, Severity.LOW)]
 
 
 def test_decode_chain_into_pickle_loads_is_critical(tmp_path: Path) -> None:
     inner, marker = _inner(tmp_path)
-    path = _write(tmp_path, "chain.pkl",
-                  pickle.dumps(_DecodeChain(base64.b64encode(inner).decode()), protocol=4))
+    path = _write(
+        tmp_path, "chain.pkl", pickle.dumps(_DecodeChain(base64.b64encode(inner).decode()), protocol=4)
+    )
     pickle.loads(path.read_bytes())
     assert marker.exists()
     found = _scan(path)

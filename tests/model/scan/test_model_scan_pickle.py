@@ -20,8 +20,7 @@ from mlward.model.scan.pickle_analyser import PickleAnalyser
 
 def analyse(data: bytes, **kw: object):  # type: ignore[no-untyped-def]
     ctx = ScanContext(path="mem", allowlist=default_allowlist())
-    outcome = PickleAnalyser(ByteStream(io.BytesIO(data), 0, len(data)), ctx, None,
-                             **kw).run()  # type: ignore[arg-type]
+    outcome = PickleAnalyser(ByteStream(io.BytesIO(data), 0, len(data)), ctx, None, **kw).run()  # type: ignore[arg-type]
     return outcome, ctx.findings
 
 
@@ -31,8 +30,14 @@ def rules_of(findings) -> set[str]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("proto", range(6))
 def test_plain_data_at_every_protocol_is_clean(proto: int) -> None:
-    value = {"a": [1, 2.5, None, True], "b": (b"x" * 10, "s" * 3000), "c": {1, 2},
-             "d": frozenset({3}), "e": bytearray(b"yy"), "n": 2**100}
+    value = {
+        "a": [1, 2.5, None, True],
+        "b": (b"x" * 10, "s" * 3000),
+        "c": {1, 2},
+        "d": frozenset({3}),
+        "e": bytearray(b"yy"),
+        "n": 2**100,
+    }
     outcome, findings = analyse(pickle.dumps(value, protocol=proto))
     assert outcome.complete and findings == []
 
@@ -129,8 +134,7 @@ def test_dotted_names_are_classified_by_what_they_reach() -> None:
     assert allow.classify("torch", "_utils._rebuild_tensor_v2") is GlobalStatus.SAFE
     assert allow.classify("collections", "OrderedDict.fromkeys") is GlobalStatus.UNKNOWN
     assert allow.classify("collections", "OrderedDict") is GlobalStatus.SAFE
-    assert allow.classify("sklearn.linear_model._logistic", "LogisticRegression") is (
-        GlobalStatus.SAFE)
+    assert allow.classify("sklearn.linear_model._logistic", "LogisticRegression") is (GlobalStatus.SAFE)
     assert allow.classify("sklearn.utils", "resample") is GlobalStatus.UNKNOWN  # a function
     assert allow.classify("sklearn.externals.joblib", "Memory") is GlobalStatus.UNKNOWN
 
@@ -142,8 +146,7 @@ def test_no_allowlisted_entry_is_critical() -> None:
 
 
 def test_workspace_extension_adds_classes_but_never_critical_ones() -> None:
-    extended = default_allowlist().extended(["mypkg.models.*", "mypkg.util.helper",
-                                              "os.system"])
+    extended = default_allowlist().extended(["mypkg.models.*", "mypkg.util.helper", "os.system"])
     assert extended.classify("mypkg.models", "Net") is GlobalStatus.SAFE
     assert extended.classify("mypkg.models", "Net.__init__") is GlobalStatus.CRITICAL
     assert extended.classify("mypkg.util", "helper") is GlobalStatus.SAFE
@@ -164,8 +167,11 @@ def test_joblib_arrays_are_skipped_exactly(tmp_path: Path, monkeypatch: pytest.M
     import numpy as np
 
     p = tmp_path / "arrays.joblib"
-    arrays = [np.arange(1000, dtype=np.float64), np.zeros((3, 4), np.int8),
-              np.array([(1, 2.0)], dtype=[("a", "<i4"), ("b", "<f8")])]
+    arrays = [
+        np.arange(1000, dtype=np.float64),
+        np.zeros((3, 4), np.int8),
+        np.array([(1, 2.0)], dtype=[("a", "<i4"), ("b", "<f8")]),
+    ]
     joblib.dump(arrays, p)
     skipped: list[int] = []
     real_skip = PickleAnalyser.skip

@@ -23,8 +23,7 @@ from mlward.model.scan.interface import UNSAFE_AT, Artifact, ScanContext
 from mlward.model.scan.pickle_file import scan_pickle_sequence
 
 SEEDS = [
-    pickle.dumps({"a": [1, 2, (3, "x")], "od": collections.OrderedDict(b=2.5)}, protocol=p)
-    for p in range(6)
+    pickle.dumps({"a": [1, 2, (3, "x")], "od": collections.OrderedDict(b=2.5)}, protocol=p) for p in range(6)
 ] + [
     call0("os", "system", "true") + b".",
     b"\x80\x04" + u("os") + b"\x94" + u("system") + b"\x94h\x00h\x01\x93" + u("x") + b"\x85R.",
@@ -95,8 +94,9 @@ def mutate(seed: bytes, ops: list[tuple[int, int, int]]) -> bytes:
     return bytes(data)
 
 
-mutations = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 255)),
-                     min_size=1, max_size=4)
+mutations = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=4
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,8 +108,11 @@ def test_mutated_pickles_never_crash_and_never_hide_imports(
     worst = scan_bytes(data)  # must not raise
     allow = default_allowlist()
     # find_class gets names before the protocol < 3 mapping: unsafe under both readings.
-    unsafe = [(m, n) for m, n in imports_of(data)
-              if GlobalStatus.SAFE not in {allow.classify(m, n, 2), allow.classify(m, n, 4)}]
+    unsafe = [
+        (m, n)
+        for m, n in imports_of(data)
+        if GlobalStatus.SAFE not in {allow.classify(m, n, 2), allow.classify(m, n, 4)}
+    ]
     if unsafe:
         assert worst is not None and worst >= Severity.HIGH, unsafe
 

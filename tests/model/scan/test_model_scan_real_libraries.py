@@ -21,8 +21,7 @@ Saver = Callable[[Path], list[Path]]
 
 
 def _high(path: Path) -> list[str]:
-    return [f"{f.rule_id} {f.message}" for f in scan_file(path).findings
-            if f.severity >= Severity.HIGH]
+    return [f"{f.rule_id} {f.message}" for f in scan_file(path).findings if f.severity >= Severity.HIGH]
 
 
 def _pickle_all(out: Path, objects: dict[str, Any], protocols: tuple[int, ...]) -> list[Path]:
@@ -45,21 +44,28 @@ def pandas_objects(out: Path) -> list[Path]:
         "period_index": pd.Series(range(3), index=pd.period_range("2024-01", periods=3, freq="M")),
         "interval_index": pd.Series(range(3), index=pd.interval_range(0, 3)),
         "timedelta_index": pd.Series(range(3), index=pd.timedelta_range("1D", periods=3)),
-        "multi_index": pd.DataFrame({"a": range(4)},
-                                    index=pd.MultiIndex.from_product([["a", "b"], [1, 2]])),
-        "scalars": [pd.Timestamp("2024-01-01"), pd.Timedelta("1D"), pd.Period("2024-01", "M"),
-                    pd.Interval(0, 1), pd.NaT, pd.NA],
+        "multi_index": pd.DataFrame({"a": range(4)}, index=pd.MultiIndex.from_product([["a", "b"], [1, 2]])),
+        "scalars": [
+            pd.Timestamp("2024-01-01"),
+            pd.Timedelta("1D"),
+            pd.Period("2024-01", "M"),
+            pd.Interval(0, 1),
+            pd.NaT,
+            pd.NA,
+        ],
         "offsets": [pd.offsets.MonthEnd(2), pd.offsets.BDay(), pd.offsets.Week(weekday=1)],
-        "extension_arrays": pd.DataFrame({
-            "int": pd.array([1, None, 3], dtype="Int64"),
-            "bool": pd.array([True, None, False], dtype="boolean"),
-            "str": pd.array(["a", None, "c"], dtype="string"),
-            "float": pd.array([1.0, None, 2.0], dtype="Float64"),
-            "cat": pd.Categorical(["a", "b", "a"]),
-            "sparse": pd.arrays.SparseArray([0, 0, 1]),
-            "td": pd.to_timedelta([1, 2, 3], unit="D"),
-            "utc": pd.date_range("2024", periods=3, tz="UTC"),
-        }),
+        "extension_arrays": pd.DataFrame(
+            {
+                "int": pd.array([1, None, 3], dtype="Int64"),
+                "bool": pd.array([True, None, False], dtype="boolean"),
+                "str": pd.array(["a", None, "c"], dtype="string"),
+                "float": pd.array([1.0, None, 2.0], dtype="Float64"),
+                "cat": pd.Categorical(["a", "b", "a"]),
+                "sparse": pd.arrays.SparseArray([0, 0, 1]),
+                "td": pd.to_timedelta([1, 2, 3], unit="D"),
+                "utc": pd.date_range("2024", periods=3, tz="UTC"),
+            }
+        ),
     }
     return _pickle_all(out, objects, (2, 5))
 
@@ -81,8 +87,9 @@ def torchscript_modules(out: Path) -> list[Path]:
         warnings.simplefilter("ignore", DeprecationWarning)
         # Several scripted/traced copies in one process: TorchScript mangles the later
         # class names (``___torch_mangle_N``).
-        for i, make in enumerate([torch.jit.script, torch.jit.script,
-                                  lambda m: torch.jit.trace(m, torch.randn(1, 3))]):
+        for i, make in enumerate(
+            [torch.jit.script, torch.jit.script, lambda m: torch.jit.trace(m, torch.randn(1, 3))]
+        ):
             path = out / f"torchscript_{i}.pt"
             torch.jit.save(make(Net()), str(path))
             paths.append(path)
@@ -108,11 +115,11 @@ def dill_objects(out: Path) -> list[Path]:
     dill = importlib.import_module("dill")
     pd = importlib.import_module("pandas")
     path = out / "arrays.dill"
-    path.write_bytes(dill.dumps({"a": np.arange(5), "m": np.ma.masked_array([1, 2], mask=[0, 1]),
-                                 "s": np.float32(1)}))
+    path.write_bytes(
+        dill.dumps({"a": np.arange(5), "m": np.ma.masked_array([1, 2], mask=[0, 1]), "s": np.float32(1)})
+    )
     frame = out / "frame.dill"
-    frame.write_bytes(dill.dumps(pd.DataFrame({"a": [1.0, 2.0]},
-                                              index=pd.date_range("2024", periods=2))))
+    frame.write_bytes(dill.dumps(pd.DataFrame({"a": [1.0, 2.0]}, index=pd.date_range("2024", periods=2))))
     return [path, frame]
 
 
@@ -126,8 +133,9 @@ def statsmodels_results(out: Path) -> list[Path]:
     x = sm.add_constant(rng.normal(size=(60, 2)))
     y = x @ [1, 2, 3] + rng.normal(size=60)
     counts = np.abs(y).round()
-    series = pd.Series(np.cumsum(rng.normal(size=60)) + 50,
-                       index=pd.date_range("2020", periods=60, freq="MS"))
+    series = pd.Series(
+        np.cumsum(rng.normal(size=60)) + 50, index=pd.date_range("2020", periods=60, freq="MS")
+    )
     frame = pd.DataFrame({"y": y, "a": x[:, 1], "b": x[:, 2]})
     fits = {
         "ols": lambda: sm.OLS(y, x).fit(),
@@ -144,8 +152,9 @@ def statsmodels_results(out: Path) -> list[Path]:
         "holtwinters": lambda: sm.tsa.ExponentialSmoothing(series, trend="add").fit(),
         "autoreg": lambda: sm.tsa.AutoReg(series, lags=2).fit(),
         "unobserved": lambda: sm.tsa.UnobservedComponents(series, level="local level").fit(disp=0),
-        "var": lambda: sm.tsa.VAR(pd.DataFrame({"a": series.values, "b": series.values[::-1]},
-                                               index=series.index)).fit(1),
+        "var": lambda: sm.tsa.VAR(
+            pd.DataFrame({"a": series.values, "b": series.values[::-1]}, index=series.index)
+        ).fit(1),
     }
     paths = []
     with warnings.catch_warnings():
@@ -173,8 +182,11 @@ def nltk_punkt(out: Path) -> list[Path]:
     text = "Mr. Smith went to Washington. He arrived at 5 p.m. on Monday. Dr. Who? Yes. " * 20
     trainer = punkt.PunktTrainer()
     trainer.train(text, finalize=True)
-    objects = {"punkt_tokenizer": punkt.PunktSentenceTokenizer(text),
-               "punkt_params": trainer.get_params(), "punkt_trainer": trainer}
+    objects = {
+        "punkt_tokenizer": punkt.PunktSentenceTokenizer(text),
+        "punkt_params": trainer.get_params(),
+        "punkt_trainer": trainer,
+    }
     return _pickle_all(out, objects, (2, 4))
 
 
@@ -195,9 +207,13 @@ def _load(path: Path) -> Any:
 
 
 SAVERS: dict[str, Saver] = {
-    "pandas": pandas_objects, "torchscript": torchscript_modules,
-    "torch-training": torch_training_states, "dill": dill_objects,
-    "statsmodels": statsmodels_results, "catboost": catboost_models, "nltk": nltk_punkt,
+    "pandas": pandas_objects,
+    "torchscript": torchscript_modules,
+    "torch-training": torch_training_states,
+    "dill": dill_objects,
+    "statsmodels": statsmodels_results,
+    "catboost": catboost_models,
+    "nltk": nltk_punkt,
 }
 
 
@@ -211,8 +227,11 @@ def test_real_library_files_have_no_high_findings(library: str, tmp_path: Path) 
     assert {name: msgs for name, msgs in flagged.items() if msgs} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="bound methods pickle as builtins.getattr(obj, name), "
-                   "which stays CRITICAL: the analyser does not model getattr yet")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bound methods pickle as builtins.getattr(obj, name), "
+    "which stays CRITICAL: the analyser does not model getattr yet",
+)
 def test_bound_methods_through_getattr_are_not_yet_clean(tmp_path: Path) -> None:
     pd = importlib.import_module("pandas")
     # zoneinfo.ZoneInfo pickles as getattr(ZoneInfo, "_unpickle")(key, 1).

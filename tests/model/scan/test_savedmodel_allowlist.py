@@ -29,22 +29,33 @@ def write(tmp_path: Path, data: bytes, name: str = "saved_model.pb") -> Path:
     return path
 
 
-def tf2_saver_model(save_body: list[bytes], call_body: list[bytes],
-                    extra_main: list[bytes] = (), exported: tuple[str, ...] = ("call",),
-                    ) -> bytes:
+def tf2_saver_model(
+    save_body: list[bytes],
+    call_body: list[bytes],
+    extra_main: list[bytes] = (),
+    exported: tuple[str, ...] = ("call",),
+) -> bytes:
     """A TF2-shaped SavedModel: a serving call plus traced save/restore functions."""
     main = [
         node("x", "Placeholder"),
         node("StatefulPartitionedCall", "StatefulPartitionedCall", ["x"], {"f": "call"}),
         node("saver_filename", "Placeholder"),
-        node("StatefulPartitionedCall_1", "StatefulPartitionedCall", ["saver_filename"],
-             {"f": "traced_save"}),
-        node("StatefulPartitionedCall_2", "StatefulPartitionedCall", ["saver_filename"],
-             {"f": "traced_restore"}),
+        node(
+            "StatefulPartitionedCall_1", "StatefulPartitionedCall", ["saver_filename"], {"f": "traced_save"}
+        ),
+        node(
+            "StatefulPartitionedCall_2",
+            "StatefulPartitionedCall",
+            ["saver_filename"],
+            {"f": "traced_restore"},
+        ),
         *extra_main,
     ]
-    fns = [function("call", call_body), function("traced_save", save_body),
-           function("traced_restore", [node("r", "RestoreV2"), node("a", "AssignVariableOp")])]
+    fns = [
+        function("call", call_body),
+        function("traced_save", save_body),
+        function("traced_restore", [node("r", "RestoreV2"), node("a", "AssignVariableOp")]),
+    ]
     return saved_model(meta_graph(graph_def(main, fns), saver=SAVER, exported=exported))
 
 
@@ -70,9 +81,20 @@ def test_decode_proto_is_outside_the_allowlist_and_parse_example_inside(tmp_path
     assert ops == {"DecodeProtoV2": Severity.CRITICAL}
 
 
-@pytest.mark.parametrize("op", ["PyFunc", "EagerPyFunc", "PrintV2", "MatchingFiles",
-                                "InitializeTableFromTextFileV2", "DebugIdentityV2",
-                                "ImmutableConst", "WriteSummary", "MergeV2Checkpoints"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "PyFunc",
+        "EagerPyFunc",
+        "PrintV2",
+        "MatchingFiles",
+        "InitializeTableFromTextFileV2",
+        "DebugIdentityV2",
+        "ImmutableConst",
+        "WriteSummary",
+        "MergeV2Checkpoints",
+    ],
+)
 def test_a_dangerous_op_in_a_nested_function_is_critical(tmp_path: Path, op: str) -> None:
     inner = function("inner", [node("bad", op)])
     outer = function("outer", [node("c", "StatefulPartitionedCall", calls={"f": "inner"})])
@@ -84,12 +106,10 @@ def test_a_dangerous_op_in_a_nested_function_is_critical(tmp_path: Path, op: str
 def test_an_unreferenced_library_function_is_still_checked(tmp_path: Path) -> None:
     orphan = function("never_called", [node("w", "WriteFile"), node("q", "FooBarOp")])
     data = saved_model(meta_graph(graph_def([node("c", "Const")], [orphan])))
-    assert tf_ops(write(tmp_path, data)) == {"WriteFile": Severity.CRITICAL,
-                                             "FooBarOp": Severity.HIGH}
+    assert tf_ops(write(tmp_path, data)) == {"WriteFile": Severity.CRITICAL, "FooBarOp": Severity.HIGH}
 
 
-def test_a_function_attribute_naming_a_primitive_op_is_checked_as_that_op(
-        tmp_path: Path) -> None:
+def test_a_function_attribute_naming_a_primitive_op_is_checked_as_that_op(tmp_path: Path) -> None:
     # The function runtime instantiates a primitive op when no library function has the name.
     main = [node("p", "Placeholder"), node("call", "PartitionedCall", ["p"], {"f": "ReadFile"})]
     data = saved_model(meta_graph(graph_def(main)))
@@ -99,14 +119,12 @@ def test_a_function_attribute_naming_a_primitive_op_is_checked_as_that_op(
 def test_loop_and_branch_bodies_are_checked(tmp_path: Path) -> None:
     body = function("body", [node("p", "PyFunc")])
     main = [node("w", "While", calls={"cond": "cond", "body": "body"})]
-    data = saved_model(meta_graph(graph_def(main, [function("cond", [node("l", "Less")]),
-                                                   body])))
+    data = saved_model(meta_graph(graph_def(main, [function("cond", [node("l", "Less")]), body])))
     assert tf_ops(write(tmp_path, data)) == {"PyFunc": Severity.CRITICAL}
 
 
 def test_checkpoint_ops_that_only_the_saver_reaches_are_allowed(tmp_path: Path) -> None:
-    save = [node("j", "StringJoin"), node("s", "SaveV2", ["j"]),
-            node("m", "MergeV2Checkpoints", ["s"])]
+    save = [node("j", "StringJoin"), node("s", "SaveV2", ["j"]), node("m", "MergeV2Checkpoints", ["s"])]
     data = tf2_saver_model(save, [node("mm", "MatMul")])
     assert tf_ops(write(tmp_path, data)) == {}
 
@@ -139,8 +157,7 @@ def test_tf1_saver_nodes_pass_unless_a_serving_node_consumes_them(tmp_path: Path
         node("save/restore_all", "NoOp", ["^save/Assign"]),
     ]
     tf1_saver = ("save/Const:0", "save/control_dependency:0", "save/restore_all")
-    model = [node("w", "VarHandleOp"), node("x", "Placeholder"),
-             node("y", "MatMul", ["x", "w"])]
+    model = [node("w", "VarHandleOp"), node("x", "Placeholder"), node("y", "MatMul", ["x", "w"])]
     clean = saved_model(meta_graph(graph_def(model + saver_nodes), saver=tf1_saver))
     assert tf_ops(write(tmp_path, clean, "clean/saved_model.pb")) == {}
     hijack = [node("out", "Identity", ["y", "^save/SaveV2"])]
@@ -173,22 +190,33 @@ def test_a_frozen_graphdef_is_checked_too(tmp_path: Path) -> None:
 
 def test_an_unparseable_graph_fails_closed(tmp_path: Path) -> None:
     report = scan_file(write(tmp_path, b"\x08\x01\x12\xff\xff\x01abc"))
-    assert {(f.rule_id, f.severity) for f in report.findings} == {
-        (R.FORMAT_MALFORMED, Severity.HIGH)}
+    assert {(f.rule_id, f.severity) for f in report.findings} == {(R.FORMAT_MALFORMED, Severity.HIGH)}
 
 
 def test_the_op_tiers_are_disjoint_and_cover_the_checkpoint_ops() -> None:
     assert not ALLOWED_OPS & DANGEROUS_OPS.keys()
     assert DANGEROUS_OPS.keys() >= CHECKPOINT_OPS
-    assert {"Const", "Placeholder", "Identity", "NoOp", "MatMul", "StatefulPartitionedCall",
-            "ReadVariableOp", "AssignVariableOp"} <= ALLOWED_OPS
+    assert {
+        "Const",
+        "Placeholder",
+        "Identity",
+        "NoOp",
+        "MatMul",
+        "StatefulPartitionedCall",
+        "ReadVariableOp",
+        "AssignVariableOp",
+    } <= ALLOWED_OPS
 
 
 def test_only_the_last_saver_def_value_names_the_saver(tmp_path: Path) -> None:
     # Protobuf merges repeated singular fields, last value winning: an earlier saver_def
     # naming a serving node must not make its checkpoint ops the saver's.
-    main = [node("k", "Const"), node("evil", "SaveV2", ["k"]), node("r", "RestoreV2"),
-            node("restore_all", "NoOp", ["^r"])]
+    main = [
+        node("k", "Const"),
+        node("evil", "SaveV2", ["k"]),
+        node("r", "RestoreV2"),
+        node("restore_all", "NoOp", ["^r"]),
+    ]
     meta = meta_graph(graph_def(main), saver=("k:0", "evil:0", "evil"))
     meta += meta_graph(b"", saver=("k:0", "restore_all:0", "restore_all"))[2:]  # saver only
     ops = tf_ops(write(tmp_path, saved_model(meta)))

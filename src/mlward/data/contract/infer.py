@@ -151,12 +151,10 @@ class InferComputation(Computation[dict[str, ColumnFacts], dict[str, ColumnFacts
                 shapes = _shape(text).unique()
             facts.shapes = set(shapes.to_list()) if shapes.len() <= MAX_SHAPES else None
             facts.formats = {
-                k: _count_all(text, probe, partial(_full_match, pattern=p))
-                for k, p in FORMATS.items()
+                k: _count_all(text, probe, partial(_full_match, pattern=p)) for k, p in FORMATS.items()
             }
             facts.temporal = {
-                kind: _count_all(text, probe, partial(_parses_as, kind=kind))
-                for kind in ("date", "datetime")
+                kind: _count_all(text, probe, partial(_parses_as, kind=kind)) for kind in ("date", "datetime")
             }
             lengths = text.str.len_chars()
             facts.extremes = {"min": lengths.min(), "max": lengths.max()}

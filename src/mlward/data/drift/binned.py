@@ -67,13 +67,16 @@ class _Binned(DriftTest):
         return TestOutcome(float(self.distance(ref, cur)), None, approximate, None)
 
     def calibrate(
-        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
-        outcome: TestOutcome, alpha: float,
+        self,
+        reference: ColumnProfile,
+        current: ColumnProfile,
+        kind: str,
+        outcome: TestOutcome,
+        alpha: float,
     ) -> Calibration:
         ref, cur, error = binned_frequencies(reference, current, kind)
         tested = float(self.distance(*deflated_masses(ref, cur, error))) if error > 0 else None
-        return calibrate_masses(self.distance, ref, cur, reference.n, current.n,
-                                alpha=alpha, tested=tested)
+        return calibrate_masses(self.distance, ref, cur, reference.n, current.n, alpha=alpha, tested=tested)
 
     def distance(self, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
         """The distance between mass vectors, vectorized over the last axis."""

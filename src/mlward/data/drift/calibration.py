@@ -55,8 +55,15 @@ class Calibration:
 
 
 def calibrate_masses(
-    distance: Distance, ref: np.ndarray, cur: np.ndarray, n_ref: int, n_cur: int,
-    *, alpha: float, tested: float | None = None, statistic: float | None = None,
+    distance: Distance,
+    ref: np.ndarray,
+    cur: np.ndarray,
+    n_ref: int,
+    n_cur: int,
+    *,
+    alpha: float,
+    tested: float | None = None,
+    statistic: float | None = None,
 ) -> Calibration:
     """Calibrate ``distance(ref, cur)`` on bin masses of samples of ``n_ref`` / ``n_cur``.
 
@@ -70,8 +77,10 @@ def calibrate_masses(
     statistic = binned if statistic is None else statistic
     pooled = _normalized(ref * n_ref + cur * n_cur)
     null = distance(_redraw(rng, n_ref, pooled, NULL_DRAWS), _redraw(rng, n_cur, pooled, NULL_DRAWS))
-    boot = distance(_redraw(rng, n_ref, _normalized(ref), INTERVAL_DRAWS),
-                    _redraw(rng, n_cur, _normalized(cur), INTERVAL_DRAWS))
+    boot = distance(
+        _redraw(rng, n_ref, _normalized(ref), INTERVAL_DRAWS),
+        _redraw(rng, n_cur, _normalized(cur), INTERVAL_DRAWS),
+    )
     # the spread is measured on the binned distance and placed around the reported
     # statistic, which may be computed more exactly than on bins
     low, high = (float(v) + statistic - binned for v in np.percentile(boot, [2.5, 97.5]))
@@ -147,4 +156,3 @@ def _redraw(rng: np.random.Generator, n: int, masses: np.ndarray, draws: int) ->
 def _normalized(masses: np.ndarray) -> np.ndarray:
     total = masses.sum()
     return masses / total if total > 0 else np.full(masses.size, 1.0 / max(masses.size, 1))
-

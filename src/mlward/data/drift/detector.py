@@ -64,8 +64,14 @@ from mlward.engine.base import Computation, Engine, ProgressCallback
 TESTS: dict[str, DriftTest] = {
     test.name: test
     for test in (
-        KSTest(), WassersteinTest(), AndersonDarlingTest(), PSITest(), JensenShannonTest(),
-        HellingerTest(), TVDTest(), ChiSquareTest(),
+        KSTest(),
+        WassersteinTest(),
+        AndersonDarlingTest(),
+        PSITest(),
+        JensenShannonTest(),
+        HellingerTest(),
+        TVDTest(),
+        ChiSquareTest(),
     )
 }
 """Every drift test by name."""
@@ -194,8 +200,9 @@ class DriftDetector:
             return data, None
         profile = ProfileComputation(self.columns, exact_limit=self.exact_limit)
         if not sample:
-            return profile_dataset(data, self.engine, columns=self.columns,
-                                   exact_limit=self.exact_limit, progress=progress), None
+            return profile_dataset(
+                data, self.engine, columns=self.columns, exact_limit=self.exact_limit, progress=progress
+            ), None
         both = _ProfileAndSample(profile, RowSampleComputation(self.sample_rows))
         result: tuple[DatasetProfile, pa.Table | None] = run_computation(
             both, data, self.engine, progress=progress
@@ -205,7 +212,8 @@ class DriftDetector:
     def fit(self, reference: Any, *, progress: ProgressCallback | None = None) -> DriftDetector:
         """Profile the reference (a path, a table or a ``DatasetProfile``)."""
         self.reference_profile_, self.reference_sample_ = self._summarize(
-            reference, progress, sample=self.multivariate)
+            reference, progress, sample=self.multivariate
+        )
         return self
 
     def compare(self, current: Any, *, progress: ProgressCallback | None = None) -> DriftReport:
@@ -215,7 +223,8 @@ class DriftDetector:
         reference = self.reference_profile_
         # A stored reference profile has no rows to compare with: sample nothing.
         current_profile, current_sample = self._summarize(
-            current, progress, sample=self.multivariate and self.reference_sample_ is not None)
+            current, progress, sample=self.multivariate and self.reference_sample_ is not None
+        )
         entries: list[ColumnDrift] = []
         skipped: list[tuple[str, str]] = []
         for name, ref in reference.columns.items():
@@ -230,51 +239,88 @@ class DriftDetector:
             if self.reference_sample_ is None or current_sample is None:
                 skipped.append(("(multivariate)", "needs raw rows on both sides, not profiles"))
             else:
-                usable = [e.column for e in entries
-                          if e.column in current_sample.column_names and not e.withheld]
-                multi = domain_classifier(self.reference_sample_, current_sample, usable,
-                                          threshold=self.multivariate_threshold,
-                                          alpha=self.alpha, permutations=self.permutations)
+                usable = [
+                    e.column for e in entries if e.column in current_sample.column_names and not e.withheld
+                ]
+                multi = domain_classifier(
+                    self.reference_sample_,
+                    current_sample,
+                    usable,
+                    threshold=self.multivariate_threshold,
+                    alpha=self.alpha,
+                    permutations=self.permutations,
+                )
         return DriftReport(
-            columns=tuple(entries), share_threshold=self.share_threshold,
-            reference_rows=reference.rows, current_rows=current_profile.rows,
-            skipped=tuple(skipped), multivariate=multi,
-            reference_profile=reference, current_profile=current_profile,
+            columns=tuple(entries),
+            share_threshold=self.share_threshold,
+            reference_rows=reference.rows,
+            current_rows=current_profile.rows,
+            skipped=tuple(skipped),
+            multivariate=multi,
+            reference_profile=reference,
+            current_profile=current_profile,
         )
 
     def _column(
-        self, name: str, ref: ColumnProfile, cur: ColumnProfile | None, current_rows: int,
+        self,
+        name: str,
+        ref: ColumnProfile,
+        cur: ColumnProfile | None,
+        current_rows: int,
         skipped: list[tuple[str, str]],
     ) -> ColumnDrift | None:
         rule = self.per_column.get(name, ColumnRule())
         kind = effective_kind(ref)
         if rule.skip or kind is None or ref.n == 0:
-            why = "skipped by configuration" if rule.skip else (
-                f"unsupported type {ref.dtype}" if kind is None else "no reference values")
+            why = (
+                "skipped by configuration"
+                if rule.skip
+                else (f"unsupported type {ref.dtype}" if kind is None else "no reference values")
+            )
             skipped.append((name, why))
             return None
         test_name = rule.test or self.tests.get(kind) or default_test(kind, ref.n)
         test = _test(test_name)
         if kind not in test.kinds:
             raise ConfigError(f"column {name!r} is {kind}; test {test_name!r} does not apply")
-        threshold = rule.threshold if rule.threshold is not None else self.thresholds.get(
-            test_name, test.default_threshold)
-        nulls = null_rate_drift(ref, cur, current_rows, threshold=self.null_rate_threshold,
-                                alpha=self.alpha)
+        threshold = (
+            rule.threshold
+            if rule.threshold is not None
+            else self.thresholds.get(test_name, test.default_threshold)
+        )
+        nulls = null_rate_drift(ref, cur, current_rows, threshold=self.null_rate_threshold, alpha=self.alpha)
         if cur is None or cur.n == 0 or cur.kind != ref.kind:
             # No values, or a changed type, is the strongest drift there is.
             reason = "missing" if cur is None or cur.n == 0 else "type_changed"
-            return ColumnDrift(name, kind, reason, 1.0, None, threshold, True,
-                               reference_rows=ref.n, current_rows=cur.n if cur else 0,
-                               null_rate=nulls)
+            return ColumnDrift(
+                name,
+                kind,
+                reason,
+                1.0,
+                None,
+                threshold,
+                True,
+                reference_rows=ref.n,
+                current_rows=cur.n if cur else 0,
+                null_rate=nulls,
+            )
         withheld = tuple(dict.fromkeys((*ref.withheld, *cur.withheld)))
         if withheld:
             # Personal or identifying values: only their counts were kept, so the null
             # rate is the one thing to compare (``data/sensitive.py``).
             return ColumnDrift(
-                name, kind, "null_rate", abs(nulls.current - nulls.reference), nulls.p_value,
-                nulls.threshold, nulls.drifted, reference_rows=ref.n, current_rows=cur.n,
-                distribution_drifted=False, null_rate=nulls, withheld=withheld,
+                name,
+                kind,
+                "null_rate",
+                abs(nulls.current - nulls.reference),
+                nulls.p_value,
+                nulls.threshold,
+                nulls.drifted,
+                reference_rows=ref.n,
+                current_rows=cur.n,
+                distribution_drifted=False,
+                null_rate=nulls,
+                withheld=withheld,
             )
         outcome = test.compute(ref, cur, kind)
         calibration = test.calibrate(ref, cur, kind, outcome, self.alpha)
@@ -282,13 +328,24 @@ class DriftDetector:
         new, vanished = category_changes(ref, cur) if kind == CATEGORICAL else ((), ())
         p_value = outcome.p_value if calibration is None else calibration.p_value
         return ColumnDrift(
-            name, kind, test_name, outcome.statistic, p_value, threshold,
-            distribution or nulls.drifted, outcome.approximate, outcome.error_bound,
-            ref.n, cur.n, distribution_drifted=distribution,
+            name,
+            kind,
+            test_name,
+            outcome.statistic,
+            p_value,
+            threshold,
+            distribution or nulls.drifted,
+            outcome.approximate,
+            outcome.error_bound,
+            ref.n,
+            cur.n,
+            distribution_drifted=distribution,
             interval=None if calibration is None else calibration.interval,
             null_quantile=None if calibration is None else calibration.null_quantile,
             alpha=None if calibration is None else self.alpha,
-            null_rate=nulls, new_categories=new, vanished_categories=vanished,
+            null_rate=nulls,
+            new_categories=new,
+            vanished_categories=vanished,
         )
 
 
@@ -306,10 +363,15 @@ def _rule(value: ColumnRule | str | float) -> ColumnRule:
 
 
 def output_drift(
-    reference: Any, current: Any, *, name: str, test: str | None = None,
+    reference: Any,
+    current: Any,
+    *,
+    name: str,
+    test: str | None = None,
     threshold: float | None = None,
 ) -> ColumnDrift:
     """Drift of one model output (predictions, scores or labels) between two runs."""
+
     def table(values: Any) -> pa.Table:
         array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
         return pa.table({name: pa.array(np.ravel(array))})

@@ -53,14 +53,21 @@ class DriftTest(ABC):
         """Compare two profiles of the same column, treated as ``kind``."""
 
     def calibrate(
-        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
-        outcome: TestOutcome, alpha: float,
+        self,
+        reference: ColumnProfile,
+        current: ColumnProfile,
+        kind: str,
+        outcome: TestOutcome,
+        alpha: float,
     ) -> Calibration | None:
         """Return the distance's null p-value and interval at these sizes (None: not needed)."""
         return None
 
     def drifted(
-        self, outcome: TestOutcome, threshold: float, calibration: Calibration | None = None,
+        self,
+        outcome: TestOutcome,
+        threshold: float,
+        calibration: Calibration | None = None,
         alpha: float = DEFAULT_ALPHA,
     ) -> bool:
         """Apply ``threshold`` (and, for distances, the noise check) to an outcome.
@@ -96,9 +103,14 @@ class NullRateDrift:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON entry."""
-        return {"reference": self.reference, "current": self.current,
-                "threshold": self.threshold, "p_value": _finite(self.p_value),
-                "drifted": self.drifted, "summary": self.summary}
+        return {
+            "reference": self.reference,
+            "current": self.current,
+            "threshold": self.threshold,
+            "p_value": _finite(self.p_value),
+            "drifted": self.drifted,
+            "summary": self.summary,
+        }
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,8 @@ class ColumnDrift:
             "error_bound": _finite(self.error_bound),
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
-            "distribution_drifted": self.drifted if self.distribution_drifted is None
+            "distribution_drifted": self.drifted
+            if self.distribution_drifted is None
             else self.distribution_drifted,
             "interval": interval,
             "null_quantile": _finite(self.null_quantile),

@@ -166,11 +166,13 @@ def domain_classifier(
 
     rows = min(reference.num_rows, current.num_rows)
     if rows < 2 or not columns:
-        return MultivariateDrift(0.5, threshold, False, rows, p_value=None,
-                                 permutations=0, alpha=alpha, neighbours=0)
-    both = pa.concat_tables([reference.slice(0, rows).select(columns),
-                             current.slice(0, rows).select(columns)],
-                            promote_options="permissive")
+        return MultivariateDrift(
+            0.5, threshold, False, rows, p_value=None, permutations=0, alpha=alpha, neighbours=0
+        )
+    both = pa.concat_tables(
+        [reference.slice(0, rows).select(columns), current.slice(0, rows).select(columns)],
+        promote_options="permissive",
+    )
     features = encode_rows(both, columns)
     labels = np.concatenate([np.zeros(rows), np.ones(rows)])
     k = min(neighbour_count(2 * rows), 2 * rows - 1)
@@ -184,15 +186,25 @@ def domain_classifier(
     auc = float(_auc(labels[neighbours].sum(axis=1), labels))
     rng = np.random.default_rng(seed)
     shuffled = np.stack([rng.permutation(labels) for _ in range(permutations)])
-    graph = csr_matrix((np.ones(neighbours.size), neighbours.ravel(),
-                        np.arange(0, neighbours.size + 1, k)), shape=(2 * rows, 2 * rows))
+    graph = csr_matrix(
+        (np.ones(neighbours.size), neighbours.ravel(), np.arange(0, neighbours.size + 1, k)),
+        shape=(2 * rows, 2 * rows),
+    )
     null = _auc(np.asarray(graph @ shuffled.T).T, shuffled) if permutations else np.zeros(0)
     p_value = float((1 + np.sum(null >= auc)) / (1 + permutations)) if permutations else None
     quantile = float(np.quantile(null, 1 - alpha)) if permutations else None
     drifted = auc >= threshold and (p_value is None or p_value < alpha)
-    return MultivariateDrift(auc, threshold, drifted, rows, p_value=p_value,
-                             null_quantile=quantile, permutations=permutations, alpha=alpha,
-                             neighbours=k)
+    return MultivariateDrift(
+        auc,
+        threshold,
+        drifted,
+        rows,
+        p_value=p_value,
+        null_quantile=quantile,
+        permutations=permutations,
+        alpha=alpha,
+        neighbours=k,
+    )
 
 
 def _without_self(found: np.ndarray, k: int) -> np.ndarray:

@@ -98,16 +98,27 @@ class WassersteinTest(DriftTest):
         return TestOutcome(distance / _scale(reference), None, approximate)
 
     def calibrate(
-        self, reference: ColumnProfile, current: ColumnProfile, kind: str,
-        outcome: TestOutcome, alpha: float,
+        self,
+        reference: ColumnProfile,
+        current: ColumnProfile,
+        kind: str,
+        outcome: TestOutcome,
+        alpha: float,
     ) -> Calibration:
         edges, ref, cur = numeric_bins(reference, current)
         scale = _scale(reference)
         error = reference.rank_error() + current.rank_error()
         tested = deflated_wasserstein(edges, scale, ref, cur, error) if error > 0 else None
-        return calibrate_masses(binned_wasserstein(edges, scale), ref, cur, reference.n,
-                                current.n, alpha=alpha, tested=tested,
-                                statistic=outcome.statistic)
+        return calibrate_masses(
+            binned_wasserstein(edges, scale),
+            ref,
+            cur,
+            reference.n,
+            current.n,
+            alpha=alpha,
+            tested=tested,
+            statistic=outcome.statistic,
+        )
 
 
 def _scale(reference: ColumnProfile) -> float:

@@ -25,8 +25,12 @@ LISTED_CATEGORIES = 20
 
 
 def null_rate_drift(
-    reference: ColumnProfile, current: ColumnProfile | None, current_rows: int,
-    *, threshold: float, alpha: float,
+    reference: ColumnProfile,
+    current: ColumnProfile | None,
+    current_rows: int,
+    *,
+    threshold: float,
+    alpha: float,
 ) -> NullRateDrift:
     """Compare the null shares of a column (a column absent from the current data is all null)."""
     ref_rows, ref_nulls = reference.count, reference.nulls
@@ -52,9 +56,11 @@ def category_changes(
         new = [(k, v / current.n) for k, v in cur_counts.items() if k not in ref_counts and v > 0]
     if current.counts is not None and reference.n:
         vanished = [
-            (k, v / reference.n) for k, v in ref_counts.items()
+            (k, v / reference.n)
+            for k, v in ref_counts.items()
             if cur_counts.get(k, 0) == 0 and v / reference.n * current.n >= VANISHED_MIN_EXPECTED
         ]
+
     def top(items: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
         return tuple(sorted(items, key=lambda kv: (-kv[1], kv[0]))[:LISTED_CATEGORIES])
 

@@ -38,8 +38,11 @@ def describe_change(entry: ColumnDrift, reference: ColumnProfile, current: Colum
         return NO_CHANGE
     words: list[str] = []
     if entry.distribution_drifted is not False and current is not None:
-        words.append(_categorical_change(entry, reference, current) if entry.kind == CATEGORICAL
-                     else _numeric_change(reference, current))
+        words.append(
+            _categorical_change(entry, reference, current)
+            if entry.kind == CATEGORICAL
+            else _numeric_change(reference, current)
+        )
     return "; ".join([*words, *null_words]) or NO_CHANGE
 
 
@@ -71,8 +74,10 @@ def _categorical_change(entry: ColumnDrift, reference: ColumnProfile, current: C
     ref_counts, _ = reference.category_counts()
     cur_counts, _ = current.category_counts()
     ref_n, cur_n = max(reference.n, 1), max(current.n, 1)
-    moves = {k: (ref_counts.get(k, 0.0) / ref_n, cur_counts.get(k, 0.0) / cur_n)
-             for k in set(ref_counts) | set(cur_counts)}
+    moves = {
+        k: (ref_counts.get(k, 0.0) / ref_n, cur_counts.get(k, 0.0) / cur_n)
+        for k in set(ref_counts) | set(cur_counts)
+    }
     if not moves:
         return "category shares changed"
     label = min(moves, key=lambda k: (-abs(moves[k][1] - moves[k][0]), k))

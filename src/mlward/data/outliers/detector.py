@@ -118,9 +118,7 @@ class OutlierDetector:
         table = run_computation(RowSampleComputation(MAX_FIT_ROWS), data, engine, progress=progress)
         if table is None or table.num_rows < 2:
             raise InputError("outlier detection needs at least 2 reference rows")
-        names = self.columns or [
-            f.name for f in table.schema if column_kind(f.type) != OTHER
-        ]
+        names = self.columns or [f.name for f in table.schema if column_kind(f.type) != OTHER]
         # The model stores medians and category frequencies, and scan reports show the
         # features' values: personal and identifying columns are no features.
         withheld = withheld_in_table(table, names)
@@ -138,7 +136,8 @@ class OutlierDetector:
         self._prepare()
         matrix = self._encode_table(table)
         forest = IsolationForest(
-            n_estimators=self.n_estimators, max_samples=min(self.max_samples, table.num_rows),
+            n_estimators=self.n_estimators,
+            max_samples=min(self.max_samples, table.num_rows),
             random_state=self.random_state,
         ).fit(matrix)
         self.forest_ = Forest.from_sklearn(forest)
@@ -239,10 +238,15 @@ class OutlierDetector:
         from safetensors.numpy import save
 
         config = {
-            "format": FORMAT, "version": FORMAT_VERSION, "spec": self.spec_,
-            "threshold": self.threshold_, "z_threshold": self.z_threshold_,
-            "target_fpr": self.target_fpr, "offset": self.offset_,
-            "max_samples": self.forest_.max_samples, "top_k": self.top_k,
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "spec": self.spec_,
+            "threshold": self.threshold_,
+            "z_threshold": self.z_threshold_,
+            "target_fpr": self.target_fpr,
+            "offset": self.offset_,
+            "max_samples": self.forest_.max_samples,
+            "top_k": self.top_k,
         }
         metadata = {"mlward": json.dumps(config, sort_keys=True, separators=(",", ":"))}
         return bytes(save(self.forest_.arrays(), metadata=metadata))
@@ -322,14 +326,14 @@ def _category_key(value: Any) -> str:
 
 
 def _text(col: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(col.cast(pa.string()), _NULL).to_numpy(zero_copy_only=False),
-                      dtype=object)
+    return np.asarray(pc.fill_null(col.cast(pa.string()), _NULL).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _numeric(col: pa.ChunkedArray, fill: float) -> np.ndarray:
     if pa.types.is_temporal(col.type):
-        col = pa.chunked_array([c.view(pa.int64() if c.type.bit_width == 64 else pa.int32())
-                                for c in col.chunks])
+        col = pa.chunked_array(
+            [c.view(pa.int64() if c.type.bit_width == 64 else pa.int32()) for c in col.chunks]
+        )
     x = np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     return np.where(np.isfinite(x), x, fill)
 
@@ -354,7 +358,8 @@ def _column_spec(col: pa.ChunkedArray, name: str, max_categories: int) -> dict[s
     frequencies = {str(v): float(c) / text.size for v, c in zip(values, counts, strict=True)}
     ranked = sorted(frequencies, key=lambda k: (-frequencies[k], k))
     spec: dict[str, Any] = {
-        "name": name, "kind": "categorical",
+        "name": name,
+        "kind": "categorical",
         "encoding": "onehot" if len(ranked) <= max_categories else "frequency",
         "z": {k: _rarity_z(f) for k, f in frequencies.items()},
         "z_unseen": _rarity_z(1.0 / (text.size + 1)),

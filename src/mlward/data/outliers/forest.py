@@ -18,7 +18,6 @@ def average_path_length(n: np.ndarray) -> np.ndarray:
     return out
 
 
-
 class Forest:
     """Isolation Forest trees as padded arrays (trees x nodes), scored in numpy."""
 
@@ -45,10 +44,13 @@ class Forest:
         # threshold, so every row can take max_depth steps without checking for leaves.
         own = np.arange(trees * nodes).reshape(trees, nodes)
         leaf = self.left < 0
-        self.child = np.stack([
-            np.where(leaf, own, self.left + self.offsets),
-            np.where(leaf, own, self.right + self.offsets),
-        ], axis=-1).reshape(-1)
+        self.child = np.stack(
+            [
+                np.where(leaf, own, self.left + self.offsets),
+                np.where(leaf, own, self.right + self.offsets),
+            ],
+            axis=-1,
+        ).reshape(-1)
         self.split_feature = np.where(leaf, 0, self.feature).ravel()
         self.split_threshold = np.where(leaf, np.inf, self.threshold).ravel()
         self.denominator = trees * float(average_path_length(np.array([max_samples]))[0])
@@ -69,8 +71,9 @@ class Forest:
             "children_left": pad(lambda i, t: t.children_left, -1, np.int32),
             "children_right": pad(lambda i, t: t.children_right, -1, np.int32),
             # features are stored in the forest's column numbering, not the tree's subset
-            "feature": pad(lambda i, t: np.where(t.feature >= 0, feats[i][np.maximum(t.feature, 0)], -2),
-                           -2, np.int32),
+            "feature": pad(
+                lambda i, t: np.where(t.feature >= 0, feats[i][np.maximum(t.feature, 0)], -2), -2, np.int32
+            ),
             "threshold": pad(lambda i, t: t.threshold, 0.0, np.float64),
             "n_node_samples": pad(lambda i, t: t.n_node_samples, 1, np.int64),
         }
@@ -110,4 +113,3 @@ def _check_tree_arrays(left: np.ndarray, right: np.ndarray, *others: np.ndarray)
         raise ValueError("tree children out of range")
     if np.any(inner & ((left <= index) | (right <= index))):
         raise ValueError("tree children must come after their parent")
-

@@ -43,10 +43,14 @@ class OutlierScan:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON document (``kind`` ``mlward.outliers``, ``schema_version`` 1)."""
         return {
-            "schema_version": 1, "kind": "mlward.outliers", "rows": self.rows,
-            "flagged": self.flagged, "threshold": self.threshold,
-            "top": [{**row, "features": [{"column": c, "z": z} for c, z in row["features"]]}
-                    for row in self.top],
+            "schema_version": 1,
+            "kind": "mlward.outliers",
+            "rows": self.rows,
+            "flagged": self.flagged,
+            "threshold": self.threshold,
+            "top": [
+                {**row, "features": [{"column": c, "z": z} for c, z in row["features"]]} for row in self.top
+            ],
             "explained": [{"column": c, "flagged_rows": n} for c, n in self.explained],
         }
 
@@ -73,9 +77,15 @@ class OutlierScanComputation(Computation[_Summary, OutlierScan]):
         best = np.argsort(-scores.scores, kind="stable")[: self.top]
         # Only the detector's own columns, which are never PII or identifiers (``fit``).
         features = table.select(list(self.detector.column_names_))
-        top = [{"score": float(scores.scores[i]), "outlier": bool(scores.is_outlier[i]),
+        top = [
+            {
+                "score": float(scores.scores[i]),
+                "outlier": bool(scores.is_outlier[i]),
                 "features": list(scores.explain(int(i), self.detector.top_k)),
-                "values": features.slice(int(i), 1).to_pylist()[0]} for i in best]
+                "values": features.slice(int(i), 1).to_pylist()[0],
+            }
+            for i in best
+        ]
         return batch.num_rows, int(scores.is_outlier.sum()), histogram, tally, top
 
     def merge(self, left: _Summary, right: _Summary) -> _Summary:
@@ -89,8 +99,14 @@ class OutlierScanComputation(Computation[_Summary, OutlierScan]):
     def finalize(self, summary: _Summary) -> OutlierScan:
         """Build the scan result."""
         explained = tuple(sorted(summary[3].items(), key=lambda kv: (-kv[1], kv[0]))[:10])
-        return OutlierScan(summary[0], summary[1], tuple(int(c) for c in summary[2]),
-                           self.detector.threshold_, tuple(summary[4]), explained)
+        return OutlierScan(
+            summary[0],
+            summary[1],
+            tuple(int(c) for c in summary[2]),
+            self.detector.threshold_,
+            tuple(summary[4]),
+            explained,
+        )
 
     def empty(self) -> _Summary:
         """No rows."""
@@ -106,6 +122,7 @@ def scan_dataset(
     progress: ProgressCallback | None = None,
 ) -> OutlierScan:
     """Score every row of ``data`` (a path on the engine, or in-memory data)."""
-    scan: OutlierScan = run_computation(OutlierScanComputation(detector, top), data, engine,
-                                        progress=progress)
+    scan: OutlierScan = run_computation(
+        OutlierScanComputation(detector, top), data, engine, progress=progress
+    )
     return scan

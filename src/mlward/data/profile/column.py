@@ -33,6 +33,7 @@ NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 OTHER = "other"
 
+
 def column_kind(dtype: pa.DataType) -> str:
     """Return ``numeric``, ``categorical`` or ``other`` for an Arrow type."""
     if pa.types.is_dictionary(dtype):
@@ -283,8 +284,7 @@ class ColumnProfile:
         """Fold ``other`` into this profile (``other`` is left unchanged)."""
         if other.kind != self.kind:
             raise InputError(
-                f"column {self.name!r} is {self.dtype} in one part of the data and "
-                f"{other.dtype} in another"
+                f"column {self.name!r} is {self.dtype} in one part of the data and {other.dtype} in another"
             )
         self.count += other.count
         self.nulls += other.nulls
@@ -345,10 +345,19 @@ class ColumnProfile:
     def to_dict(self, *, include_values: bool = False) -> dict[str, Any]:
         """Return a JSON-ready dict (sketches as base64)."""
         data: dict[str, Any] = {
-            "name": self.name, "kind": self.kind, "dtype": self.dtype, "count": self.count,
-            "nulls": self.nulls, "infinite": self.infinite, "n": self.n,
-            "minimum": self.minimum, "maximum": self.maximum, "mean": self.mean, "m2": self.m2,
-            "quantile_histogram": None if self.quantile_histogram is None
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "count": self.count,
+            "nulls": self.nulls,
+            "infinite": self.infinite,
+            "n": self.n,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "mean": self.mean,
+            "m2": self.m2,
+            "quantile_histogram": None
+            if self.quantile_histogram is None
             else b64(self.quantile_histogram.to_bytes()),
             "kll": b64(self.kll.serialize()) if self.kll is not None else None,
             "counts": [[k, v] for k, v in self.counts.items()] if self.counts is not None else None,
@@ -368,15 +377,20 @@ class ColumnProfile:
         """Rebuild a column profile from ``to_dict`` output (``summary`` is ignored)."""
         try:
             col = cls(
-                name=str(data["name"]), kind=str(data["kind"]), dtype=str(data["dtype"]),
-                count=int(data["count"]), nulls=int(data["nulls"]),
-                infinite=int(data.get("infinite", 0)), n=int(data["n"]),
-                minimum=data["minimum"], maximum=data["maximum"],
-                mean=float(data["mean"]), m2=float(data["m2"]),
+                name=str(data["name"]),
+                kind=str(data["kind"]),
+                dtype=str(data["dtype"]),
+                count=int(data["count"]),
+                nulls=int(data["nulls"]),
+                infinite=int(data.get("infinite", 0)),
+                n=int(data["n"]),
+                minimum=data["minimum"],
+                maximum=data["maximum"],
+                mean=float(data["mean"]),
+                m2=float(data["m2"]),
             )
             if data.get("quantile_histogram"):
-                col.quantile_histogram = QuantileHistogram.from_bytes(
-                    unb64(data["quantile_histogram"]))
+                col.quantile_histogram = QuantileHistogram.from_bytes(unb64(data["quantile_histogram"]))
             if data.get("kll"):
                 col.kll = ds.kll_doubles_sketch.deserialize(unb64(data["kll"]))
             if data.get("frequent"):

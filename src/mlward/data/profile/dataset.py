@@ -17,6 +17,7 @@ PROFILE_SCHEMA_VERSION = 1
 DEFAULT_EXACT_LIMIT = 10_000
 DEFAULT_CATEGORY_CAP = 1_000
 
+
 @dataclass
 class DatasetProfile:
     """Mergeable profile of a dataset: rows plus one ``ColumnProfile`` per column."""

@@ -63,8 +63,9 @@ class QuantileHistogram:
         keys = np.sort(order_keys(values))
         batch = QuantileHistogram(self.cap)
         batch.shift = self.shift
-        batch._set(keys >> np.uint64(self.shift), np.ones(keys.size, np.int64),
-                   key_values(keys), key_values(keys))
+        batch._set(
+            keys >> np.uint64(self.shift), np.ones(keys.size, np.int64), key_values(keys), key_values(keys)
+        )
         batch._fit()
         self.merge(batch)
 
@@ -73,13 +74,17 @@ class QuantileHistogram:
         if other.counts.size == 0:
             return
         shift = max(self.shift, other.shift)
-        buckets = np.concatenate([self.buckets >> np.uint64(shift - self.shift),
-                                  other.buckets >> np.uint64(shift - other.shift)])
+        buckets = np.concatenate(
+            [self.buckets >> np.uint64(shift - self.shift), other.buckets >> np.uint64(shift - other.shift)]
+        )
         order = np.argsort(buckets, kind="stable")
         self.shift = shift
-        self._set(buckets[order], np.concatenate([self.counts, other.counts])[order],
-                  np.concatenate([self.low, other.low])[order],
-                  np.concatenate([self.high, other.high])[order])
+        self._set(
+            buckets[order],
+            np.concatenate([self.counts, other.counts])[order],
+            np.concatenate([self.low, other.low])[order],
+            np.concatenate([self.high, other.high])[order],
+        )
         self._fit()
 
     def _set(self, buckets: np.ndarray, counts: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
@@ -161,12 +166,14 @@ class QuantileHistogram:
     def to_bytes(self) -> bytes:
         """Return a compact little-endian binary form (zlib-compressed)."""
         header = np.array([self.cap, self.shift, self.buckets.size], "<i8").tobytes()
-        body = b"".join((
-            np.diff(self.buckets, prepend=np.uint64(0)).astype("<u8").tobytes(),
-            self.counts.astype("<i8").tobytes(),
-            self.low.astype("<f8").tobytes(),
-            self.high.astype("<f8").tobytes(),
-        ))
+        body = b"".join(
+            (
+                np.diff(self.buckets, prepend=np.uint64(0)).astype("<u8").tobytes(),
+                self.counts.astype("<i8").tobytes(),
+                self.low.astype("<f8").tobytes(),
+                self.high.astype("<f8").tobytes(),
+            )
+        )
         return zlib.compress(header + body)
 
     @classmethod
@@ -176,7 +183,7 @@ class QuantileHistogram:
         cap, shift, size = (int(v) for v in np.frombuffer(raw[:24], "<i8"))
         if not (cap > 0 and 0 <= shift <= 64 and 0 <= size <= cap) or len(raw) != 24 + 32 * size:
             raise ValueError("bad quantile histogram")
-        parts = [raw[24 + 8 * size * k: 24 + 8 * size * (k + 1)] for k in range(4)]
+        parts = [raw[24 + 8 * size * k : 24 + 8 * size * (k + 1)] for k in range(4)]
         hist = cls(cap)
         hist.shift = shift
         hist.buckets = np.cumsum(np.frombuffer(parts[0], "<u8"), dtype=np.uint64)

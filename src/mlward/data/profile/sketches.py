@@ -34,10 +34,7 @@ def hash_floats(values: np.ndarray) -> np.ndarray:
 def hash_strings(values: Iterable[str]) -> np.ndarray:
     """Return stable 64-bit hashes of strings (blake2b, so equal across processes)."""
     return np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
-            for v in values
-        ),
+        (int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little") for v in values),
         dtype=np.uint64,
     )
 

@@ -131,8 +131,9 @@ class Allowlist:
         if not self.trusted_prefixes or not f"{module}.{name}".startswith(self.trusted_prefixes):
             return False
         parts = module.split(".")[1:] if module.startswith("__torch__") else module.split(".")
-        return all(_IDENT.match(p) and (not p.startswith("__") or _TORCH_MANGLE.match(p))
-                   for p in [*parts, name]) and not name.startswith("__")
+        return all(
+            _IDENT.match(p) and (not p.startswith("__") or _TORCH_MANGLE.match(p)) for p in [*parts, name]
+        ) and not name.startswith("__")
 
     def _classify(self, module: str, name: str, proto: int) -> GlobalStatus:
         if self._trusted(module, name):
@@ -159,8 +160,7 @@ class Allowlist:
         mparts = module.split(".") if module else []
         nparts = name.split(".")
         parts = mparts + nparts
-        if any(p.startswith("__") and p.endswith("__") and p not in _HARMLESS_DUNDERS
-               for p in parts):
+        if any(p.startswith("__") and p.endswith("__") and p not in _HARMLESS_DUNDERS for p in parts):
             return True
         if nparts[-1] in self.critical_attrs:
             return True
@@ -216,9 +216,7 @@ class Allowlist:
 
 
 # Dunder names that appear in legitimate reconstruction globals.
-_HARMLESS_DUNDERS = frozenset(
-    {"__builtin__", "__newobj__", "__newobj_ex__", "__main__", "__torch__"}
-)
+_HARMLESS_DUNDERS = frozenset({"__builtin__", "__newobj__", "__newobj_ex__", "__main__", "__torch__"})
 
 
 def parse_allowlist(data: dict[str, Any], census: Mapping[str, Any] | None = None) -> Allowlist:

@@ -38,37 +38,56 @@ def scan_file(
     """Scan one file; never raises on bad content (an internal failure is verdict ERROR)."""
     shown = os.fspath(path)
     started = time.perf_counter()
-    ctx = ScanContext(path=shown, allowlist=default_allowlist().extended(
-        list(allowlist_extra) if allowlist_extra else None), limits=limits or ScanLimits())
+    ctx = ScanContext(
+        path=shown,
+        allowlist=default_allowlist().extended(list(allowlist_extra) if allowlist_extra else None),
+        limits=limits or ScanLimits(),
+    )
     error: str | None = None
     fmt = "unknown"
     try:
         with open(shown, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            fmt = scan_artifact(Artifact(stream=fh, size=size, name=os.path.basename(shown),
-                                         member=None), ctx)
+            fmt = scan_artifact(
+                Artifact(stream=fh, size=size, name=os.path.basename(shown), member=None), ctx
+            )
     except OSError as exc:
         error = f"cannot read file: {exc.strerror or exc}"
     except Exception as exc:  # fail closed: a scanner bug must not turn into SAFE
         error = f"internal scanner error: {type(exc).__name__}: {exc}"
     if error:
-        ctx.add(rules.SCAN_ERROR, Severity.HIGH, f"scan could not complete ({error})",
-                member=None)
+        ctx.add(rules.SCAN_ERROR, Severity.HIGH, f"scan could not complete ({error})", member=None)
     sev = max_severity(ctx.findings)
-    verdict = (Verdict.ERROR if error else
-               Verdict.UNSAFE if sev is not None and sev >= UNSAFE_AT else Verdict.SAFE)
+    verdict = (
+        Verdict.ERROR if error else Verdict.UNSAFE if sev is not None and sev >= UNSAFE_AT else Verdict.SAFE
+    )
     if ctx.formats and fmt != "unknown":
         fmt = _primary_format(ctx.formats)
-    return FileReport(path=shown, format=fmt, verdict=verdict, findings=tuple(ctx.findings),
-                      bytes_scanned=ctx.bytes_scanned,
-                      duration_s=time.perf_counter() - started, error=error)
+    return FileReport(
+        path=shown,
+        format=fmt,
+        verdict=verdict,
+        findings=tuple(ctx.findings),
+        bytes_scanned=ctx.bytes_scanned,
+        duration_s=time.perf_counter() - started,
+        error=error,
+    )
 
 
 def _primary_format(formats: list[str]) -> str:
     """The most specific format name among those detected (outermost wins otherwise)."""
-    for specific in ("pytorch-legacy-tar", "torchscript", "pytorch-zip", "pytorch-legacy", "joblib",
-                     "keras", "keras-h5", "numpy-npz", "tensorflow-savedmodel",
-                     "tensorflow-graphdef"):
+    for specific in (
+        "pytorch-legacy-tar",
+        "torchscript",
+        "pytorch-zip",
+        "pytorch-legacy",
+        "joblib",
+        "keras",
+        "keras-h5",
+        "numpy-npz",
+        "tensorflow-savedmodel",
+        "tensorflow-graphdef",
+    ):
         if specific in formats:
             return specific
     if formats[0] == "compressed" and len(formats) > 1:
@@ -140,8 +159,7 @@ def scan_paths(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(scan_file, f, allowlist_extra=extra, limits=limits): f
-                       for f in files}
+            futures = {pool.submit(scan_file, f, allowlist_extra=extra, limits=limits): f for f in files}
             for i, future in enumerate(as_completed(futures), 1):
                 file = futures[future]
                 try:
@@ -150,15 +168,21 @@ def scan_paths(
                     reports[file] = _error_report(file, f"worker failed: {exc}")
                 if progress:
                     progress(i, len(files), file)
-    return ScanReport(files=tuple(reports[f] for f in files),
-                      duration_s=time.perf_counter() - started)
+    return ScanReport(files=tuple(reports[f] for f in files), duration_s=time.perf_counter() - started)
 
 
 def _error_report(path: str, error: str) -> FileReport:
     ctx = ScanContext(path=path, allowlist=default_allowlist())
     ctx.add(rules.SCAN_ERROR, Severity.HIGH, f"scan could not complete ({error})", member=None)
-    return FileReport(path=path, format="unknown", verdict=Verdict.ERROR,
-                      findings=tuple(ctx.findings), bytes_scanned=0, duration_s=0.0, error=error)
+    return FileReport(
+        path=path,
+        format="unknown",
+        verdict=Verdict.ERROR,
+        findings=tuple(ctx.findings),
+        bytes_scanned=0,
+        duration_s=0.0,
+        error=error,
+    )
 
 
 def scan_path(
@@ -171,8 +195,14 @@ def scan_path(
     workers: int | None = 1,
 ) -> ScanReport:
     """Scan one file or directory and return the report (in-process by default)."""
-    return scan_paths([path], include=include, exclude=exclude, workers=workers,
-                      allowlist_extra=allowlist_extra, limits=limits)
+    return scan_paths(
+        [path],
+        include=include,
+        exclude=exclude,
+        workers=workers,
+        allowlist_extra=allowlist_extra,
+        limits=limits,
+    )
 
 
 def scan(path: str | os.PathLike[str], **options: Any) -> ScanReport:

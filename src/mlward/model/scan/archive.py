@@ -22,8 +22,7 @@ from mlward.model.scan.zip_reader import ZipEntry, list_zip
 
 # Raw tensor records: ``archive/data/0``, TorchScript ``traced_inputs/0``, numeric keys.
 _TORCH_DATA_RECORD = re.compile(r"((^|/)data/[^/]+|/\d+)$")
-_TORCH_META = frozenset({"version", "byteorder", ".format_version", ".storage_alignment",
-                         "serialization_id"})
+_TORCH_META = frozenset({"version", "byteorder", ".format_version", ".storage_alignment", "serialization_id"})
 _METHODS = {0: None, 8: "deflate", 12: "bz2", 14: "zip-lzma"}
 
 
@@ -40,16 +39,27 @@ class ZipScanner(Scanner):
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
         # A local header later in the head means prepended data (polyglots, SFX).
         return head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or (
-            artifact.size > 22 and b"PK\x03\x04" in head)
+            artifact.size > 22 and b"PK\x03\x04" in head
+        )
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         listing = list_zip(artifact.stream, artifact.size, ctx.limits.max_members)
         names = [e.name for e in listing.entries]
         torch = any(n == "data.pkl" or n.endswith("/data.pkl") for n in names)
         torchscript = torch and any(n.endswith("constants.pkl") for n in names)
-        kind = "torchscript" if torchscript else "pytorch-zip" if torch else (
-            "numpy-npz" if names and all(n.endswith(".npy") for n in names) else
-            "keras" if "config.json" in names and "metadata.json" in names else "zip")
+        kind = (
+            "torchscript"
+            if torchscript
+            else "pytorch-zip"
+            if torch
+            else (
+                "numpy-npz"
+                if names and all(n.endswith(".npy") for n in names)
+                else "keras"
+                if "config.json" in names and "metadata.json" in names
+                else "zip"
+            )
+        )
         ctx.formats.append(kind)
         for problem, message in listing.problems:
             rule, sev = {
@@ -66,22 +76,31 @@ class ZipScanner(Scanner):
             if entry.name.endswith("/") and entry.usize == 0:
                 continue
             if _unsafe_path(entry.name):
-                ctx.add(rules.ARCHIVE_PATH, Severity.MEDIUM,
-                        f"zip member path {entry.name!r} escapes the extraction directory",
-                        member=artifact.member)
-            if torch and (base in _TORCH_META or (
-                    _TORCH_DATA_RECORD.search(entry.name) and not base.endswith(".pkl"))):
+                ctx.add(
+                    rules.ARCHIVE_PATH,
+                    Severity.MEDIUM,
+                    f"zip member path {entry.name!r} escapes the extraction directory",
+                    member=artifact.member,
+                )
+            if torch and (
+                base in _TORCH_META or (_TORCH_DATA_RECORD.search(entry.name) and not base.endswith(".pkl"))
+            ):
                 continue  # raw tensor bytes / metadata: never unpickled, not read
             if torchscript and "/code/" in f"/{entry.name}" and entry.name.endswith(".py"):
                 continue  # TorchScript source, compiled by TorchScript (not Python)
             self._scan_member(artifact, ctx, entry, torch=torch, torchscript=torchscript)
 
-    def _scan_member(self, artifact: Artifact, ctx: ScanContext, entry: ZipEntry, *,
-                     torch: bool, torchscript: bool) -> None:
+    def _scan_member(
+        self, artifact: Artifact, ctx: ScanContext, entry: ZipEntry, *, torch: bool, torchscript: bool
+    ) -> None:
         if entry.flags & 1:
             # Not scanned is not safe: fail closed (DESIGN, security posture).
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"zip member {entry.name} is encrypted; not scanned", member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"zip member {entry.name} is encrypted; not scanned",
+                member=artifact.member,
+            )
             return
         if entry.data_offset < 0:
             return
@@ -97,10 +116,10 @@ class ZipScanner(Scanner):
                 if torchscript:
                     # TorchScript's C++ unpickler resolves __torch__.* to compiled
                     # TorchScript classes, never to Python imports.
-                    ctx.allowlist = replace(
-                        allow, trusted_prefixes=("__torch__.", "torch.jit._pickle."))
-                scan_pickle_sequence(sub, ctx, persistent_ok=torch,
-                                     label="torchscript pickle" if torchscript else "pickle")
+                    ctx.allowlist = replace(allow, trusted_prefixes=("__torch__.", "torch.jit._pickle."))
+                scan_pickle_sequence(
+                    sub, ctx, persistent_ok=torch, label="torchscript pickle" if torchscript else "pickle"
+                )
                 ctx.allowlist = allow
             else:
                 scan_artifact(sub, ctx)
@@ -111,22 +130,32 @@ class ZipScanner(Scanner):
     def _open(artifact: Artifact, ctx: ScanContext, entry: ZipEntry) -> tuple[IO[bytes] | None, int]:
         raw_size = min(entry.csize, max(0, artifact.size - entry.data_offset))
         if raw_size < entry.csize:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
-                    f"zip member {entry.name} is truncated", member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.MEDIUM,
+                f"zip member {entry.name} is truncated",
+                member=artifact.member,
+            )
         if entry.method == 0:
             if entry.usize not in (entry.csize, 0xFFFFFFFF) and entry.source == "central":
-                ctx.add(rules.ARCHIVE_INCONSISTENT, Severity.MEDIUM,
-                        f"stored zip member {entry.name} declares {entry.usize} bytes but holds "
-                        f"{entry.csize}", member=artifact.member)
+                ctx.add(
+                    rules.ARCHIVE_INCONSISTENT,
+                    Severity.MEDIUM,
+                    f"stored zip member {entry.name} declares {entry.usize} bytes but holds {entry.csize}",
+                    member=artifact.member,
+                )
             return Window(artifact.stream, entry.data_offset, raw_size), raw_size  # type: ignore[return-value]
         kind = _METHODS.get(entry.method)
         inflater = inflater_for(kind) if kind and kind != "zip-lzma" else None
         if kind == "zip-lzma":
             inflater = _zip_lzma(artifact, entry)
         if inflater is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"zip member {entry.name} uses unsupported method {entry.method}",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"zip member {entry.name} uses unsupported method {entry.method}",
+                member=artifact.member,
+            )
             return None, 0
         src = Window(artifact.stream, entry.data_offset, raw_size)
         if kind == "zip-lzma":
@@ -134,18 +163,25 @@ class ZipScanner(Scanner):
         try:
             data, size, crc, complete = spool(src.read, inflater, ctx, raw_size)
         except BombError as exc:
-            ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH, f"zip member {entry.name} {exc}",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_BOMB, Severity.HIGH, f"zip member {entry.name} {exc}", member=artifact.member
+            )
             return None, 0
         except (OSError, EOFError, zlib.error, ValueError) as exc:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"zip member {entry.name} cannot be decompressed ({exc})",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"zip member {entry.name} cannot be decompressed ({exc})",
+                member=artifact.member,
+            )
             return None, 0
         if not complete or (crc != entry.crc and not entry.flags & 0x08):
-            ctx.add(rules.ARCHIVE_INCONSISTENT, Severity.LOW,
-                    f"zip member {entry.name} is truncated or fails its CRC check",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_INCONSISTENT,
+                Severity.LOW,
+                f"zip member {entry.name} is truncated or fails its CRC check",
+                member=artifact.member,
+            )
         return data, size
 
 
@@ -185,21 +221,30 @@ class TarScanner(Scanner):
                         break
                     members.append(info)
                 else:
-                    ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
-                            f"tar has more than {ctx.limits.max_members} members",
-                            member=artifact.member)
+                    ctx.add(
+                        rules.ARCHIVE_BOMB,
+                        Severity.HIGH,
+                        f"tar has more than {ctx.limits.max_members} members",
+                        member=artifact.member,
+                    )
         except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH if not members else Severity.MEDIUM,
-                    f"tar cannot be read completely ({exc})", member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH if not members else Severity.MEDIUM,
+                f"tar cannot be read completely ({exc})",
+                member=artifact.member,
+            )
         legacy = {m.name for m in members} >= LEGACY_TAR_MEMBERS
         if legacy:
             ctx.formats.append("pytorch-legacy-tar")
         for info in members:
-            if _unsafe_path(info.name) or ((info.issym() or info.islnk()) and _unsafe_path(
-                    info.linkname)):
-                ctx.add(rules.ARCHIVE_PATH, Severity.MEDIUM,
-                        f"tar member {info.name!r} escapes the extraction directory",
-                        member=artifact.member)
+            if _unsafe_path(info.name) or ((info.issym() or info.islnk()) and _unsafe_path(info.linkname)):
+                ctx.add(
+                    rules.ARCHIVE_PATH,
+                    Severity.MEDIUM,
+                    f"tar member {info.name!r} escapes the extraction directory",
+                    member=artifact.member,
+                )
             if not info.isfile():
                 continue
             win = Window(artifact.stream, info.offset_data, info.size)
@@ -221,8 +266,12 @@ class SevenZipScanner(Scanner):
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         py7zr = optional("py7zr")
         if py7zr is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    "7z archive not scanned: install py7zr", member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                "7z archive not scanned: install py7zr",
+                member=artifact.member,
+            )
             return
         artifact.stream.seek(0)
         try:
@@ -230,10 +279,14 @@ class SevenZipScanner(Scanner):
                 infos = [i for i in archive.list() if not i.is_directory]
                 total = sum(i.uncompressed or 0 for i in infos)
                 if len(infos) > ctx.limits.max_members or (
-                        ctx.expanded_bytes + total > ctx.limits.max_expanded_bytes):
-                    ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
-                            f"7z declares {len(infos)} members and {total} bytes; not scanned",
-                            member=artifact.member)
+                    ctx.expanded_bytes + total > ctx.limits.max_expanded_bytes
+                ):
+                    ctx.add(
+                        rules.ARCHIVE_BOMB,
+                        Severity.HIGH,
+                        f"7z declares {len(infos)} members and {total} bytes; not scanned",
+                        member=artifact.member,
+                    )
                     return
                 import tempfile
 
@@ -244,16 +297,22 @@ class SevenZipScanner(Scanner):
                     for info in infos:
                         self._scan_extracted(artifact, ctx, tmp, info.filename)
         except Exception as exc:  # py7zr raises many unrelated types on bad input
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"7z archive cannot be read ({type(exc).__name__}: {exc})",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"7z archive cannot be read ({type(exc).__name__}: {exc})",
+                member=artifact.member,
+            )
 
     @staticmethod
     def _scan_extracted(artifact: Artifact, ctx: ScanContext, root: str, name: str) -> None:
         if _unsafe_path(name):
-            ctx.add(rules.ARCHIVE_PATH, Severity.MEDIUM,
-                    f"7z member path {name!r} escapes the extraction directory",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_PATH,
+                Severity.MEDIUM,
+                f"7z member path {name!r} escapes the extraction directory",
+                member=artifact.member,
+            )
             return
         path = os.path.join(root, name)
         if not os.path.isfile(path) or os.path.islink(path):

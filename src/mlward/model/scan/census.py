@@ -93,8 +93,7 @@ class Census:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         allow = parse_allowlist(dict(spec))  # its critical globals; no census needed
         self.spec = spec
-        self.danger = tuple(sorted(set(allow.critical_modules)
-                                   | set(spec.get("refuse_defined_in", ()))))
+        self.danger = tuple(sorted(set(allow.critical_modules) | set(spec.get("refuse_defined_in", ()))))
         self.critical_names = allow.critical_names
         self.allowlist = allow
 
@@ -136,16 +135,18 @@ class Census:
                     legacy.append((name, item["legacy_of"], group))
                     continue
                 if obj is _MISSING:
-                    done[name] = Resolution(name, "missing", "?", group,
-                                            "does not resolve in the installed libraries")
+                    done[name] = Resolution(
+                        name, "missing", "?", group, "does not resolve in the installed libraries"
+                    )
                 else:
                     done[name] = self.check(name, obj, group, same_module=False)
         for name, current, group in legacy:
             # A name older versions wrote: allowed only as an alias of an allowed current name.
             target = done.get(current)
             if target is None or target.refused:
-                done[name] = Resolution(name, "legacy", current, group,
-                                        f"legacy alias of {current}, which is not allowed")
+                done[name] = Resolution(
+                    name, "legacy", current, group, f"legacy alias of {current}, which is not allowed"
+                )
             else:
                 done[name] = Resolution(name, "legacy", target.defined, group)
         yield from done.values()
@@ -163,13 +164,15 @@ class Census:
                     continue
                 for attr, obj in sorted(vars(module).items()):
                     if attr.startswith("__") or not (
-                            _class_like(obj) or (rule.get("functions") and callable(obj))):
+                        _class_like(obj) or (rule.get("functions") and callable(obj))
+                    ):
                         continue
                     res = self.check(f"{modname}.{attr}", obj, rule["id"], same_module=True)
                     if res.refused is None:
                         yield res
                     elif self.dangerous(res.defined.rpartition(".")[0]) or (
-                            res.refused.startswith("subclasses")):
+                        res.refused.startswith("subclasses")
+                    ):
                         yield res  # what the old pattern let through: recorded as refused
 
 
@@ -197,10 +200,9 @@ def _modules(walk: Iterable[str], listed: Iterable[str], excludes: tuple[str, ..
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             names += [m.name for m in pkgutil.walk_packages(path, f"{root}.", onerror=lambda _: None)]
-    return sorted({
-        n for n in names
-        if not _TEST_PARTS.intersection(n.split(".")) and not f"{n}.".startswith(excludes)
-    })
+    return sorted(
+        {n for n in names if not _TEST_PARTS.intersection(n.split(".")) and not f"{n}.".startswith(excludes)}
+    )
 
 
 def _version(top: str) -> str:
@@ -256,11 +258,13 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the checked-in census, or compare it with a fresh one (``--check``)."""
-    parser = argparse.ArgumentParser(prog="python -m mlward.model.scan.census",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mlward.model.scan.census", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--output", type=Path, default=CENSUS_PATH)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when the file differs from a fresh census")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the file differs from a fresh census"
+    )
     args = parser.parse_args(argv)
     text = dumps(build_census())
     if args.check:

@@ -81,6 +81,7 @@ def spool(
 ) -> tuple[IO[bytes], int, int, bool]:
     """Inflate ``limit_in`` input bytes into a temp file: (file, size, crc32, complete)."""
     import tempfile
+
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115
     size = consumed = crc = 0
     while consumed < limit_in:
@@ -143,27 +144,37 @@ class CompressedScanner(Scanner):
             kind = "zlib"
         inflater = inflater_for(kind)
         if inflater is None:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"{kind} stream not scanned: its decompressor is not installed",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"{kind} stream not scanned: its decompressor is not installed",
+                member=artifact.member,
+            )
             return
         artifact.stream.seek(start)
         try:
-            data, size, _, complete = spool(artifact.stream.read, inflater, ctx,
-                                            artifact.size - start)
+            data, size, _, complete = spool(artifact.stream.read, inflater, ctx, artifact.size - start)
         except BombError as exc:
-            ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH, f"{kind} stream {exc}; not scanned",
-                    member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_BOMB, Severity.HIGH, f"{kind} stream {exc}; not scanned", member=artifact.member
+            )
             return
         except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-            ctx.add(rules.ARCHIVE_UNREADABLE, Severity.HIGH,
-                    f"{kind} stream cannot be decompressed ({exc})", member=artifact.member)
+            ctx.add(
+                rules.ARCHIVE_UNREADABLE,
+                Severity.HIGH,
+                f"{kind} stream cannot be decompressed ({exc})",
+                member=artifact.member,
+            )
             return
         with data:
             if not complete:
-                ctx.add(rules.ARCHIVE_UNREADABLE, Severity.MEDIUM,
-                        f"{kind} stream is truncated; scanning what decompressed",
-                        member=artifact.member)
+                ctx.add(
+                    rules.ARCHIVE_UNREADABLE,
+                    Severity.MEDIUM,
+                    f"{kind} stream is truncated; scanning what decompressed",
+                    member=artifact.member,
+                )
             name = artifact.name
             for suffix in (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".z", ".lz4", ".zlib"):
                 if name.lower().endswith(suffix):

@@ -12,8 +12,22 @@ from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 HEAD_SIZE = 512
 
 # Names that are plain data in model repositories: not scanned, not worth a finding.
-_DATA_SUFFIXES = (".txt", ".md", ".json", ".yaml", ".yml", ".csv", ".model", ".vocab",
-                  ".tiktoken", ".cfg", ".ini", ".gitattributes", ".png", ".jpg")
+_DATA_SUFFIXES = (
+    ".txt",
+    ".md",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".csv",
+    ".model",
+    ".vocab",
+    ".tiktoken",
+    ".cfg",
+    ".ini",
+    ".gitattributes",
+    ".png",
+    ".jpg",
+)
 
 
 @lru_cache(maxsize=1)
@@ -34,9 +48,20 @@ def scanners() -> tuple[Scanner, ...]:
     # Templates are named, not sniffed: Jinja reads a .jinja file as text whatever its
     # bytes, and the pickle and zip readings below still apply to it.
     return (
-        JinjaTemplateScanner(), ZipScanner(), SevenZipScanner(), TarScanner(), NpyScanner(), Hdf5Scanner(),
-        GgufScanner(), SafetensorsScanner(), PickleScanner(), CompressedScanner(),
-        SavedModelScanner(), OnnxScanner(), JsonConfigScanner(), ProbablePickleScanner(),
+        JinjaTemplateScanner(),
+        ZipScanner(),
+        SevenZipScanner(),
+        TarScanner(),
+        NpyScanner(),
+        Hdf5Scanner(),
+        GgufScanner(),
+        SafetensorsScanner(),
+        PickleScanner(),
+        CompressedScanner(),
+        SavedModelScanner(),
+        OnnxScanner(),
+        JsonConfigScanner(),
+        ProbablePickleScanner(),
     )
 
 
@@ -58,9 +83,12 @@ def detect(artifact: Artifact) -> Scanner | None:
 def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
     """Detect the format of ``artifact`` and scan it; return the format name."""
     if artifact.depth > ctx.limits.max_depth:
-        ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
-                f"containers nest deeper than {ctx.limits.max_depth} levels; not scanned",
-                member=artifact.member)
+        ctx.add(
+            rules.ARCHIVE_BOMB,
+            Severity.HIGH,
+            f"containers nest deeper than {ctx.limits.max_depth} levels; not scanned",
+            member=artifact.member,
+        )
         return "nested"
     from mlward.model.scan.pickle_file import PickleScanner, scan_also_as_pickle
 
@@ -70,9 +98,12 @@ def scan_artifact(artifact: Artifact, ctx: ScanContext) -> str:
         if scan_also_as_pickle(artifact, ctx, "unknown-format"):
             return "pickle"
         if artifact.size and not artifact.name.lower().endswith(_DATA_SUFFIXES):
-            ctx.add(rules.FORMAT_UNKNOWN, Severity.LOW,
-                    f"unknown format ({os.path.basename(artifact.name)}), not scanned",
-                    member=artifact.member)
+            ctx.add(
+                rules.FORMAT_UNKNOWN,
+                Severity.LOW,
+                f"unknown format ({os.path.basename(artifact.name)}), not scanned",
+                member=artifact.member,
+            )
         return "unknown"
     ctx.formats.append(scanner.format_name)
     scanner.scan(artifact, ctx)
@@ -91,18 +122,25 @@ def _scan_also_as_zip(artifact: Artifact, ctx: ScanContext, scanner: Scanner | N
     if isinstance(scanner, ZipScanner) or not ends_like_a_zip(artifact.stream, artifact.size):
         return
     detected = scanner.format_name if scanner else "unknown-format"
-    ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
-            f"{detected} content also reads as a zip archive (a central directory ends the "
-            "file); zipfile-based loaders (Keras, NumPy .npz) open it", member=artifact.member,
-            detected=detected)
+    ctx.add(
+        rules.FORMAT_POLYGLOT,
+        Severity.HIGH,
+        f"{detected} content also reads as a zip archive (a central directory ends the "
+        "file); zipfile-based loaders (Keras, NumPy .npz) open it",
+        member=artifact.member,
+        detected=detected,
+    )
     ZipScanner().scan(artifact, ctx)
 
 
-def child(
-    parent: Artifact, stream: object, size: int, name: str, label: str | None = None
-) -> Artifact:
+def child(parent: Artifact, stream: object, size: int, name: str, label: str | None = None) -> Artifact:
     """An artifact for member ``name`` of ``parent`` (``label`` names it in locations)."""
     label = label or name
     member = label if parent.member is None else f"{parent.member}!{label}"
-    return Artifact(stream=stream, size=size, name=name, member=member,  # type: ignore[arg-type]
-                    depth=parent.depth + 1)
+    return Artifact(
+        stream=stream,  # type: ignore[arg-type]
+        size=size,
+        name=name,
+        member=member,
+        depth=parent.depth + 1,
+    )

@@ -19,6 +19,7 @@ _STRING, _ARRAY = 8, 9
 _MAX_KV = 1_000_000
 _MAX_STR = 64 << 20
 
+
 class _Bad(Exception):
     pass
 
@@ -41,9 +42,14 @@ class GgufScanner(Scanner):
             self._walk(bs, artifact, ctx)
         except (_Bad, struct.error, UnicodeDecodeError) as exc:
             limit = isinstance(exc, _Limit)
-            ctx.add(rules.GGUF_INVALID, Severity.HIGH if limit else Severity.MEDIUM,
-                    f"GGUF header {'not checked past a scanner limit' if limit else 'is malformed'}"
-                    f" ({exc})", member=artifact.member, offset=bs.tell(), limit=limit)
+            ctx.add(
+                rules.GGUF_INVALID,
+                Severity.HIGH if limit else Severity.MEDIUM,
+                f"GGUF header {'not checked past a scanner limit' if limit else 'is malformed'} ({exc})",
+                member=artifact.member,
+                offset=bs.tell(),
+                limit=limit,
+            )
         finally:
             ctx.bytes_scanned += bs.bytes_read
 
@@ -102,8 +108,9 @@ class GgufScanner(Scanner):
             vtype = u(4)
             if key.startswith("tokenizer.chat_template") and vtype == _STRING:
                 offset = bs.tell()
-                check_template_bytes(raw_string(), ctx, where=f"GGUF {key}",
-                                     member=artifact.member, offset=offset)
+                check_template_bytes(
+                    raw_string(), ctx, where=f"GGUF {key}", member=artifact.member, offset=offset
+                )
             else:
                 skip_value(vtype)
         for _ in range(n_tensors):

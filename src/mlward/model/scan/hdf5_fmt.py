@@ -34,8 +34,12 @@ class Hdf5Scanner(Scanner):
             with h5py.File(artifact.stream, "r") as h5:
                 configs = [(name, h5.attrs[name]) for name in _CONFIG_ATTRS if name in h5.attrs]
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            ctx.add(rules.FORMAT_MALFORMED, Severity.MEDIUM,
-                    f"HDF5 file cannot be opened ({exc})", member=artifact.member)
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.MEDIUM,
+                f"HDF5 file cannot be opened ({exc})",
+                member=artifact.member,
+            )
             return
         ctx.bytes_scanned += min(artifact.size, 1 << 16)
         for name, value in configs:
@@ -48,8 +52,12 @@ class Hdf5Scanner(Scanner):
         try:
             doc = json.loads(str(value))
         except (ValueError, RecursionError):
-            ctx.add(rules.FORMAT_MALFORMED, Severity.MEDIUM,
-                    f"HDF5 attribute {name} is not valid JSON", member=artifact.member)
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.MEDIUM,
+                f"HDF5 attribute {name} is not valid JSON",
+                member=artifact.member,
+            )
             return
         if looks_like_keras(doc) or name == "training_config":
             ctx.formats.append("keras-h5")

@@ -18,31 +18,112 @@ from jinja2 import nodes
 _NUMERIC_FILTERS = frozenset({"length", "count", "int", "float", "abs", "round", "wordcount"})
 # Filters (and string/dict methods) that pass their input through without building a
 # new string out of other pieces: computed only when an input is.
-_PRESERVING_FILTERS = frozenset({
-    "trim", "lower", "upper", "title", "capitalize", "e", "escape", "forceescape", "safe",
-    "striptags", "first", "last", "list", "tojson", "default", "d", "items", "dictsort",
-    "selectattr", "rejectattr", "select", "reject", "map", "sort", "unique", "batch",
-    "slice", "indent", "truncate", "wordwrap", "random", "min", "max", "groupby",
-})
-_PRESERVING_METHODS = frozenset({
-    "strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "casefold",
-    "split", "rsplit", "splitlines", "partition", "rpartition", "get", "keys", "values",
-    "items", "startswith", "endswith", "find", "rfind", "index", "rindex", "count",
-    "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower", "isnumeric", "copy",
-})
+_PRESERVING_FILTERS = frozenset(
+    {
+        "trim",
+        "lower",
+        "upper",
+        "title",
+        "capitalize",
+        "e",
+        "escape",
+        "forceescape",
+        "safe",
+        "striptags",
+        "first",
+        "last",
+        "list",
+        "tojson",
+        "default",
+        "d",
+        "items",
+        "dictsort",
+        "selectattr",
+        "rejectattr",
+        "select",
+        "reject",
+        "map",
+        "sort",
+        "unique",
+        "batch",
+        "slice",
+        "indent",
+        "truncate",
+        "wordwrap",
+        "random",
+        "min",
+        "max",
+        "groupby",
+    }
+)
+_PRESERVING_METHODS = frozenset(
+    {
+        "strip",
+        "lstrip",
+        "rstrip",
+        "lower",
+        "upper",
+        "title",
+        "capitalize",
+        "casefold",
+        "split",
+        "rsplit",
+        "splitlines",
+        "partition",
+        "rpartition",
+        "get",
+        "keys",
+        "values",
+        "items",
+        "startswith",
+        "endswith",
+        "find",
+        "rfind",
+        "index",
+        "rindex",
+        "count",
+        "isdigit",
+        "isalpha",
+        "isalnum",
+        "isspace",
+        "isupper",
+        "islower",
+        "isnumeric",
+        "copy",
+    }
+)
 # Filters whose string arguments can end up in the result (``x|default('a_')``,
 # ``x|batch(2, 'a_')``, ``x|indent('_', true)``), unlike attribute paths and test names.
-_ARG_SOURCE_FILTERS = frozenset({"default", "d", "batch", "slice", "indent", "truncate",
-                                 "wordwrap"})
+_ARG_SOURCE_FILTERS = frozenset({"default", "d", "batch", "slice", "indent", "truncate", "wordwrap"})
 # Values the caller hands in that come from the model's own files (tokenizer_config.json,
 # GGUF vocabulary), so the template's author chooses them: a lookup by one is a lookup by a
 # name the attacker wrote (``x[bos_token]`` with bos_token ``__globals__``).
-MODEL_TOKENS = frozenset({"bos_token", "eos_token", "unk_token", "pad_token", "sep_token",
-                           "cls_token", "mask_token", "additional_special_tokens"})
+MODEL_TOKENS = frozenset(
+    {
+        "bos_token",
+        "eos_token",
+        "unk_token",
+        "pad_token",
+        "sep_token",
+        "cls_token",
+        "mask_token",
+        "additional_special_tokens",
+    }
+)
 # Globals whose call result is never a built string.
 _INERT_CALLS = frozenset({"range", "raise_exception", "namespace", "cycler", "joiner"})
-_NUMERIC_NODES = (nodes.Sub, nodes.Div, nodes.FloorDiv, nodes.Pow, nodes.Neg, nodes.Pos,
-                  nodes.Not, nodes.Compare, nodes.Test, nodes.Slice)
+_NUMERIC_NODES = (
+    nodes.Sub,
+    nodes.Div,
+    nodes.FloorDiv,
+    nodes.Pow,
+    nodes.Neg,
+    nodes.Pos,
+    nodes.Not,
+    nodes.Compare,
+    nodes.Test,
+    nodes.Slice,
+)
 _WILDCARD = "*"
 _CONTAINERS = (nodes.List, nodes.Tuple, nodes.Dict)
 # Methods that put their arguments into a list, dict or set (plain Jinja2 lets a template
@@ -94,13 +175,15 @@ class NameTaint:
                 return expr.name in MODEL_TOKENS
             # ns['attr'] reads the namespace's attributes too.
             return self.names[expr.name] or any(
-                v for (ns, _), v in self.namespaces.items() if ns == expr.name)
+                v for (ns, _), v in self.namespaces.items() if ns == expr.name
+            )
         if isinstance(expr, nodes.Getattr):
             if isinstance(expr.node, nodes.Name):
                 ns = expr.node.name
                 if (ns, expr.attr) in self.namespaces or (ns, _WILDCARD) in self.namespaces:
-                    return (self.namespaces.get((ns, expr.attr), False)
-                            or self.namespaces.get((ns, _WILDCARD), False))
+                    return self.namespaces.get((ns, expr.attr), False) or self.namespaces.get(
+                        (ns, _WILDCARD), False
+                    )
             return self.computed(expr.node)
         if isinstance(expr, nodes.Getitem):
             # 'a_b_cgdlleofb...'[1::2], 'a_'[1], ('a_'|list)[1], t.k[1]: an index or a slice
@@ -131,8 +214,9 @@ class NameTaint:
             if expr.name not in _PRESERVING_FILTERS or self._any_input(expr):
                 return True
             # 'a_'|last, ['x_']|first|list, none|default('a_'): a piece of a constant.
-            return self.literal(expr.node) or (expr.name in _ARG_SOURCE_FILTERS
-                                               and self._any_literal_input(expr))
+            return self.literal(expr.node) or (
+                expr.name in _ARG_SOURCE_FILTERS and self._any_literal_input(expr)
+            )
         if isinstance(expr, nodes.Call):
             return self._call_computed(expr)
         return True  # an expression kind this analysis does not model: assume the worst
@@ -140,21 +224,25 @@ class NameTaint:
     def _any_input(self, expr: nodes.Filter | nodes.Call) -> bool:
         if expr.dyn_args is not None or expr.dyn_kwargs is not None:
             return True
-        return (any(self.computed(a) for a in expr.args)
-                # Jinja2 annotates Filter/Test kwargs as Pair, but its parser builds Keyword nodes.
-                or any(is_private(k.key) or self.computed(k.value) for k in expr.kwargs)  # type: ignore[arg-type]
-                or (isinstance(expr, nodes.Filter) and self.computed(expr.node)))
+        return (
+            any(self.computed(a) for a in expr.args)
+            # Jinja2 annotates Filter/Test kwargs as Pair, but its parser builds Keyword nodes.
+            or any(is_private(k.key) or self.computed(k.value) for k in expr.kwargs)  # type: ignore[arg-type]
+            or (isinstance(expr, nodes.Filter) and self.computed(expr.node))
+        )
 
     def _call_computed(self, call: nodes.Call) -> bool:
         callee = call.node
-        if isinstance(callee, nodes.Name) and callee.name in _INERT_CALLS \
-                and not self.is_bound(callee.name):
+        if isinstance(callee, nodes.Name) and callee.name in _INERT_CALLS and not self.is_bound(callee.name):
             return self._any_input(call)
         if isinstance(callee, nodes.Getattr) and callee.attr in _PRESERVING_METHODS:
             # 'a_b'.split('a'), d.get('k', 'a_'): pieces of constants again.
-            return (self.computed(callee.node) or self._any_input(call)
-                    or self.literal(callee.node)
-                    or (callee.attr == "get" and self._any_literal_input(call)))
+            return (
+                self.computed(callee.node)
+                or self._any_input(call)
+                or self.literal(callee.node)
+                or (callee.attr == "get" and self._any_literal_input(call))
+            )
         return True  # format, join, replace, macros, unknown callables
 
     def literal(self, expr: nodes.Node | None) -> bool:
@@ -168,15 +256,18 @@ class NameTaint:
         if isinstance(expr, nodes.Const):
             return isinstance(expr.value, str)
         if isinstance(expr, nodes.Name):
-            return self.mutated[0] or expr.name in self.lit_names or any(
-                v for (ns, _), v in self.lit_namespaces.items() if ns == expr.name)
+            return (
+                self.mutated[0]
+                or expr.name in self.lit_names
+                or any(v for (ns, _), v in self.lit_namespaces.items() if ns == expr.name)
+            )
         if isinstance(expr, nodes.Getattr):
             if isinstance(expr.node, nodes.Name):
                 ns = expr.node.name
-                if (ns, expr.attr) in self.lit_namespaces \
-                        or (ns, _WILDCARD) in self.lit_namespaces:
-                    return (self.lit_namespaces.get((ns, expr.attr), False)
-                            or self.lit_namespaces.get((ns, _WILDCARD), False))
+                if (ns, expr.attr) in self.lit_namespaces or (ns, _WILDCARD) in self.lit_namespaces:
+                    return self.lit_namespaces.get((ns, expr.attr), False) or self.lit_namespaces.get(
+                        (ns, _WILDCARD), False
+                    )
             return self.literal(expr.node)
         if isinstance(expr, nodes.Getitem):
             return self.literal(expr.node)
@@ -185,7 +276,8 @@ class NameTaint:
                 return False
             return self.literal(expr.node) or (
                 (expr.name not in _PRESERVING_FILTERS or expr.name in _ARG_SOURCE_FILTERS)
-                and self._any_literal_input(expr))
+                and self._any_literal_input(expr)
+            )
         if isinstance(expr, nodes.Call):
             callee = expr.node
             if isinstance(callee, nodes.Getattr):
@@ -196,27 +288,39 @@ class NameTaint:
         return any(self.literal(child) for child in expr.iter_child_nodes())
 
     def _any_literal_input(self, expr: nodes.Filter | nodes.Call) -> bool:
-        return (any(self.literal(a) for a in expr.args)
-                or any(self.literal(k.value) for k in expr.kwargs)
-                or self.literal(expr.dyn_args) or self.literal(expr.dyn_kwargs))
+        return (
+            any(self.literal(a) for a in expr.args)
+            or any(self.literal(k.value) for k in expr.kwargs)
+            or self.literal(expr.dyn_args)
+            or self.literal(expr.dyn_kwargs)
+        )
 
     # -- bindings -----------------------------------------------------------------------
 
     def _bind_to_fixed_point(self) -> None:
         # Taint only ever turns on, so this stops after at most one round per binding.
-        bindings = list(self.tree.find_all((nodes.Assign, nodes.AssignBlock, nodes.For,
-                                            nodes.With, nodes.Macro, nodes.CallBlock)))
+        bindings = list(
+            self.tree.find_all(
+                (nodes.Assign, nodes.AssignBlock, nodes.For, nodes.With, nodes.Macro, nodes.CallBlock)
+            )
+        )
         calls = list(self.tree.find_all(nodes.Call))
         mutators = [c for c in calls if _mutator(c.node)]
         for _ in range(2 * len(bindings) + 2):
-            before = (dict(self.names), dict(self.namespaces), set(self.lit_names),
-                      dict(self.lit_namespaces), self.mutated)
+            before = (
+                dict(self.names),
+                dict(self.namespaces),
+                set(self.lit_names),
+                dict(self.lit_namespaces),
+                self.mutated,
+            )
             for node in bindings:
                 self._bind(node, calls)
-            self.mutated = (self.mutated[0] or any(map(self._any_literal_input, mutators)),
-                            self.mutated[1] or any(map(self._any_input, mutators)))
-            if before == (self.names, self.namespaces, self.lit_names, self.lit_namespaces,
-                          self.mutated):
+            self.mutated = (
+                self.mutated[0] or any(map(self._any_literal_input, mutators)),
+                self.mutated[1] or any(map(self._any_input, mutators)),
+            )
+            if before == (self.names, self.namespaces, self.lit_names, self.lit_namespaces, self.mutated):
                 return
 
     def _bind(self, node: nodes.Node, calls: list[nodes.Call]) -> None:
@@ -228,8 +332,9 @@ class NameTaint:
         elif isinstance(node, nodes.For):
             # for c in 'x_': the characters of a constant; for k in ['a', 'b']: the constants.
             literal = self.literal(node.iter)
-            self._mark(node.target, self.computed(node.iter) or (
-                literal and not self._container(node.iter)), literal)
+            self._mark(
+                node.target, self.computed(node.iter) or (literal and not self._container(node.iter)), literal
+            )
             self._other(node.target)
             self._mark_name("loop", False)
         elif isinstance(node, nodes.With):
@@ -237,12 +342,11 @@ class NameTaint:
                 self._assign(target, value)
         elif isinstance(node, nodes.Macro):
             self._mark_name(node.name, False)
-            sites = [c for c in calls
-                     if isinstance(c.node, nodes.Name) and c.node.name == node.name]
-            tainted = any(self.computed(d) for d in node.defaults) or any(
-                self._any_input(c) for c in sites)
+            sites = [c for c in calls if isinstance(c.node, nodes.Name) and c.node.name == node.name]
+            tainted = any(self.computed(d) for d in node.defaults) or any(self._any_input(c) for c in sites)
             literal = any(self.literal(d) for d in node.defaults) or any(
-                self._any_literal_input(c) for c in sites)
+                self._any_literal_input(c) for c in sites
+            )
             for arg in node.args:
                 self._mark(arg, tainted, literal)
                 self._other(arg)
@@ -252,11 +356,14 @@ class NameTaint:
                 self._other(arg)
 
     def _assign(self, target: nodes.Node, value: nodes.Node) -> None:
-        if (isinstance(target, nodes.Name) and isinstance(value, nodes.Call)
-                and isinstance(value.node, nodes.Name) and value.node.name == "namespace"):
+        if (
+            isinstance(target, nodes.Name)
+            and isinstance(value, nodes.Call)
+            and isinstance(value.node, nodes.Name)
+            and value.node.name == "namespace"
+        ):
             for kw in value.kwargs:
-                self._mark_ns(target.name, kw.key, self.computed(kw.value),
-                              self.literal(kw.value))
+                self._mark_ns(target.name, kw.key, self.computed(kw.value), self.literal(kw.value))
             if value.args or value.dyn_args is not None or value.dyn_kwargs is not None:
                 self._mark_ns(target.name, _WILDCARD, True, True)  # a mapping handed in whole
         self._mark(target, self.computed(value), self.literal(value))
@@ -271,8 +378,10 @@ class NameTaint:
         if self.mutated[0]:
             return False
         return isinstance(expr, _CONTAINERS) or (
-            isinstance(expr, nodes.Name) and expr.name in self._container_bound
-            and expr.name not in self._other_bound)
+            isinstance(expr, nodes.Name)
+            and expr.name in self._container_bound
+            and expr.name not in self._other_bound
+        )
 
     def _other(self, target: nodes.Node) -> None:
         for name in target.find_all(nodes.Name):

@@ -56,8 +56,7 @@ def dtype_layout(dtype: Any, depth: int = 0) -> tuple[int, bool] | None:
             if fields.items is None:
                 return None
             for spec in fields.items.values():
-                sub = dtype_layout(spec[0] if isinstance(spec, tuple) and spec else None,
-                                   depth + 1)
+                sub = dtype_layout(spec[0] if isinstance(spec, tuple) and spec else None, depth + 1)
                 if sub is None:
                     return None
                 has_object |= sub[1]

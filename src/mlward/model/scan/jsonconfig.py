@@ -29,9 +29,13 @@ class JsonConfigScanner(Scanner):
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         if artifact.size > _MAX_JSON:
-            ctx.add(rules.FORMAT_MALFORMED, Severity.HIGH,
-                    f"{artifact.name} is larger than {_MAX_JSON >> 20} MiB; not checked "
-                    "(fail closed)", member=artifact.member, limit=True)
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.HIGH,
+                f"{artifact.name} is larger than {_MAX_JSON >> 20} MiB; not checked (fail closed)",
+                member=artifact.member,
+                limit=True,
+            )
             return
         artifact.stream.seek(0)
         raw = artifact.stream.read()
@@ -43,12 +47,14 @@ class JsonConfigScanner(Scanner):
                 # Inside a .keras zip the config is what builds the model: unparseable
                 # means unchecked (fail closed); a loose config.json is only malformed.
                 inside = artifact.member is not None
-                ctx.add(rules.FORMAT_MALFORMED, Severity.HIGH if inside else Severity.MEDIUM,
-                        f"config.json is not valid JSON ({type(exc).__name__}); its layers "
-                        "are unchecked", member=artifact.member)
+                ctx.add(
+                    rules.FORMAT_MALFORMED,
+                    Severity.HIGH if inside else Severity.MEDIUM,
+                    f"config.json is not valid JSON ({type(exc).__name__}); its layers are unchecked",
+                    member=artifact.member,
+                )
             return
-        check_config_templates(doc, ctx, name=artifact.name.rsplit("/", 1)[-1],
-                               member=artifact.member)
+        check_config_templates(doc, ctx, name=artifact.name.rsplit("/", 1)[-1], member=artifact.member)
         if looks_like_keras(doc):
             ctx.formats.append("keras-config")
             check_keras_config(doc, ctx, artifact.member, "keras config")

@@ -43,13 +43,16 @@ def check_keras_config(obj: Any, ctx: ScanContext, member: str | None, source: s
         _check_object(node, ctx, member, source, path)
         todo.extend((v, f"{path}.{k}") for k, v in node.items())
     if todo:
-        ctx.add(rules.KERAS_LAMBDA, Severity.HIGH,
-                f"{source}: more than {_MAX_NODES} config nodes; the rest is unchecked "
-                "(fail closed)", member=member, detail="$")
+        ctx.add(
+            rules.KERAS_LAMBDA,
+            Severity.HIGH,
+            f"{source}: more than {_MAX_NODES} config nodes; the rest is unchecked (fail closed)",
+            member=member,
+            detail="$",
+        )
 
 
-def _check_object(node: dict[str, Any], ctx: ScanContext, member: str | None, source: str,
-                  path: str) -> None:
+def _check_object(node: dict[str, Any], ctx: ScanContext, member: str | None, source: str, path: str) -> None:
     cls = node.get("class_name")
     module = node.get("module")
     config = node.get("config")
@@ -63,20 +66,30 @@ def _check_object(node: dict[str, Any], ctx: ScanContext, member: str | None, so
         isinstance(config, dict) and config.get("function_type") == "lambda"
     ):
         has_code = isinstance(config, dict) and (
-            "value" in config or any(isinstance(config.get(k), list | str | dict)
-                                     for k in _CODE_KEYS))
-        add(rules.KERAS_LAMBDA, Severity.CRITICAL if has_code else Severity.HIGH,
-            f"{cls} layer with serialized Python code runs it when the model is loaded")
+            "value" in config or any(isinstance(config.get(k), list | str | dict) for k in _CODE_KEYS)
+        )
+        add(
+            rules.KERAS_LAMBDA,
+            Severity.CRITICAL if has_code else Severity.HIGH,
+            f"{cls} layer with serialized Python code runs it when the model is loaded",
+        )
     if cls in ("TFOpLambda", "SlicingOpLambda") and isinstance(config, dict):
         fn = str(config.get("function", ""))
         if any(part in _TF_OP_RISKY for part in fn.split(".")):
             add(rules.KERAS_LAMBDA, Severity.HIGH, f"{cls} calls TensorFlow function {fn!r}")
     if isinstance(module, str) and module and not _is_keras_module(module):
-        target = f"{module}.{config}" if cls == "function" and isinstance(config, str) else (
-            f"{module}.{cls}")
+        target = (
+            f"{module}.{config}" if cls == "function" and isinstance(config, str) else (f"{module}.{cls}")
+        )
         critical = ctx.allowlist.is_critical(target)
-        add(rules.KERAS_MODULE, Severity.CRITICAL if critical else Severity.HIGH,
-            f"references {target}, outside the Keras namespaces")
+        add(
+            rules.KERAS_MODULE,
+            Severity.CRITICAL if critical else Severity.HIGH,
+            f"references {target}, outside the Keras namespaces",
+        )
     if isinstance(registered, str) and ">" in registered:
-        add(rules.KERAS_CUSTOM, Severity.HIGH,
-            f"custom object {registered!r} needs user code registered at load time")
+        add(
+            rules.KERAS_CUSTOM,
+            Severity.HIGH,
+            f"custom object {registered!r} needs user code registered at load time",
+        )

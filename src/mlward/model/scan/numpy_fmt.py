@@ -57,15 +57,27 @@ class NpyScanner(Scanner):
         try:
             header = ast.literal_eval(raw.decode("utf-8" if version[0] == 3 else "latin-1"))
             descr, shape = header["descr"], tuple(header["shape"])
-        except (ValueError, SyntaxError, KeyError, TypeError, UnicodeDecodeError,
-                MemoryError, RecursionError):
+        except (
+            ValueError,
+            SyntaxError,
+            KeyError,
+            TypeError,
+            UnicodeDecodeError,
+            MemoryError,
+            RecursionError,
+        ):
             self._bad(ctx, artifact, "header is not a valid NumPy header literal")
             return
         data_start = 8 + width + hlen
         if _has_object(descr):
-            ctx.add(rules.FORMAT_MALFORMED, Severity.LOW,
-                    "object array: np.load needs allow_pickle=True, which runs its pickle",
-                    member=artifact.member, offset=data_start, detail="descr")
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.LOW,
+                "object array: np.load needs allow_pickle=True, which runs its pickle",
+                member=artifact.member,
+                offset=data_start,
+                detail="descr",
+            )
             scan_pickle_sequence(artifact, ctx, data_start, label="npy object-array pickle")
             return
         import numpy as np  # lazily: keeps the scanner's start-up small
@@ -81,5 +93,11 @@ class NpyScanner(Scanner):
 
     @staticmethod
     def _bad(ctx: ScanContext, artifact: Artifact, why: str) -> None:
-        ctx.add(rules.FORMAT_MALFORMED, Severity.MEDIUM, f"malformed .npy: {why}",
-                member=artifact.member, offset=0, detail="header")
+        ctx.add(
+            rules.FORMAT_MALFORMED,
+            Severity.MEDIUM,
+            f"malformed .npy: {why}",
+            member=artifact.member,
+            offset=0,
+            detail="header",
+        )

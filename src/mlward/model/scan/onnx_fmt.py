@@ -11,20 +11,33 @@ from mlward.model.scan import rules
 from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 from mlward.model.scan.protobuf import LEN, VARINT, ProtoError, fields, stream_fields, text
 
-STANDARD_DOMAINS = frozenset({
-    "", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
-    "com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental",
-    "com.ms.internal.nhwc", "org.pytorch.aten", "pkg.onnxscript.torch_lib",
-    "pkg.onnxscript.torch_lib.common",
-})
+STANDARD_DOMAINS = frozenset(
+    {
+        "",
+        "ai.onnx",
+        "ai.onnx.ml",
+        "ai.onnx.training",
+        "ai.onnx.preview.training",
+        "com.microsoft",
+        "com.microsoft.nchwc",
+        "com.microsoft.experimental",
+        "com.ms.internal.nhwc",
+        "org.pytorch.aten",
+        "pkg.onnxscript.torch_lib",
+        "pkg.onnxscript.torch_lib.common",
+    }
+)
 _MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26}
 _IN_MEMORY = 64 << 20
 
 
 def _escapes(location: str) -> bool:
     loc = location.replace("\\", "/")
-    return (loc.startswith("/") or re.match(r"^[A-Za-z]:", loc) is not None
-            or posixpath.normpath(loc).startswith(".."))
+    return (
+        loc.startswith("/")
+        or re.match(r"^[A-Za-z]:", loc) is not None
+        or posixpath.normpath(loc).startswith("..")
+    )
 
 
 class _Walker:
@@ -92,8 +105,12 @@ class OnnxScanner(Scanner):
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
         if artifact.name.lower().endswith((".onnx", ".ort")):
             return True
-        return len(head) > 4 and head[0] == 0x08 and 3 <= head[1] <= 30 and head[2] in (
-            0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
+        return (
+            len(head) > 4
+            and head[0] == 0x08
+            and 3 <= head[1] <= 30
+            and head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
+        )
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         walker = _Walker(ctx, artifact.member)
@@ -124,8 +141,12 @@ class OnnxScanner(Scanner):
             if not seen_graph:
                 raise ProtoError("no graph")
         except (ProtoError, RecursionError, IndexError) as exc:
-            ctx.add(rules.FORMAT_MALFORMED, Severity.MEDIUM,
-                    f"ONNX model cannot be parsed ({exc})", member=artifact.member)
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.MEDIUM,
+                f"ONNX model cannot be parsed ({exc})",
+                member=artifact.member,
+            )
         self._report(walker, artifact, ctx)
 
     @staticmethod
@@ -142,15 +163,24 @@ class OnnxScanner(Scanner):
     @staticmethod
     def _report(walker: _Walker, artifact: Artifact, ctx: ScanContext) -> None:
         for domain in sorted(walker.domains - STANDARD_DOMAINS - walker.local_domains):
-            ctx.add(rules.ONNX_CUSTOM_DOMAIN, Severity.MEDIUM,
-                    f"ONNX model uses custom operator domain {domain!r}; running it loads "
-                    "native code from a custom-op library", member=artifact.member,
-                    detail=domain)
+            ctx.add(
+                rules.ONNX_CUSTOM_DOMAIN,
+                Severity.MEDIUM,
+                f"ONNX model uses custom operator domain {domain!r}; running it loads "
+                "native code from a custom-op library",
+                member=artifact.member,
+                detail=domain,
+            )
         for loc in sorted(walker.locations):
             if _escapes(loc):
-                ctx.add(rules.ONNX_EXTERNAL_DATA, Severity.HIGH,
-                        f"ONNX external data location {loc!r} points outside the model "
-                        "directory (reads arbitrary files)", member=artifact.member, detail=loc)
+                ctx.add(
+                    rules.ONNX_EXTERNAL_DATA,
+                    Severity.HIGH,
+                    f"ONNX external data location {loc!r} points outside the model "
+                    "directory (reads arbitrary files)",
+                    member=artifact.member,
+                    detail=loc,
+                )
 
 
 def _tensor_without_raw(f, start: int, length: int) -> bytes:  # type: ignore[no-untyped-def]

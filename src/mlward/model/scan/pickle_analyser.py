@@ -38,8 +38,13 @@ _STACK_KEEP = 256
 
 # Operand-less opcodes that push a fresh container or constant.
 _SIMPLE_PUSH: dict[int, Any] = {
-    0x7D: DictValue, 0x5D: lambda: LIST, 0x8F: lambda: LIST, 0x29: tuple,
-    0x4E: lambda: None, 0x88: lambda: True, 0x89: lambda: False,
+    0x7D: DictValue,
+    0x5D: lambda: LIST,
+    0x8F: lambda: LIST,
+    0x29: tuple,
+    0x4E: lambda: None,
+    0x88: lambda: True,
+    0x89: lambda: False,
 }
 
 
@@ -270,8 +275,7 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
             buf, pos = bs.buf, bs.pos
             if 0 <= self.frame_end <= bs.base + pos:
                 if self.op_at < self.frame_end < bs.base + pos:
-                    self.report_framing(f"{OPCODE_NAMES.get(op, hex(op))} straddles the "
-                                        "end of its FRAME")
+                    self.report_framing(f"{OPCODE_NAMES.get(op, hex(op))} straddles the end of its FRAME")
                 self.frame_end = -1
             end = self._buffer_end()
             bits = self.memo_bits
@@ -284,11 +288,14 @@ class PickleAnalyser(CallChecks, FrameChecks, MemoTable):
         """
         ran = bool(self.calls or self.globals_seen)
         if limit:
-            message = (f"{self.label} not analysed past a scanner limit: {error}; "
-                       "a loader reads on, so what follows is unchecked (fail closed)")
+            message = (
+                f"{self.label} not analysed past a scanner limit: {error}; "
+                "a loader reads on, so what follows is unchecked (fail closed)"
+            )
         else:
             message = f"malformed {self.label}: {error}" + (
-                "; the payload before the break runs when it is loaded" if ran else "")
+                "; the payload before the break runs when it is loaded" if ran else ""
+            )
         self.report(
             rules.PICKLE_MALFORMED,
             Severity.HIGH if ran or limit else Severity.MEDIUM,

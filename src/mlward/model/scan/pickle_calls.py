@@ -41,10 +41,14 @@ def _import_name(a: PickleAnalyser, raw: bytes, opcode: str, codec: str = "utf-8
             from mlward.model.scan.pickle_analyser import Malformed
 
             raise Malformed(f"{opcode} operand is not {codec}") from None
-        a.report(rules.PICKLE_MALFORMED, Severity.HIGH,
-                 f"{opcode} operand is not {codec}: unpicklers raise on it, unless their "
-                 "reading of the bytes differs from this one; followed as written",
-                 key=f"import-codec@{a.op_at}", opcode=opcode)
+        a.report(
+            rules.PICKLE_MALFORMED,
+            Severity.HIGH,
+            f"{opcode} operand is not {codec}: unpicklers raise on it, unless their "
+            "reading of the bytes differs from this one; followed as written",
+            key=f"import-codec@{a.op_at}",
+            opcode=opcode,
+        )
         return _decode_text(raw)
 
 

@@ -24,15 +24,33 @@ if TYPE_CHECKING:
 # Callables that deserialize their argument: a bytes argument found in the stream is
 # analysed (as a pickle for the pickle family, by content for the others); any other
 # argument is HIGH, since what it deserializes cannot be seen.
-PICKLE_LOADERS = frozenset({
-    "pickle.loads", "pickle._loads", "_pickle.loads", "pickle.load", "_pickle.load",
-    "dill.loads", "dill._dill.loads", "cloudpickle.loads", "cloudpickle.cloudpickle.loads",
-    "marshal.loads", "pandas.read_pickle", "pickle.Unpickler", "_pickle.Unpickler",
-})
-FILE_LOADERS = frozenset({
-    "torch.storage._load_from_bytes", "torch.load", "torch.serialization.load",
-    "numpy.load", "joblib.load", "joblib.numpy_pickle.load",
-})
+PICKLE_LOADERS = frozenset(
+    {
+        "pickle.loads",
+        "pickle._loads",
+        "_pickle.loads",
+        "pickle.load",
+        "_pickle.load",
+        "dill.loads",
+        "dill._dill.loads",
+        "cloudpickle.loads",
+        "cloudpickle.cloudpickle.loads",
+        "marshal.loads",
+        "pandas.read_pickle",
+        "pickle.Unpickler",
+        "_pickle.Unpickler",
+    }
+)
+FILE_LOADERS = frozenset(
+    {
+        "torch.storage._load_from_bytes",
+        "torch.load",
+        "torch.serialization.load",
+        "numpy.load",
+        "joblib.load",
+        "joblib.numpy_pickle.load",
+    }
+)
 NESTED_LOADERS = PICKLE_LOADERS | FILE_LOADERS
 _BYTES_FILES = frozenset({"_io.BytesIO", "io.BytesIO"})
 # Allowlisted functions that return a type looked up by name in these modules.
@@ -74,8 +92,17 @@ class CallChecks:
     """Treat a global whose dotted names are not identifiers as the end of the stream
     (set when a file of another format is also read as a pickle)."""
 
-    def report(self, rule_id: str, severity: Severity, message: str, *, key: str,
-               offset: int | None = None, opcode: str | None = None, **props: Any) -> None:
+    def report(
+        self,
+        rule_id: str,
+        severity: Severity,
+        message: str,
+        *,
+        key: str,
+        offset: int | None = None,
+        opcode: str | None = None,
+        **props: Any,
+    ) -> None:
         raise NotImplementedError  # provided by PickleAnalyser
 
     def import_global(self, module: str, name: str, opcode: str) -> GlobalRef:
@@ -166,14 +193,23 @@ class CallChecks:
             self._scan_loaded(func, io.BytesIO(data), len(data), f"{chain[0]}@{self.op_at}")
             return
         if not isinstance(ref, BytesRef):
-            self.report(rules.PICKLE_HIGHER_ORDER, Severity.HIGH,
-                        f"{func.full} deserializes an argument that is not bytes in the stream "
-                        "(a computed value, a path or a file): its content cannot be analysed",
-                        key=f"nested@{self.op_at}", opcode=opcode, **_global_prop(func.full))
+            self.report(
+                rules.PICKLE_HIGHER_ORDER,
+                Severity.HIGH,
+                f"{func.full} deserializes an argument that is not bytes in the stream "
+                "(a computed value, a path or a file): its content cannot be analysed",
+                key=f"nested@{self.op_at}",
+                opcode=opcode,
+                **_global_prop(func.full),
+            )
             return
         self.consumed.add(ref.offset)
-        self._scan_loaded(func, emb.window(self, ref), ref.length,  # type: ignore[arg-type]
-                          f"bytes@{ref.offset}")
+        self._scan_loaded(
+            func,
+            emb.window(self, ref),  # type: ignore[arg-type]
+            ref.length,
+            f"bytes@{ref.offset}",
+        )
 
     def _scan_loaded(self, func: GlobalRef, stream: Any, size: int, where: str) -> None:
         """Scan what loader ``func`` deserializes: as a pickle, or by content for files."""
@@ -185,17 +221,26 @@ class CallChecks:
             scan_bytes(self, stream, size, where, f"pickle loaded by {func.full}")  # type: ignore[arg-type]
             return
         label = f"{self.member}!" if self.member else ""
-        nested = Artifact(stream=stream, size=size, name=f"{func.full}.bytes",
-                          member=f"{label}{where}", depth=self.depth + 1)
+        nested = Artifact(
+            stream=stream,
+            size=size,
+            name=f"{func.full}.bytes",
+            member=f"{label}{where}",
+            depth=self.depth + 1,
+        )
         scan_artifact(nested, self.ctx)  # by content: zip, legacy torch, npy, pickle...
 
     def _resolve_type(self, modules: tuple[str, ...], args: Any, opcode: str) -> Any:
         """dill/cloudpickle look types up by name: the result is that type, as a global."""
         name = args[0] if isinstance(args, tuple) and len(args) == 1 else None
         if not isinstance(name, str):
-            self.report(rules.PICKLE_STACK_GLOBAL_UNRESOLVED, Severity.HIGH,
-                        f"{self.label} looks up a type whose name cannot be resolved statically",
-                        key=f"type@{self.op_at}", opcode=opcode)
+            self.report(
+                rules.PICKLE_STACK_GLOBAL_UNRESOLVED,
+                Severity.HIGH,
+                f"{self.label} looks up a type whose name cannot be resolved statically",
+                key=f"type@{self.op_at}",
+                opcode=opcode,
+            )
             return GlobalRef("?", "?", GlobalStatus.UNKNOWN)
         module = modules[-1]
         for candidate in modules:

@@ -24,10 +24,14 @@ if TYPE_CHECKING:
 
 # Callables that turn text into the bytes a loader then deserializes.
 DECODERS: dict[str, str] = {
-    "base64.b64decode": "base64", "base64.standard_b64decode": "base64",
-    "base64.urlsafe_b64decode": "base64", "base64.decodebytes": "base64",
-    "base64.decodestring": "base64", "binascii.a2b_base64": "base64",
-    "binascii.a2b_hex": "hex", "binascii.unhexlify": "hex",
+    "base64.b64decode": "base64",
+    "base64.standard_b64decode": "base64",
+    "base64.urlsafe_b64decode": "base64",
+    "base64.decodebytes": "base64",
+    "base64.decodestring": "base64",
+    "binascii.a2b_base64": "base64",
+    "binascii.a2b_hex": "hex",
+    "binascii.unhexlify": "hex",
 }
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
@@ -110,38 +114,49 @@ def scan_dormant(a: PickleAnalyser) -> None:
             encoding, data = found
             stream, size = io.BytesIO(data), len(data)
         scratch = ScanContext(path=a.ctx.path, allowlist=a.ctx.allowlist, limits=a.ctx.limits)
-        imports = scan_bytes(a, stream, size, f"{encoding}@{offset}",
-                             "embedded pickle", scratch)
+        imports = scan_bytes(a, stream, size, f"{encoding}@{offset}", "embedded pickle", scratch)
         a.ctx.bytes_scanned += scratch.bytes_scanned
         worst = max((f.severity for f in scratch.findings), default=None)
-        severity = (Severity.LOW if worst is None or worst < Severity.MEDIUM
-                    else min(worst, Severity.HIGH))
+        severity = Severity.LOW if worst is None or worst < Severity.MEDIUM else min(worst, Severity.HIGH)
         deeper = any(f.rule_id == rules.PICKLE_EMBEDDED for f in scratch.findings)
-        what = (f"imports {', '.join(imports[:5])}" if imports
-                else "holds a further embedded pickle" if deeper else "holds plain data")
+        what = (
+            f"imports {', '.join(imports[:5])}"
+            if imports
+            else "holds a further embedded pickle"
+            if deeper
+            else "holds plain data"
+        )
         a.ctx.add(
-            rules.PICKLE_EMBEDDED, severity,
+            rules.PICKLE_EMBEDDED,
+            severity,
             f"{a.label} holds a pickle as a {encoding} constant ({size} bytes) that {what}; "
             "it runs if the loaded value is unpickled",
-            member=a.member, offset=offset, detail=encoding,
+            member=a.member,
+            offset=offset,
+            detail=encoding,
             inner=[f.message for f in scratch.findings[:5]],
         )
 
 
-def scan_bytes(a: PickleAnalyser, stream: Any, size: int, where: str, label: str,
-               ctx: Any = None) -> list[str]:
+def scan_bytes(
+    a: PickleAnalyser, stream: Any, size: int, where: str, label: str, ctx: Any = None
+) -> list[str]:
     """Analyse ``stream`` as a pickle nested in ``a``'s stream; returns the globals seen."""
     from mlward.model.scan.interface import Artifact
     from mlward.model.scan.pickle_file import scan_pickle_sequence
 
     ctx = ctx if ctx is not None else a.ctx
     prefix = f"{a.member}!" if a.member else ""
-    nested = Artifact(stream=stream, size=size, name=f"{where}.pkl",
-                      member=f"{prefix}{where}", depth=a.depth + 1)
+    nested = Artifact(
+        stream=stream, size=size, name=f"{where}.pkl", member=f"{prefix}{where}", depth=a.depth + 1
+    )
     if nested.depth > ctx.limits.max_depth:
-        ctx.add(rules.ARCHIVE_BOMB, Severity.HIGH,
-                f"nested pickles deeper than {ctx.limits.max_depth} levels; not scanned",
-                member=nested.member)
+        ctx.add(
+            rules.ARCHIVE_BOMB,
+            Severity.HIGH,
+            f"nested pickles deeper than {ctx.limits.max_depth} levels; not scanned",
+            member=nested.member,
+        )
         return []
     ctx.formats.append("pickle")
     outcomes = scan_pickle_sequence(nested, ctx, label=label)

@@ -13,8 +13,24 @@ from mlward.model.scan.pickle_analyser import PickleAnalyser, PickleOutcome
 # torch.serialization.MAGIC_NUMBER: the first pickle of a legacy (non-zip) torch file.
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dill",
-                   ".sav", ".p", ".dat", ".data", ".cloudpickle", ".pck", ".pcl", ".mar")
+PICKLE_SUFFIXES = (
+    ".pkl",
+    ".pickle",
+    ".pt",
+    ".pth",
+    ".bin",
+    ".ckpt",
+    ".joblib",
+    ".dill",
+    ".sav",
+    ".p",
+    ".dat",
+    ".data",
+    ".cloudpickle",
+    ".pck",
+    ".pcl",
+    ".mar",
+)
 
 # Bytes that start real protocol 0/1 pickles (MARK, GLOBAL, EMPTY_DICT/LIST, INT, ...).
 _TEXT_PICKLE_START = frozenset(b"(c}]KIJNSVX.)lditMGFLUT")
@@ -38,9 +54,15 @@ def scan_pickle_sequence(
     bs = ByteStream(artifact.stream, start, artifact.size)
     outcomes: list[PickleOutcome] = []
     try:
-        analyser = PickleAnalyser(bs, ctx, artifact.member, persistent_ok=persistent_ok,
-                                  label=label, report_malformed=not probe,
-                                  depth=artifact.depth)
+        analyser = PickleAnalyser(
+            bs,
+            ctx,
+            artifact.member,
+            persistent_ok=persistent_ok,
+            label=label,
+            report_malformed=not probe,
+            depth=artifact.depth,
+        )
         first = analyser.run()
         outcomes.append(first)
         if probe and not first.complete:
@@ -49,9 +71,13 @@ def scan_pickle_sequence(
             else:
                 # Breaks before importing or calling anything: nothing can run, so this
                 # is simply not a pickle (raw weights named .bin, say).
-                ctx.add(rules.FORMAT_UNKNOWN, Severity.LOW,
-                        f"named like a pickle but not one ({first.error}); not scanned further",
-                        member=artifact.member, offset=first.end)
+                ctx.add(
+                    rules.FORMAT_UNKNOWN,
+                    Severity.LOW,
+                    f"named like a pickle but not one ({first.error}); not scanned further",
+                    member=artifact.member,
+                    offset=first.end,
+                )
             return outcomes
         if any(g.startswith("joblib.") for g in first.globals_seen):
             ctx.formats.append("joblib")
@@ -59,7 +85,10 @@ def scan_pickle_sequence(
             ctx.formats.append("pytorch-legacy")
             for index in range(4):
                 outcome = PickleAnalyser(
-                    bs, ctx, artifact.member, persistent_ok=True,
+                    bs,
+                    ctx,
+                    artifact.member,
+                    persistent_ok=True,
                     label=f"legacy torch pickle #{index + 2}",
                 ).run()
                 outcomes.append(outcome)
@@ -69,18 +98,26 @@ def scan_pickle_sequence(
         n = 1
         while outcomes[-1].complete and not bs.at_eof():
             n += 1
-            nxt = PickleAnalyser(bs, ctx, artifact.member, persistent_ok=persistent_ok,
-                                 report_malformed=False, label=f"pickle #{n}").run()
+            nxt = PickleAnalyser(
+                bs,
+                ctx,
+                artifact.member,
+                persistent_ok=persistent_ok,
+                report_malformed=False,
+                label=f"pickle #{n}",
+            ).run()
             outcomes.append(nxt)
             if not nxt.complete:
                 # What a loader reading pickle #n runs before its break was reported by
                 # the analyser; the break itself is HIGH when something ran or a limit hit.
                 ran = bool(nxt.calls or nxt.globals_seen or nxt.limit)
                 ctx.add(
-                    rules.PICKLE_TRAILING, Severity.HIGH if ran else Severity.MEDIUM,
+                    rules.PICKLE_TRAILING,
+                    Severity.HIGH if ran else Severity.MEDIUM,
                     f"{bs.size - nxt.start} bytes after pickle #{n - 1} are not a valid pickle "
                     f"({nxt.error}); a loader reading further pickles may run them",
-                    member=artifact.member, offset=nxt.start,
+                    member=artifact.member,
+                    offset=nxt.start,
                 )
     finally:
         ctx.bytes_scanned += bs.bytes_read
@@ -109,8 +146,14 @@ def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> 
     try:
         # Plain-data pickles that end with STOP may be followed by one that does not.
         while True:
-            analyser = PickleAnalyser(bs, scratch, artifact.member, report_malformed=False,
-                                      label="pickle reading", depth=artifact.depth)
+            analyser = PickleAnalyser(
+                bs,
+                scratch,
+                artifact.member,
+                report_malformed=False,
+                label="pickle reading",
+                depth=artifact.depth,
+            )
             analyser.strict_names = True
             outcome = analyser.run()
             seen.extend(outcome.globals_seen)
@@ -122,23 +165,38 @@ def scan_also_as_pickle(artifact: Artifact, ctx: ScanContext, detected: str) -> 
     ext = any(f.rule_id == rules.PICKLE_EXT for f in scratch.findings)
     if not (seen or ext or limit):
         return False
-    shown = (f"imports {', '.join(seen[:5])}" if seen else "uses extension-registry codes"
-             if ext else f"cannot be followed past a scanner limit ({outcome.error})")
+    shown = (
+        f"imports {', '.join(seen[:5])}"
+        if seen
+        else "uses extension-registry codes"
+        if ext
+        else f"cannot be followed past a scanner limit ({outcome.error})"
+    )
     artifact.stream.seek(0)
     if artifact.stream.read(1) == pickle.PERSID:
         # Every zip starts "PK": a persistent id. pickle.load, joblib.load and torch.load
         # (whose legacy path reads its magic number with a plain unpickler) raise on it
         # before anything is imported; the globals behind it are still analysed below.
-        ctx.add(rules.FORMAT_POLYGLOT, Severity.MEDIUM,
-                f"{detected} content also reads as a pickle that {shown}, behind a "
-                "persistent id at offset 0: only an unpickler with a persistent_load gets "
-                "past it (pickle.load / joblib.load / torch.load raise there)",
-                member=artifact.member, offset=0, detected=detected)
+        ctx.add(
+            rules.FORMAT_POLYGLOT,
+            Severity.MEDIUM,
+            f"{detected} content also reads as a pickle that {shown}, behind a "
+            "persistent id at offset 0: only an unpickler with a persistent_load gets "
+            "past it (pickle.load / joblib.load / torch.load raise there)",
+            member=artifact.member,
+            offset=0,
+            detected=detected,
+        )
     else:
-        ctx.add(rules.FORMAT_POLYGLOT, Severity.HIGH,
-                f"{detected} content also reads as a pickle that {shown}; "
-                "pickle.load / joblib.load / torch.load would run it",
-                member=artifact.member, offset=0, detected=detected)
+        ctx.add(
+            rules.FORMAT_POLYGLOT,
+            Severity.HIGH,
+            f"{detected} content also reads as a pickle that {shown}; "
+            "pickle.load / joblib.load / torch.load would run it",
+            member=artifact.member,
+            offset=0,
+            detected=detected,
+        )
     ctx.formats.append("pickle")
     scan_pickle_sequence(artifact, ctx, label=f"pickle reading of {detected}")
     return True
@@ -178,6 +236,7 @@ def _looks_like_pickle(head: bytes) -> bool:
         return head[1] in _TEXT_PICKLE_START or head[1] in b"q0123pe"
     if head[:1] in (b"c", b"i"):
         first = head.split(b"\n", 2)
-        return len(first) == 3 and all(p.replace(b".", b"").replace(b"_", b"").isalnum()
-                                       for p in (first[0][1:], first[1]))
+        return len(first) == 3 and all(
+            p.replace(b".", b"").replace(b"_", b"").isalnum() for p in (first[0][1:], first[1])
+        )
     return head.endswith(b".") and len(head) < 64

@@ -25,8 +25,17 @@ class FrameChecks:
     op_at: int
     frame_end: int
 
-    def report(self, rule_id: str, severity: Severity, message: str, *, key: str,
-               offset: int | None = None, opcode: str | None = None, **props: Any) -> None:
+    def report(
+        self,
+        rule_id: str,
+        severity: Severity,
+        message: str,
+        *,
+        key: str,
+        offset: int | None = None,
+        opcode: str | None = None,
+        **props: Any,
+    ) -> None:
         raise NotImplementedError  # provided by PickleAnalyser
 
     def _buffer_end(self) -> int:
@@ -44,11 +53,11 @@ class FrameChecks:
         if self.op_at < self.frame_end < here:
             self.report_framing("FRAME opcode straddles the end of the previous frame")
         elif here < self.frame_end:
-            self.report_framing(f"FRAME starts {self.frame_end - here} bytes before the end "
-                                "of the current frame")
+            self.report_framing(
+                f"FRAME starts {self.frame_end - here} bytes before the end of the current frame"
+            )
         if here + length > self.bs.size:
-            self.report_framing(f"FRAME declares {length} bytes but {self.bs.size - here} "
-                                "follow")
+            self.report_framing(f"FRAME declares {length} bytes but {self.bs.size - here} follow")
         self.frame_end = here + length if length else -1
 
     def end_frame_for_raw_payload(self) -> None:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[[], bool | None]
 
-OPCODE_NAMES: dict[int, str] = {op.code.encode("latin-1")[0]: op.name for op in
-                                __import__("pickletools").opcodes}
+OPCODE_NAMES: dict[int, str] = {
+    op.code.encode("latin-1")[0]: op.name for op in __import__("pickletools").opcodes
+}
 
 
 def _decode_text(raw: bytes) -> str:

@@ -71,7 +71,7 @@ RULES: dict[str, str] = {
     KERAS_MODULE: "Keras config references a module outside the allowlisted Keras namespaces.",
     KERAS_CUSTOM: "Keras config references a registered custom object (user code).",
     TF_OP: "TensorFlow graph uses an op outside the compute-op allowlist (CRITICAL when it "
-           "runs Python, touches files or prints).",
+    "runs Python, touches files or prints).",
     ONNX_EXTERNAL_DATA: "ONNX external data path is absolute or escapes the model directory.",
     ONNX_CUSTOM_DOMAIN: "ONNX model uses a custom operator domain (native code must be loaded).",
     SAFETENSORS_INVALID: "safetensors header is inconsistent (bounds, offsets, dtype, metadata).",

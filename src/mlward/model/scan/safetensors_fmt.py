@@ -12,9 +12,26 @@ from mlward.model.scan.interface import Artifact, ScanContext, Scanner
 _MAX_HEADER = 100_000_000  # the limit the safetensors library enforces
 # Bits per element, including the sub-byte float formats.
 DTYPE_BITS = {
-    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16,
-    "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "F64": 64, "I64": 64,
-    "U64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "F64": 64,
+    "I64": 64,
+    "U64": 64,
+    "C64": 64,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
 }
 
 
@@ -47,8 +64,13 @@ class SafetensorsScanner(Scanner):
             except (ValueError, RecursionError) as exc:
                 problems.append(f"header is not valid JSON ({exc})")
         for problem in problems[:20]:
-            ctx.add(rules.SAFETENSORS_INVALID, Severity.MEDIUM, f"safetensors: {problem}",
-                    member=artifact.member, detail="header")
+            ctx.add(
+                rules.SAFETENSORS_INVALID,
+                Severity.MEDIUM,
+                f"safetensors: {problem}",
+                member=artifact.member,
+                detail="header",
+            )
 
 
 def _check(header: dict[str, object], data_len: int) -> list[str]:
@@ -57,7 +79,8 @@ def _check(header: dict[str, object], data_len: int) -> list[str]:
     for name, spec in header.items():
         if name == "__metadata__":
             if not isinstance(spec, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in spec.items()):
+                isinstance(k, str) and isinstance(v, str) for k, v in spec.items()
+            ):
                 problems.append("__metadata__ must map strings to strings")
             continue
         if not isinstance(spec, dict):
@@ -70,15 +93,20 @@ def _check(header: dict[str, object], data_len: int) -> list[str]:
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
             problems.append(f"{name}: invalid shape")
             continue
-        if (not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1] <= data_len):
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_len
+        ):
             problems.append(f"{name}: data offsets outside the data section")
             continue
         nbytes = math.ceil(math.prod(shape) * DTYPE_BITS[str(dtype)] / 8)
         if nbytes != offsets[1] - offsets[0]:
-            problems.append(f"{name}: {nbytes} bytes expected for its shape and dtype, "
-                            f"offsets span {offsets[1] - offsets[0]}")
+            problems.append(
+                f"{name}: {nbytes} bytes expected for its shape and dtype, "
+                f"offsets span {offsets[1] - offsets[0]}"
+            )
         spans.append((offsets[0], offsets[1], name))
     spans.sort()
     cursor = 0

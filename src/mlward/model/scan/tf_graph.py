@@ -80,8 +80,12 @@ def _node(msg: memoryview) -> Node:
             _attr_functions(value, calls)
     names = _strings(msg, 1)
     ops = _strings(msg, 2)
-    return Node(names[-1] if names else "", ops[-1] if ops else "",
-                tuple(_node_name(i) for i in _strings(msg, 3)), tuple(calls))
+    return Node(
+        names[-1] if names else "",
+        ops[-1] if ops else "",
+        tuple(_node_name(i) for i in _strings(msg, 3)),
+        tuple(calls),
+    )
 
 
 def _graph(graph_def: memoryview, graph: Graph) -> None:
@@ -101,8 +105,9 @@ def _meta_graph(meta: memoryview) -> Graph:
     savers = list(_messages(meta, 3))
     entries = [[s for sd in savers for s in _strings(sd, number)] for number in (2, 3)]
     graph.saver_nodes = frozenset(_node_name(e[-1]) for e in entries if e and e[-1])
-    graph.exported = frozenset(key for og in _messages(meta, 7)
-                               for entry in _messages(og, 2) for key in _strings(entry, 1))
+    graph.exported = frozenset(
+        key for og in _messages(meta, 7) for entry in _messages(og, 2) for key in _strings(entry, 1)
+    )
     return graph
 
 

@@ -178,8 +178,20 @@ _TABLES = _ops("""
 """)
 
 ALLOWED_OPS: frozenset[str] = (
-    _GRAPH | _CALLS | _VARIABLES | _MATH | _REDUCTIONS | _LINALG | _ARRAYS | _NN | _IMAGE
-    | _RANDOM | _STRINGS | _SPARSE | _CONTAINERS | _TABLES
+    _GRAPH
+    | _CALLS
+    | _VARIABLES
+    | _MATH
+    | _REDUCTIONS
+    | _LINALG
+    | _ARRAYS
+    | _NN
+    | _IMAGE
+    | _RANDOM
+    | _STRINGS
+    | _SPARSE
+    | _CONTAINERS
+    | _TABLES
 )
 
 CHECKPOINT_OPS: frozenset[str] = _ops("""
@@ -198,22 +210,36 @@ DANGEROUS_OPS: dict[str, str] = {
     **_reason("MatchingFiles", "lists files on the host"),
     **_reason("Print PrintV2", "prints tensors to a stream or (PrintV2) a file"),
     **_reason(" ".join(sorted(CHECKPOINT_OPS)), "reads or writes checkpoint files"),
-    **_reason("InitializeTableFromTextFile InitializeTableFromTextFileV2 "
-              "GenerateVocabRemapping LoadAndRemapMatrix", "reads a file on the host"),
-    **_reason("TextLineDataset TFRecordDataset TFRecordDatasetV2 FixedLengthRecordDataset "
-              "FixedLengthRecordDatasetV2 CSVDataset CSVDatasetV2 TextLineReader "
-              "TextLineReaderV2 WholeFileReader WholeFileReaderV2 TFRecordReader "
-              "TFRecordReaderV2 FixedLengthRecordReader FixedLengthRecordReaderV2 "
-              "LMDBReader LMDBDataset LoadDataset", "reads files"),
-    **_reason("SaveDataset SaveDatasetV2 DatasetToTFRecord CacheDataset CacheDatasetV2 "
-              "SnapshotDataset SnapshotDatasetV2", "writes files"),
+    **_reason(
+        "InitializeTableFromTextFile InitializeTableFromTextFileV2 GenerateVocabRemapping LoadAndRemapMatrix",
+        "reads a file on the host",
+    ),
+    **_reason(
+        "TextLineDataset TFRecordDataset TFRecordDatasetV2 FixedLengthRecordDataset "
+        "FixedLengthRecordDatasetV2 CSVDataset CSVDatasetV2 TextLineReader "
+        "TextLineReaderV2 WholeFileReader WholeFileReaderV2 TFRecordReader "
+        "TFRecordReaderV2 FixedLengthRecordReader FixedLengthRecordReaderV2 "
+        "LMDBReader LMDBDataset LoadDataset",
+        "reads files",
+    ),
+    **_reason(
+        "SaveDataset SaveDatasetV2 DatasetToTFRecord CacheDataset CacheDatasetV2 "
+        "SnapshotDataset SnapshotDatasetV2",
+        "writes files",
+    ),
     **_reason("SqlDataset ExperimentalSqlDataset", "opens a database"),
-    **_reason("DebugIdentity DebugIdentityV2 DebugIdentityV3 DebugNumericSummary "
-              "DebugNumericSummaryV2 DebugNanCount", "sends tensors to debug URLs or files"),
+    **_reason(
+        "DebugIdentity DebugIdentityV2 DebugIdentityV3 DebugNumericSummary "
+        "DebugNumericSummaryV2 DebugNanCount",
+        "sends tensors to debug URLs or files",
+    ),
     **_reason("DecodeProtoV2 EncodeProto", "may read a descriptor file named in its attrs"),
-    **_reason("CreateSummaryFileWriter CreateSummaryDbWriter SummaryWriter WriteSummary "
-              "WriteScalarSummary WriteHistogramSummary WriteImageSummary "
-              "WriteAudioSummary WriteRawProtoSummary WriteGraphSummary ImportEvent "
-              "FlushSummaryWriter CloseSummaryWriter", "writes summary files"),
+    **_reason(
+        "CreateSummaryFileWriter CreateSummaryDbWriter SummaryWriter WriteSummary "
+        "WriteScalarSummary WriteHistogramSummary WriteImageSummary "
+        "WriteAudioSummary WriteRawProtoSummary WriteGraphSummary ImportEvent "
+        "FlushSummaryWriter CloseSummaryWriter",
+        "writes summary files",
+    ),
     **_reason("RemoteCall", "runs a function on another task"),
 }

@@ -73,8 +73,7 @@ def _saver_functions(graph: Graph, clean: set[str]) -> set[str]:
             for callee in _callees(node, graph.functions):
                 callers[callee].append((ctx, node.name))
     saver: set[str] = set()
-    todo = deque(f for n in graph.nodes if n.name in clean
-                 for f in _callees(n, graph.functions))
+    todo = deque(f for n in graph.nodes if n.name in clean for f in _callees(n, graph.functions))
     while todo:
         fn = todo.popleft()
         if fn not in saver:
@@ -86,7 +85,8 @@ def _saver_functions(graph: Graph, clean: set[str]) -> set[str]:
         for fn in sorted(saver):
             outside = fn in graph.exported or any(
                 (ctx == _MAIN and name not in clean) or (ctx != _MAIN and ctx not in saver)
-                for ctx, name in callers[fn])
+                for ctx, name in callers[fn]
+            )
             if outside:
                 saver.discard(fn)
                 changed = True
@@ -107,8 +107,7 @@ def disallowed_ops(graph: Graph) -> dict[str, OpUse]:
             for op in used:
                 if not op or op in graph.functions or op in ALLOWED_OPS:
                     continue
-                if op in CHECKPOINT_OPS and (in_saver if in_saver is not None
-                                             else node.name in clean):
+                if op in CHECKPOINT_OPS and (in_saver if in_saver is not None else node.name in clean):
                     continue
                 if op in DANGEROUS_OPS:
                     sev, why = Severity.CRITICAL, DANGEROUS_OPS[op]
@@ -139,22 +138,25 @@ class SavedModelScanner(Scanner):
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> None:
         if artifact.size > _MAX_PB:
-            ctx.add(rules.FORMAT_MALFORMED, Severity.MEDIUM, "protobuf larger than 2 GiB",
-                    member=artifact.member)
+            ctx.add(
+                rules.FORMAT_MALFORMED, Severity.MEDIUM, "protobuf larger than 2 GiB", member=artifact.member
+            )
             return
         artifact.stream.seek(0)
         data = artifact.stream.read()
         ctx.bytes_scanned += len(data)
         try:
             # TensorFlow's loader parses saved_model.pb as a SavedModel whatever its fields.
-            savedmodel = (artifact.name.lower().endswith("saved_model.pb")
-                          or looks_like_savedmodel(data))
+            savedmodel = artifact.name.lower().endswith("saved_model.pb") or looks_like_savedmodel(data)
             graphs = read_graphs(data, savedmodel=savedmodel)
         except (ProtoError, RecursionError) as exc:
             # Fail closed: an unreadable graph has unchecked ops.
-            ctx.add(rules.FORMAT_MALFORMED, Severity.HIGH,
-                    f"TensorFlow protobuf cannot be parsed, so its ops are unchecked ({exc})",
-                    member=artifact.member)
+            ctx.add(
+                rules.FORMAT_MALFORMED,
+                Severity.HIGH,
+                f"TensorFlow protobuf cannot be parsed, so its ops are unchecked ({exc})",
+                member=artifact.member,
+            )
             return
         ctx.formats.append("tensorflow-savedmodel" if savedmodel else "tensorflow-graphdef")
         merged: dict[str, OpUse] = {}
@@ -165,6 +167,13 @@ class SavedModelScanner(Scanner):
                 prev.where.extend(w for w in use.where if w not in prev.where)
         for op, use in merged.items():
             places = ", ".join(use.where[:3]) + (" ..." if len(use.where) > 3 else "")
-            ctx.add(rules.TF_OP, use.severity, f"graph uses op {op}, which {use.reason} "
-                    f"(in {places})", member=artifact.member, detail=op, op=op,
-                    count=use.count, where=use.where)
+            ctx.add(
+                rules.TF_OP,
+                use.severity,
+                f"graph uses op {op}, which {use.reason} (in {places})",
+                member=artifact.member,
+                detail=op,
+                op=op,
+                count=use.count,
+                where=use.where,
+            )

@@ -17,9 +17,18 @@ from mlward.model.scan.pickle_values import GlobalRef
 LEGACY_TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
 
 _ELEMENT_SIZE = {
-    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1,
-    "ByteStorage": 1, "BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
+    "DoubleStorage": 8,
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexFloatStorage": 8,
+    "ComplexDoubleStorage": 16,
 }
 _MAX_RECORDS = 1_000_000
 
@@ -37,8 +46,9 @@ def scan_legacy_tar_member(artifact: Artifact, ctx: ScanContext) -> None:
 
 
 def _pickle(bs: ByteStream, artifact: Artifact, ctx: ScanContext) -> PickleOutcome | None:
-    out = PickleAnalyser(bs, ctx, artifact.member, persistent_ok=True,
-                         label=f"legacy torch {artifact.name} pickle").run()
+    out = PickleAnalyser(
+        bs, ctx, artifact.member, persistent_ok=True, label=f"legacy torch {artifact.name} pickle"
+    ).run()
     return out if out.complete else None
 
 
@@ -73,6 +83,9 @@ def _walk(bs: ByteStream, artifact: Artifact, ctx: ScanContext) -> None:
 
 
 def _bad(ctx: ScanContext, artifact: Artifact, why: str) -> None:
-    ctx.add(rules.PICKLE_MALFORMED, Severity.HIGH,
-            f"legacy torch {artifact.name} member is malformed ({why}); a payload may run "
-            "before the break", member=artifact.member)
+    ctx.add(
+        rules.PICKLE_MALFORMED,
+        Severity.HIGH,
+        f"legacy torch {artifact.name} member is malformed ({why}); a payload may run before the break",
+        member=artifact.member,
+    )

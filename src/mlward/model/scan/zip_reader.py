@@ -106,8 +106,9 @@ def _central(f: BinaryIO, size: int, listing: ZipListing, max_members: int) -> N
         if data[pos : pos + 4] != _CEN:
             listing.problems.append(("unreadable", f"bad central directory entry at {pos}"))
             break
-        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _,
-         off) = struct.unpack_from("<4sHHHHHHIIIHHHHHII", data, pos)
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, off) = (
+            struct.unpack_from("<4sHHHHHHIIIHHHHHII", data, pos)
+        )
         name_raw = data[pos + 46 : pos + 46 + nlen]
         extra = data[pos + 46 + nlen : pos + 46 + nlen + xlen]
         usize, csize, off = _zip64_extra(extra, usize, csize, off)
@@ -125,8 +126,7 @@ def _local_header(f: BinaryIO, offset: int) -> tuple[str, int, int, int, int, in
     head = _read_at(f, offset, 30)
     if len(head) < 30 or not head.startswith(_LOC):
         return None
-    (_, _, flags, method, _, _, crc, csize, usize, nlen, xlen) = struct.unpack(
-        "<4sHHHHHIIIHH", head)
+    (_, _, flags, method, _, _, crc, csize, usize, nlen, xlen) = struct.unpack("<4sHHHHHIIIHH", head)
     rest = f.read(nlen + xlen)
     name = rest[:nlen].decode("utf-8" if flags & 0x800 else "cp437", "replace")
     usize, csize, _ = _zip64_extra(rest[nlen:], usize, csize, 0)
@@ -178,8 +178,7 @@ def list_zip(f: BinaryIO, size: int, max_members: int) -> ZipListing:
             listing.problems.append(("unreadable", f"{entry.name}: local header missing"))
             continue
         if local[0] != entry.name:
-            listing.problems.append(
-                ("inconsistent", f"{entry.name}: local header names it {local[0]!r}"))
+            listing.problems.append(("inconsistent", f"{entry.name}: local header names it {local[0]!r}"))
         entry.data_offset = local[6]
     # Walk local headers from the first one: members absent from the central directory
     # are invisible to zipfile/torch but not to every extractor.
@@ -198,11 +197,13 @@ def list_zip(f: BinaryIO, size: int, max_members: int) -> ZipListing:
             nxt = _find(f, data_off, size, _LOC)
             csize = (nxt if nxt >= 0 else size) - data_off
         if known is None:
-            listing.entries.append(ZipEntry(name, method, flags, csize, usize, crc, pos,
-                                            data_off, source="local"))
+            listing.entries.append(
+                ZipEntry(name, method, flags, csize, usize, crc, pos, data_off, source="local")
+            )
             if listing.central_ok:
                 listing.problems.append(
-                    ("inconsistent", f"{name}: local header not in the central directory"))
+                    ("inconsistent", f"{name}: local header not in the central directory")
+                )
         nxt = data_off + csize
         if flags & 0x08:
             desc = _read_at(f, nxt, 4)

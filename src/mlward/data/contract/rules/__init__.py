@@ -95,7 +95,8 @@ def build_rules(contract: Contract, *, now: dt.datetime) -> list[Rule]:
         rules.extend(_column_rules(name, spec, contract, common))
     for unique in contract.unique:
         tolerance: dict[str, Any] = {
-            "mostly": unique.mostly or contract.mostly, "max_failing": unique.max_failing
+            "mostly": unique.mostly or contract.mostly,
+            "max_failing": unique.max_failing,
         }
         rules.append(UniqueRule(tuple(unique.columns), cap=cap, **common, **tolerance))
     for rule in contract.rules:
